@@ -1,0 +1,68 @@
+import { Amount, type AmountInput } from "./amount.js";
+import { InvalidAmountError, InvalidBudgetError, show } from "./errors.js";
+import { Mode, StoreErrorMode } from "./modes.js";
+
+/** Options of {@link Budget}. */
+export interface BudgetOptions {
+  /** Most that may be spent in the window. Zero or more. */
+  readonly maxSpend: AmountInput;
+  /** Rolling window in seconds (> 0), or `null` for a lifetime budget. Default 3600. */
+  readonly window?: number | null;
+  /** HARD (default) raises on block; SOFT hands the blocked decision back. */
+  readonly mode?: Mode;
+  /** FAIL_CLOSED (default) blocks when the store fails; FAIL_OPEN allows. */
+  readonly onStoreError?: StoreErrorMode;
+}
+
+/**
+ * A spend policy: at most `maxSpend` in any rolling `window` seconds (or ever, with `window: null`).
+ *
+ * @throws {InvalidBudgetError} for a negative or malformed `maxSpend`, a window that is not a
+ * positive finite number or null, or an unknown mode.
+ * @example
+ * const hourly = new Budget({ maxSpend: "10.00", window: 3600 });
+ * const lifetime = new Budget({ maxSpend: "250", window: null, mode: Mode.SOFT });
+ */
+export class Budget {
+  /** Most that may be spent in the window. */
+  readonly maxSpend: Amount;
+  /** Window in seconds, or null for a lifetime budget. */
+  readonly window: number | null;
+  /** HARD or SOFT. */
+  readonly mode: Mode;
+  /** FAIL_CLOSED or FAIL_OPEN. */
+  readonly onStoreError: StoreErrorMode;
+
+  constructor(options: BudgetOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidBudgetError(
+        `Invalid budget options ${show(options)}: expected { maxSpend, window?, mode?, onStoreError? }`,
+      );
+    }
+    const { maxSpend, window = 3600, mode = Mode.HARD, onStoreError = StoreErrorMode.FAIL_CLOSED } = options;
+    try {
+      this.maxSpend = Amount.from(maxSpend);
+    } catch (error) {
+      if (error instanceof InvalidAmountError) {
+        throw new InvalidBudgetError(`Invalid budget maxSpend: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    if (window !== null && (typeof window !== "number" || !Number.isFinite(window) || window <= 0)) {
+      throw new InvalidBudgetError(
+        `Invalid budget window ${show(window)}: expected a number of seconds above 0, or null for a lifetime budget`,
+      );
+    }
+    if (mode !== Mode.HARD && mode !== Mode.SOFT) {
+      throw new InvalidBudgetError(`Invalid budget mode ${show(mode)}: expected "HARD" or "SOFT"`);
+    }
+    if (onStoreError !== StoreErrorMode.FAIL_CLOSED && onStoreError !== StoreErrorMode.FAIL_OPEN) {
+      throw new InvalidBudgetError(
+        `Invalid budget onStoreError ${show(onStoreError)}: expected "FAIL_CLOSED" or "FAIL_OPEN"`,
+      );
+    }
+    this.window = window;
+    this.mode = mode;
+    this.onStoreError = onStoreError;
+  }
+}

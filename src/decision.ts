@@ -1,0 +1,163 @@
+import { Amount } from "./amount.js";
+import type { Budget } from "./budget.js";
+import type { Ledger } from "./ledger.js";
+import { BlockReason, Status } from "./modes.js";
+
+/** Version of the serialised decision record, `budgetgate-decision.schema.json`. */
+export const DECISION_SCHEMA_VERSION = "0.2.2";
+
+/** The JSON record of a decision (`budgetgate-decision.schema.json`, version 0.2.2). */
+export interface DecisionRecord {
+  readonly schema_version: typeof DECISION_SCHEMA_VERSION;
+  readonly status: Status;
+  readonly ledger: string;
+  readonly reason: BlockReason | null;
+  readonly message: string | null;
+  readonly spent_in_window: string;
+  readonly requested: string;
+  readonly remaining: string;
+}
+
+/** Fields of a {@link Decision}. */
+export interface DecisionInit {
+  readonly status: Status;
+  readonly ledger: Ledger;
+  readonly budget: Budget;
+  readonly reason: BlockReason | null;
+  readonly message: string | null;
+  readonly spentInWindow: Amount;
+  readonly requested: Amount;
+  readonly remaining: Amount;
+  readonly perLedger?: readonly Decision[];
+}
+
+/**
+ * The verdict on one request: ALLOW or BLOCK, why, and the numbers behind it.
+ *
+ * `spentInWindow` is the spend in the window before this request, holds included; `remaining` is
+ * what is left once this decision has taken effect (after the request if it was allowed), never
+ * below zero. When several ledgers were charged together, the decision is that of the ledger that
+ * blocked (or, when all allowed, the one with the least left), and `perLedger` holds each one's.
+ * On a store failure the store could not say what was spent: `spentInWindow` and `remaining` are 0.
+ *
+ * @example
+ * const decision = await engine.check(ledger, "0.03");
+ * if (decision.blocked) console.log(decision.message); // "Budget exceeded: 9.99 + 0.03 > 10.00"
+ * JSON.stringify(decision); // {"schema_version":"0.2.2","status":"BLOCK",…}
+ */
+export class Decision {
+  readonly status: Status;
+  readonly ledger: Ledger;
+  readonly budget: Budget;
+  /** Null for a plain ALLOW; BUDGET_EXCEEDED, or STORE_ERROR (for a block and for a fail-open allow). */
+  readonly reason: BlockReason | null;
+  /** Human-readable explanation; null for a plain ALLOW. */
+  readonly message: string | null;
+  readonly spentInWindow: Amount;
+  readonly requested: Amount;
+  readonly remaining: Amount;
+  /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
+  readonly perLedger: readonly Decision[];
+
+  constructor(init: DecisionInit) {
+    this.status = init.status;
+    this.ledger = init.ledger;
+    this.budget = init.budget;
+    this.reason = init.reason;
+    this.message = init.message;
+    this.spentInWindow = init.spentInWindow;
+    this.requested = init.requested;
+    this.remaining = init.remaining;
+    this.perLedger = init.perLedger ?? [this];
+  }
+
+  /** True when the action may run. */
+  get allowed(): boolean {
+    return this.status === Status.ALLOW;
+  }
+
+  /** True when the action must not run. */
+  get blocked(): boolean {
+    return this.status === Status.BLOCK;
+  }
+
+  /** The record of `budgetgate-decision.schema.json`: snake_case keys, amounts as decimal strings. */
+  toJSON(): DecisionRecord {
+    return {
+      schema_version: DECISION_SCHEMA_VERSION,
+      status: this.status,
+      ledger: this.ledger.toString(),
+      reason: this.reason,
+      message: this.message,
+      spent_in_window: this.spentInWindow.toString(),
+      requested: this.requested.toString(),
+      remaining: this.remaining.toString(),
+    };
+  }
+}
+
+/**
+ * Builds the decision for one ledger from the spend a store reported (`spentUnits`, 10⁻¹⁸ units,
+ * printed with the scale of the budget and request). `recorded` says whether the request was
+ * recorded: a ledger with room is not charged when another ledger of the same call blocked.
+ */
+export function budgetDecision(
+  ledger: Ledger,
+  budget: Budget,
+  requested: Amount,
+  spentUnits: bigint,
+  recorded: boolean,
+): Decision {
+  const scale = Math.max(budget.maxSpend.scale, requested.scale);
+  const spent = Amount.fromUnits(spentUnits, scale);
+  const fits = spentUnits + requested.units <= budget.maxSpend.units;
+  const left = budget.maxSpend
+    .minus(spent)
+    .minus(recorded ? requested : Amount.ZERO)
+    .clampToZero();
+  return new Decision({
+    status: fits ? Status.ALLOW : Status.BLOCK,
+    ledger,
+    budget,
+    reason: fits ? null : BlockReason.BUDGET_EXCEEDED,
+    message: fits ? null : `Budget exceeded: ${spent} + ${requested} > ${budget.maxSpend}`,
+    spentInWindow: spent,
+    requested,
+    remaining: left,
+  });
+}
+
+/** Builds the decision for one ledger when the store failed, per the budget's `onStoreError`. */
+export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Amount, error: unknown): Decision {
+  const open = budget.onStoreError === "FAIL_OPEN";
+  const why = error instanceof Error ? error.message : String(error);
+  return new Decision({
+    status: open ? Status.ALLOW : Status.BLOCK,
+    ledger,
+    budget,
+    reason: BlockReason.STORE_ERROR,
+    message: `Store error (${open ? "failing open" : "failing closed"}): ${why}`,
+    spentInWindow: Amount.ZERO,
+    requested,
+    remaining: Amount.ZERO,
+  });
+}
+
+/**
+ * Folds per-ledger decisions into one: allowed only if all allowed; it reports the first ledger
+ * that blocked, or, when all allowed, the one with the least remaining.
+ */
+export function combineDecisions(parts: readonly Decision[]): Decision {
+  const [first] = parts;
+  if (first === undefined) throw new Error("combineDecisions needs at least one decision");
+  if (parts.length === 1) return first;
+  let lead = first;
+  for (const part of parts) {
+    if (part.blocked) {
+      lead = part;
+      break;
+    }
+    if (part.remaining.lt(lead.remaining)) lead = part;
+  }
+  return new Decision({ ...lead, status: lead.status, perLedger: parts });
+}

@@ -1,0 +1,497 @@
+import { randomUUID } from "node:crypto";
+import { Amount, type AmountInput } from "./amount.js";
+import { Budget } from "./budget.js";
+import type { Clock } from "./clock.js";
+import { budgetDecision, combineDecisions, type Decision, storeErrorDecision } from "./decision.js";
+import {
+  BudgetExceededError,
+  ConfigurationError,
+  ReservationNotFoundError,
+  StoreError,
+  StoreTimeoutError,
+  show,
+} from "./errors.js";
+import {
+  type BoundedGuardOptions,
+  type FixedGuardOptions,
+  type Guard,
+  type LedgerSelector,
+  makeBoundedGuard,
+  makeFixedGuard,
+} from "./guards.js";
+import { Ledger } from "./ledger.js";
+import { Mode } from "./modes.js";
+import { Reservation, type Settlement } from "./reservation.js";
+import type { Awaitable, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
+import { MemoryStore } from "./stores/memory.js";
+
+/** A ledger, or a ledger with the budget to hold it to in this call. */
+export type LedgerTarget = Ledger | { readonly ledger: Ledger; readonly budget?: Budget | undefined };
+
+/** One target, or several charged together: allowed only if all have room, recorded on all or none. */
+export type Targets = LedgerTarget | readonly LedgerTarget[];
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Where spend state lives. Default: a new {@link MemoryStore}. */
+  readonly store?: Store;
+  /**
+   * Time in seconds. When given, every store decides by it (deterministic tests); when not, the
+   * memory store uses a monotonic clock and shared stores their server's clock.
+   */
+  readonly clock?: Clock;
+  /** How long a store call may take before it counts as a failure, in ms. Default 1000. */
+  readonly storeTimeoutMs?: number;
+  /** Seconds an unsettled reservation holds headroom before it expires. Default 600. */
+  readonly reservationTtl?: number;
+  /** Seconds after expiry during which a late commit is still recorded. Default 86400 (a day). */
+  readonly lateCommitWindow?: number;
+  /** Budgets to register up front, as `[ledger, budget]` pairs. */
+  readonly budgets?: Iterable<readonly [Ledger, Budget]>;
+}
+
+/** What `engine.reserve` gives back. */
+export interface ReserveOutcome {
+  /** The hold, or null when the decision blocked. */
+  readonly reservation: Reservation | null;
+  readonly decision: Decision;
+}
+
+/** A function told of every decision. Its errors and slowness never affect the decision. */
+export type DecisionListener = (decision: Decision) => unknown;
+
+/** Default `storeTimeoutMs`. */
+export const DEFAULT_STORE_TIMEOUT_MS = 1000;
+/** Default `reservationTtl`, in seconds. */
+export const DEFAULT_RESERVATION_TTL = 600;
+/** Default `lateCommitWindow`, in seconds. */
+export const DEFAULT_LATE_COMMIT_WINDOW = 86_400;
+
+interface Plan {
+  readonly lines: readonly StoreLine[];
+  readonly budgets: readonly Budget[];
+}
+
+/**
+ * Decides, records and enforces spend. One engine per store; share it across your app.
+ *
+ * @example
+ * const engine = new Engine();
+ * const ledger = new Ledger("openai", "gpt-4o", "user:123");
+ * engine.register(ledger, new Budget({ maxSpend: "10.00", window: 3600 }));
+ * const decision = await engine.check(ledger, "0.03");
+ * engine.enforce(decision); // throws BudgetExceededError if blocked under a HARD budget
+ */
+export class Engine {
+  /** The store decisions are made against. */
+  readonly store: Store;
+  readonly #clock: Clock | undefined;
+  readonly #timeoutMs: number;
+  readonly #ttl: number;
+  readonly #retain: number;
+  readonly #budgets = new Map<string, Budget>();
+  readonly #listeners = new Set<DecisionListener>();
+  readonly #settledUnheld = new WeakSet<Reservation>();
+  #listenerErrors = 0;
+
+  /**
+   * @throws {ConfigurationError} if an option is out of range.
+   */
+  constructor(options: EngineOptions = {}) {
+    this.store = options.store ?? new MemoryStore();
+    this.#clock = options.clock;
+    if (this.#clock !== undefined && typeof this.#clock !== "function") {
+      throw new ConfigurationError(`Invalid clock ${show(this.#clock)}: expected a function returning seconds`);
+    }
+    this.#timeoutMs = positive("storeTimeoutMs", options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
+    this.#ttl = positive("reservationTtl", options.reservationTtl ?? DEFAULT_RESERVATION_TTL);
+    this.#retain = positive("lateCommitWindow", options.lateCommitWindow ?? DEFAULT_LATE_COMMIT_WINDOW);
+    for (const [ledger, budget] of options.budgets ?? []) this.register(ledger, budget);
+  }
+
+  /** How many times a decision listener threw or rejected. */
+  get listenerErrors(): number {
+    return this.#listenerErrors;
+  }
+
+  /**
+   * Sets the budget a ledger is held to when a call passes none. Replaces an earlier one.
+   * @throws {ConfigurationError} if `ledger` is not a Ledger or `budget` not a Budget.
+   * @example engine.register(new Ledger("openai", "gpt-4o"), new Budget({ maxSpend: "100" }));
+   */
+  register(ledger: Ledger, budget: Budget): this {
+    if (!(ledger instanceof Ledger)) throw new ConfigurationError(`register: expected a Ledger, got ${show(ledger)}`);
+    if (!(budget instanceof Budget)) throw new ConfigurationError(`register: expected a Budget, got ${show(budget)}`);
+    this.#budgets.set(ledger.toString(), budget);
+    return this;
+  }
+
+  /** The budget registered for `ledger`, or undefined. @example engine.budgetFor(ledger)?.maxSpend */
+  budgetFor(ledger: Ledger): Budget | undefined {
+    return this.#budgets.get(ledger.toString());
+  }
+
+  /**
+   * Fixed cost: checks that `amount` fits every target's budget and records it, atomically.
+   * A store failure gives a STORE_ERROR decision per the budget's `onStoreError`.
+   *
+   * @param budget used for targets that carry no budget of their own; else the registered one.
+   * @throws {InvalidAmountError} for a bad amount; {@link ConfigurationError} for a ledger with no
+   * budget, or the same ledger twice. Nothing is recorded then.
+   * @example
+   * const d = await engine.check(new Ledger("openai", "embed"), "0.0001", new Budget({ maxSpend: "5" }));
+   * d.allowed; // true
+   */
+  async check(targets: Targets, amount: AmountInput, budget?: Budget): Promise<Decision> {
+    const plan = this.#plan(targets, budget);
+    const requested = Amount.from(amount);
+    return this.#decide(plan, requested, "charge", (call) => this.store.charge(plan.lines, requested.units, call));
+  }
+
+  /**
+   * Bounded dynamic cost, step one: holds `estimate` on every target if it fits, atomically.
+   * Commit the actual cost (≤ estimate) with {@link commit}, or {@link release} the hold.
+   *
+   * @throws like {@link check}.
+   * @example
+   * const { reservation } = await engine.reserve(ledger, "0.50", budget);
+   */
+  async reserve(targets: Targets, estimate: AmountInput, budget?: Budget): Promise<ReserveOutcome> {
+    const plan = this.#plan(targets, budget);
+    const requested = Amount.from(estimate);
+    const id = randomUUID();
+    const hold = { id, ttl: this.#ttl, retain: this.#retain };
+    const decision = await this.#decide(plan, requested, "reserve", (call) =>
+      this.store.reserve(plan.lines, requested.units, hold, call),
+    );
+    if (!decision.allowed) return { reservation: null, decision };
+    const held = decision.reason === null;
+    return { reservation: new Reservation(id, requested, plan.lines, plan.budgets, held), decision };
+  }
+
+  /**
+   * Bounded dynamic cost, step two: replaces the hold by the actual cost. An actual cost with more
+   * than 18 decimal places is rounded up. A commit after the hold expired is still recorded
+   * (`late: true`); an actual above the estimate is recorded in full (`overEstimate: true`).
+   *
+   * @throws {ReservationNotFoundError} if the reservation was already committed or released (nothing changes);
+   * {@link InvalidAmountError} for a bad actual; {@link StoreError} if the store failed.
+   * @example
+   * await engine.commit(reservation, "0.12");
+   */
+  async commit(reservation: Reservation, actual: AmountInput): Promise<Settlement> {
+    checkReservation(reservation);
+    const recorded = Amount.from(actual, { round: "up" });
+    const overEstimate = recorded.gt(reservation.estimate);
+    if (!reservation.held) return this.#settleUnheld(reservation, recorded, overEstimate);
+    const outcome = await this.#settle("commit", (call) =>
+      this.store.commit(reservation.id, reservation.lines, recorded.units, call),
+    );
+    return { reservation, recorded, late: outcome.late, overEstimate };
+  }
+
+  /**
+   * Bounded dynamic cost, on failure: drops the hold, recording nothing.
+   *
+   * @throws {ReservationNotFoundError} if already committed or released; {@link StoreError} if the store failed.
+   * @example
+   * await engine.release(reservation);
+   */
+  async release(reservation: Reservation): Promise<Settlement> {
+    checkReservation(reservation);
+    if (!reservation.held) return this.#settleUnheld(reservation, Amount.ZERO, false);
+    const outcome = await this.#settle("release", (call) => this.store.release(reservation.id, call));
+    return { reservation, recorded: Amount.ZERO, late: outcome.late, overEstimate: false };
+  }
+
+  /**
+   * Throws if `decision` blocked under a HARD budget; returns it otherwise (SOFT budgets, allows).
+   *
+   * @throws {BudgetExceededError} for a blocked decision whose blocking budget is HARD.
+   * @example
+   * engine.enforce(await engine.check(ledger, "0.03"));
+   */
+  enforce(decision: Decision): Decision {
+    if (decision.perLedger.some((part) => part.blocked && part.budget.mode === Mode.HARD)) {
+      throw new BudgetExceededError(decision);
+    }
+    return decision;
+  }
+
+  /**
+   * What is left of the ledger's budget in the current window, never below zero.
+   * @throws {ConfigurationError} with no budget; {@link StoreError} if the store failed.
+   * @example (await engine.remaining(ledger)).toString(); // "9.97"
+   */
+  async remaining(ledger: Ledger, budget?: Budget): Promise<Amount> {
+    const plan = this.#plan(ledger, budget);
+    const spent = await this.#spent(plan);
+    const max = plan.budgets[0] as Budget;
+    return max.maxSpend.minus(spent).clampToZero();
+  }
+
+  /**
+   * Spend in the ledger's current window, holds included.
+   * @throws {ConfigurationError} with no budget; {@link StoreError} if the store failed.
+   * @example (await engine.spent(ledger)).toString(); // "0.03"
+   */
+  async spent(ledger: Ledger, budget?: Budget): Promise<Amount> {
+    return this.#spent(this.#plan(ledger, budget));
+  }
+
+  /** Forgets one ledger's spends and holds. @throws {StoreError} if the store failed. */
+  async clear(ledger: Ledger): Promise<void> {
+    if (!(ledger instanceof Ledger)) throw new ConfigurationError(`clear: expected a Ledger, got ${show(ledger)}`);
+    await this.#settle("clear", (call) => this.store.clear(ledger, call));
+  }
+
+  /** Forgets every ledger's spends and holds. @throws {StoreError} if the store failed. */
+  async clearAll(): Promise<void> {
+    await this.#settle("clearAll", (call) => this.store.clearAll(call));
+  }
+
+  /**
+   * Calls `listener` with every decision this engine makes. Listener errors are counted in
+   * {@link listenerErrors} and never reach the caller.
+   * @returns a function that unsubscribes.
+   * @example const stop = engine.onDecision((d) => metrics.count(d.status)); stop();
+   */
+  onDecision(listener: DecisionListener): () => void {
+    if (typeof listener !== "function") {
+      throw new ConfigurationError(`onDecision: expected a function, got ${show(listener)}`);
+    }
+    const entry: DecisionListener = (decision) => listener(decision);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /**
+   * Wraps a function (or, as a decorator, a method) so that each call is charged a fixed `cost`
+   * first, and throws {@link BudgetExceededError} instead of running when blocked.
+   * `ledger` and `cost` may be functions of the call's arguments.
+   *
+   * @example
+   * const ask = engine.guard((user: string) => new Ledger("openai", "gpt-4o", `user:${user}`), budget, { cost: "0.03" })(
+   *   async (user: string, prompt: string) => callModel(prompt),
+   * );
+   */
+  guard<A extends unknown[] = never[]>(
+    ledger: LedgerSelector<A>,
+    budget: Budget | undefined,
+    options: FixedGuardOptions<A>,
+  ): Guard<A> {
+    return makeFixedGuard(this, ledger, budget, options, false);
+  }
+
+  /**
+   * Like {@link guard}, but a blocked call resolves to a {@link Result} instead of throwing.
+   * @example const r = await engine.guardResult(ledger, budget, { cost: 1 })(work)(); r.ok;
+   */
+  guardResult<A extends unknown[] = never[]>(
+    ledger: LedgerSelector<A>,
+    budget: Budget | undefined,
+    options: FixedGuardOptions<A>,
+  ): Guard<A, unknown, true> {
+    return makeFixedGuard(this, ledger, budget, options, true);
+  }
+
+  /**
+   * Wraps a function so that each call reserves `estimate` first, then commits `actual(result)`;
+   * if the function or `actual` throws, the hold is released and the original error rethrown.
+   *
+   * @example
+   * const ask = engine.guardBounded(ledger, budget, { estimate: "0.50", actual: (r: Reply) => r.cost })(callModel);
+   */
+  guardBounded<R = unknown, A extends unknown[] = never[]>(
+    ledger: LedgerSelector<A>,
+    budget: Budget | undefined,
+    options: BoundedGuardOptions<A, R>,
+  ): Guard<A, R> {
+    return makeBoundedGuard(this, ledger, budget, options, false);
+  }
+
+  /**
+   * Like {@link guardBounded}, but a blocked call resolves to a {@link Result} instead of throwing.
+   * @example const r = await engine.guardBoundedResult(ledger, budget, { estimate: 1, actual: () => 0.5 })(work)();
+   */
+  guardBoundedResult<R = unknown, A extends unknown[] = never[]>(
+    ledger: LedgerSelector<A>,
+    budget: Budget | undefined,
+    options: BoundedGuardOptions<A, R>,
+  ): Guard<A, R, true> {
+    return makeBoundedGuard(this, ledger, budget, options, true);
+  }
+
+  #plan(targets: Targets, fallback: Budget | undefined): Plan {
+    if (fallback !== undefined && !(fallback instanceof Budget)) {
+      throw new ConfigurationError(`Invalid budget ${show(fallback)}: expected a Budget or undefined`);
+    }
+    const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
+    if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
+    const lines: StoreLine[] = [];
+    const budgets: Budget[] = [];
+    for (const target of list) {
+      const ledger = target instanceof Ledger ? target : target?.ledger;
+      if (!(ledger instanceof Ledger)) {
+        throw new ConfigurationError(`Invalid target ${show(target)}: expected a Ledger or { ledger, budget }`);
+      }
+      const own = target instanceof Ledger ? undefined : target.budget;
+      if (own !== undefined && !(own instanceof Budget)) {
+        throw new ConfigurationError(`Invalid budget for ${ledger}: expected a Budget, got ${show(own)}`);
+      }
+      const key = ledger.toString();
+      const budget = own ?? fallback ?? this.#budgets.get(key);
+      if (budget === undefined) {
+        throw new ConfigurationError(
+          `No budget for ledger ${key}: pass one, or engine.register(ledger, budget) first; an unbudgeted ledger is never allowed to spend without limit`,
+        );
+      }
+      if (lines.some((line) => line.key === key)) {
+        throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
+      }
+      lines.push({ ledger, key, maxSpend: budget.maxSpend.units, window: budget.window });
+      budgets.push(budget);
+    }
+    return { lines, budgets };
+  }
+
+  async #decide(
+    plan: Plan,
+    requested: Amount,
+    operation: string,
+    run: (call: StoreCall) => Awaitable<StoreVerdict>,
+  ): Promise<Decision> {
+    let decision: Decision;
+    try {
+      decision = verdictDecision(plan, requested, await this.#invoke(operation, run));
+    } catch (error) {
+      decision = combineDecisions(
+        plan.lines.map((line, i) => storeErrorDecision(line.ledger, plan.budgets[i] as Budget, requested, error)),
+      );
+    }
+    this.#emit(decision);
+    return decision;
+  }
+
+  async #spent(plan: Plan): Promise<Amount> {
+    const line = plan.lines[0] as StoreLine;
+    const units = await this.#settle("spent", (call) => this.store.spent(line, call));
+    return Amount.fromUnits(units, (plan.budgets[0] as Budget).maxSpend.scale);
+  }
+
+  /** Runs a store call that is not a decision: failures are thrown as StoreError. */
+  async #settle<T>(operation: string, run: (call: StoreCall) => Awaitable<T>): Promise<T> {
+    try {
+      return await this.#invoke(operation, run);
+    } catch (error) {
+      if (error instanceof ReservationNotFoundError || error instanceof StoreError) throw error;
+      throw new StoreError(`Store ${operation} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #settleUnheld(reservation: Reservation, recorded: Amount, overEstimate: boolean): Settlement {
+    if (this.#settledUnheld.has(reservation)) {
+      throw new ReservationNotFoundError(reservation.id, "it was already committed or released");
+    }
+    this.#settledUnheld.add(reservation);
+    return { reservation, recorded, late: false, overEstimate };
+  }
+
+  /**
+   * Calls the store. A synchronous answer is used as it is; a pending one races the timeout, and
+   * on timeout the call's signal is aborted so that the store can cancel what it still can.
+   */
+  #invoke<T>(operation: string, run: (call: StoreCall) => Awaitable<T>): Awaitable<T> {
+    const call = new Call(this.#clock?.(), this.#timeoutMs);
+    const answer = run(call);
+    if (!isPromiseLike(answer)) return answer;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new StoreTimeoutError(operation, this.#timeoutMs);
+        call.abort(error);
+        reject(error);
+      }, this.#timeoutMs);
+      answer.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #emit(decision: Decision): void {
+    for (const listener of this.#listeners) {
+      try {
+        const returned = listener(decision);
+        if (isPromiseLike(returned)) {
+          returned.then(undefined, () => {
+            this.#listenerErrors++;
+          });
+        }
+      } catch {
+        this.#listenerErrors++;
+      }
+    }
+  }
+}
+
+class Call implements StoreCall {
+  readonly now: number | undefined;
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  #controller: AbortController | undefined;
+
+  constructor(now: number | undefined, timeoutMs: number) {
+    this.now = now;
+    this.timeoutMs = timeoutMs;
+    this.deadline = Date.now() + timeoutMs;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+  }
+}
+
+function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
+  if (verdict.spent.length !== plan.lines.length) {
+    throw new StoreError(`Store answered for ${verdict.spent.length} ledgers, expected ${plan.lines.length}`);
+  }
+  const parts = plan.lines.map((line, i) =>
+    budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, verdict.spent[i] as bigint, verdict.allowed),
+  );
+  if (parts.every((part) => part.allowed) !== verdict.allowed) {
+    throw new StoreError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
+  }
+  return combineDecisions(parts);
+}
+
+function checkReservation(reservation: Reservation): void {
+  if (!(reservation instanceof Reservation)) {
+    throw new ConfigurationError(`Expected a Reservation from engine.reserve, got ${show(reservation)}`);
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(`Invalid ${name} ${show(value)}: expected a number above 0`);
+  }
+  return value;
+}
+
+function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}

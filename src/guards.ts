@@ -1,0 +1,135 @@
+import type { AmountInput } from "./amount.js";
+import type { Budget } from "./budget.js";
+import type { Engine, Targets } from "./engine.js";
+import { BudgetExceededError, ConfigurationError, show } from "./errors.js";
+import { Result } from "./result.js";
+
+/** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */
+export type LedgerSelector<A extends unknown[]> = Targets | ((...args: A) => Targets);
+
+/** An amount: fixed, or a function of the call's arguments. */
+export type AmountSelector<A extends unknown[]> = AmountInput | ((...args: A) => AmountInput);
+
+/** Options of `engine.guard` and `engine.guardResult`. */
+export interface FixedGuardOptions<A extends unknown[]> {
+  /** The cost of one call, checked and recorded before the call runs. */
+  readonly cost: AmountSelector<A>;
+}
+
+/** Options of `engine.guardBounded` and `engine.guardBoundedResult`. */
+export interface BoundedGuardOptions<A extends unknown[], R> {
+  /** Upper bound of one call's cost, reserved before the call runs. */
+  readonly estimate: AmountSelector<A>;
+  /** The actual cost, from the call's result (and arguments), committed after it returns. */
+  readonly actual: (result: R, ...args: A) => AmountInput | PromiseLike<AmountInput>;
+}
+
+type Outcome<T, AsResult extends boolean> = AsResult extends true ? Result<T> : T;
+
+/**
+ * What the `guard*` methods return. Apply it to a function (sync or async) to get a guarded async
+ * function with the same parameters, or use it as a TypeScript 5 decorator on an async method.
+ *
+ * @example
+ * const guarded = engine.guard(ledger, budget, { cost: "0.01" })(async (q: string) => search(q));
+ * class Agent {
+ *   \@engine.guard(ledger, budget, { cost: "0.01" })
+ *   async search(q: string) { return search(q); }
+ * }
+ */
+export interface Guard<A extends unknown[], R = unknown, AsResult extends boolean = false> {
+  <F extends (...args: [...A, ...never[]]) => R | PromiseLike<R>>(
+    fn: F,
+  ): (...args: Parameters<F>) => Promise<Outcome<Awaited<ReturnType<F>>, AsResult>>;
+  <This, F extends (this: This, ...args: [...A, ...never[]]) => R | PromiseLike<R>>(
+    method: F,
+    context: ClassMethodDecoratorContext<This, F>,
+  ): (this: This, ...args: Parameters<F>) => Promise<Outcome<Awaited<ReturnType<F>>, AsResult>>;
+}
+
+type Runner = (fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]) => Promise<unknown>;
+
+/** @internal Builds the fixed-cost guards. */
+export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
+  engine: Engine,
+  ledger: LedgerSelector<A>,
+  budget: Budget | undefined,
+  options: FixedGuardOptions<A>,
+  asResult: AsResult,
+): Guard<A, unknown, AsResult> {
+  requireOption(options, "cost");
+  return wrapper(async (fn, self, args) => {
+    const decision = await engine.check(select(ledger, args), select(options.cost, args), budget);
+    if (decision.blocked) return blocked(decision, asResult);
+    const value = await fn.apply(self, args);
+    return asResult ? Result.of(decision, value) : value;
+  });
+}
+
+/** @internal Builds the bounded-cost guards. */
+export function makeBoundedGuard<A extends unknown[], R, AsResult extends boolean>(
+  engine: Engine,
+  ledger: LedgerSelector<A>,
+  budget: Budget | undefined,
+  options: BoundedGuardOptions<A, R>,
+  asResult: AsResult,
+): Guard<A, R, AsResult> {
+  requireOption(options, "estimate");
+  if (typeof options.actual !== "function") {
+    throw new ConfigurationError(`Invalid guard option actual ${show(options.actual)}: expected (result) => cost`);
+  }
+  return wrapper(async (fn, self, args) => {
+    const { reservation, decision } = await engine.reserve(
+      select(ledger, args),
+      select(options.estimate, args),
+      budget,
+    );
+    if (reservation === null) return blocked(decision, asResult);
+    let value: unknown;
+    let actual: AmountInput;
+    try {
+      value = await fn.apply(self, args);
+      actual = await options.actual(value as R, ...(args as A));
+    } catch (error) {
+      // The caller needs the action's own error; an unreleased hold only over-counts until its TTL.
+      await engine.release(reservation).catch(() => undefined);
+      throw error;
+    }
+    await engine.commit(reservation, actual);
+    return asResult ? Result.of(decision, value) : value;
+  });
+}
+
+function wrapper<G>(run: Runner): G {
+  function guard(target: unknown, context?: unknown): unknown {
+    if (typeof target !== "function") {
+      throw new ConfigurationError(`A guard wraps a function or decorates a method, got ${show(target)}`);
+    }
+    const kind = (context as { kind?: unknown } | undefined)?.kind;
+    if (context !== undefined && kind !== "method") {
+      throw new ConfigurationError(`Guards decorate methods only, not a ${String(kind)}`);
+    }
+    const fn = target as (...args: unknown[]) => unknown;
+    const guarded = function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      return run(fn, this, args);
+    };
+    Object.defineProperty(guarded, "name", { value: fn.name });
+    return guarded;
+  }
+  return guard as G;
+}
+
+function select<T, A extends unknown[]>(selector: T | ((...args: A) => T), args: unknown[]): T {
+  return typeof selector === "function" ? (selector as (...args: unknown[]) => T)(...args) : selector;
+}
+
+function blocked(decision: Parameters<typeof Result.blocked>[0], asResult: boolean): Result<never> {
+  if (asResult) return Result.blocked(decision);
+  throw new BudgetExceededError(decision);
+}
+
+function requireOption(options: object, name: string): void {
+  if (typeof options !== "object" || options === null || !(name in options)) {
+    throw new ConfigurationError(`Guard options need "${name}", got ${show(options)}`);
+  }
+}

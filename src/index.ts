@@ -1,0 +1,34 @@
+export { Amount, type AmountInput, type AmountOptions, DECIMALS, MAX_UNITS } from "./amount.js";
+export { Budget, type BudgetOptions } from "./budget.js";
+export { type Clock, monotonicClock } from "./clock.js";
+export { DECISION_SCHEMA_VERSION, Decision, type DecisionInit, type DecisionRecord } from "./decision.js";
+export {
+  DEFAULT_LATE_COMMIT_WINDOW,
+  DEFAULT_RESERVATION_TTL,
+  DEFAULT_STORE_TIMEOUT_MS,
+  type DecisionListener,
+  Engine,
+  type EngineOptions,
+  type LedgerTarget,
+  type ReserveOutcome,
+  type Targets,
+} from "./engine.js";
+export {
+  BudgetExceeded,
+  BudgetExceededError,
+  BudgetGateError,
+  ConfigurationError,
+  InvalidAmountError,
+  InvalidBudgetError,
+  InvalidLedgerError,
+  ReservationNotFoundError,
+  StoreError,
+  StoreTimeoutError,
+} from "./errors.js";
+export type { AmountSelector, BoundedGuardOptions, FixedGuardOptions, Guard, LedgerSelector } from "./guards.js";
+export { Ledger } from "./ledger.js";
+export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
+export { Reservation, type Settlement } from "./reservation.js";
+export { Result } from "./result.js";
+export type { Awaitable, Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
+export { MemoryStore } from "./stores/memory.js";

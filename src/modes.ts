@@ -1,0 +1,41 @@
+/**
+ * What a blocked decision does. HARD: `enforce` and the throwing guards raise {@link BudgetExceededError}.
+ * SOFT: `enforce` lets the blocked decision through for the caller to inspect.
+ *
+ * @example
+ * new Budget({ maxSpend: "5", mode: Mode.SOFT });
+ */
+export const Mode = { HARD: "HARD", SOFT: "SOFT" } as const;
+/** `"HARD" | "SOFT"`. */
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+/**
+ * What a decision does when the store fails or times out (SEMANTICS §7): FAIL_CLOSED blocks,
+ * FAIL_OPEN allows; both carry reason STORE_ERROR.
+ *
+ * @example
+ * new Budget({ maxSpend: "5", onStoreError: StoreErrorMode.FAIL_OPEN });
+ */
+export const StoreErrorMode = { FAIL_CLOSED: "FAIL_CLOSED", FAIL_OPEN: "FAIL_OPEN" } as const;
+/** `"FAIL_CLOSED" | "FAIL_OPEN"`. */
+export type StoreErrorMode = (typeof StoreErrorMode)[keyof typeof StoreErrorMode];
+
+/**
+ * The verdict of a decision.
+ *
+ * @example
+ * if (decision.status === Status.BLOCK) { … }
+ */
+export const Status = { ALLOW: "ALLOW", BLOCK: "BLOCK" } as const;
+/** `"ALLOW" | "BLOCK"`. */
+export type Status = (typeof Status)[keyof typeof Status];
+
+/**
+ * Why a decision is not a plain ALLOW: the budget has no room, or the store failed.
+ *
+ * @example
+ * if (decision.reason === BlockReason.STORE_ERROR) alertOps();
+ */
+export const BlockReason = { BUDGET_EXCEEDED: "BUDGET_EXCEEDED", STORE_ERROR: "STORE_ERROR" } as const;
+/** `"BUDGET_EXCEEDED" | "STORE_ERROR"`. */
+export type BlockReason = (typeof BlockReason)[keyof typeof BlockReason];
