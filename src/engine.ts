@@ -183,7 +183,7 @@ export class Engine {
     checkReservation(reservation);
     const recorded = Amount.from(actual, { round: "up" });
     const overEstimate = recorded.gt(reservation.estimate);
-    if (!reservation.held) return this.#settleUnheld(reservation, recorded, overEstimate);
+    if (!reservation.held) return this.#settleUnheld(reservation, overEstimate);
     const outcome = await this.#settle("commit", (call) =>
       this.store.commit(reservation.id, reservation.lines, recorded.units, call),
     );
@@ -199,7 +199,7 @@ export class Engine {
    */
   async release(reservation: Reservation): Promise<Settlement> {
     checkReservation(reservation);
-    if (!reservation.held) return this.#settleUnheld(reservation, Amount.ZERO, false);
+    if (!reservation.held) return this.#settleUnheld(reservation, false);
     const outcome = await this.#settle("release", (call) => this.store.release(reservation.id, call));
     return { reservation, recorded: Amount.ZERO, late: outcome.late, overEstimate: false };
   }
@@ -393,12 +393,13 @@ export class Engine {
     }
   }
 
-  #settleUnheld(reservation: Reservation, recorded: Amount, overEstimate: boolean): Settlement {
+  /** A fail-open reservation has no hold: like a fail-open check, its spend goes unrecorded. */
+  #settleUnheld(reservation: Reservation, overEstimate: boolean): Settlement {
     if (this.#settledUnheld.has(reservation)) {
       throw new ReservationNotFoundError(reservation.id, "it was already committed or released");
     }
     this.#settledUnheld.add(reservation);
-    return { reservation, recorded, late: false, overEstimate };
+    return { reservation, recorded: Amount.ZERO, late: false, overEstimate };
   }
 
   /**

@@ -7,8 +7,14 @@ import { Result } from "./result.js";
 /** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */
 export type LedgerSelector<A extends unknown[]> = Targets | ((...args: A) => Targets);
 
-/** An amount: fixed, or a function of the call's arguments. */
-export type AmountSelector<A extends unknown[]> = AmountInput | ((...args: A) => AmountInput);
+/**
+ * An amount: fixed, or a function of the call's arguments. The arguments' types come from the
+ * ledger selector (when it is a function); the amount function may take fewer of them.
+ */
+export type AmountSelector<A extends unknown[]> = AmountInput | ((...args: CallArgs<A>) => AmountInput);
+
+/** The arguments of a guarded call: those the ledger selector names, and possibly more. */
+type CallArgs<A extends unknown[]> = [...A, ...never[]];
 
 /** Options of `engine.guard` and `engine.guardResult`. */
 export interface FixedGuardOptions<A extends unknown[]> {
@@ -21,7 +27,7 @@ export interface BoundedGuardOptions<A extends unknown[], R> {
   /** Upper bound of one call's cost, reserved before the call runs. */
   readonly estimate: AmountSelector<A>;
   /** The actual cost, from the call's result (and arguments), committed after it returns. */
-  readonly actual: (result: R, ...args: A) => AmountInput | PromiseLike<AmountInput>;
+  readonly actual: (result: R, ...args: CallArgs<A>) => AmountInput | PromiseLike<AmountInput>;
 }
 
 type Outcome<T, AsResult extends boolean> = AsResult extends true ? Result<T> : T;
@@ -89,7 +95,7 @@ export function makeBoundedGuard<A extends unknown[], R, AsResult extends boolea
     let actual: AmountInput;
     try {
       value = await fn.apply(self, args);
-      actual = await options.actual(value as R, ...(args as A));
+      actual = await options.actual(value as R, ...(args as CallArgs<A>));
     } catch (error) {
       // The caller needs the action's own error; an unreleased hold only over-counts until its TTL.
       await engine.release(reservation).catch(() => undefined);

@@ -27,7 +27,8 @@ export class Reservation {
   readonly budgets: readonly Budget[];
   /**
    * False when the store failed and a FAIL_OPEN budget let the action run without a hold:
-   * there is nothing to commit or release, and both only mark the reservation settled.
+   * there is nothing to commit or release, and both only mark the reservation settled (its spend,
+   * like that of a fail-open check, goes unrecorded).
    */
   readonly held: boolean;
   /** @internal The lines handed to the store, kept for commit. */
@@ -48,7 +49,7 @@ export class Reservation {
 export interface Settlement {
   /** The reservation settled. */
   readonly reservation: Reservation;
-  /** The spend recorded: the actual cost for a commit, zero for a release. */
+  /** The spend recorded: the actual cost for a commit; zero for a release, or for a fail-open reservation. */
   readonly recorded: Amount;
   /** True if the hold had expired before it was settled; a late commit is still recorded. */
   readonly late: boolean;

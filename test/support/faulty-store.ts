@@ -1,0 +1,36 @@
+import { MemoryStore, type Store, type StoreCall } from "../../src/index.js";
+
+/**
+ * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
+ * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed.
+ */
+export class FaultyStore implements Store {
+  readonly inner = new MemoryStore();
+  mode: "ok" | "throw" | "hang" | "slow" = "ok";
+  /** Calls whose signal was aborted by the engine. */
+  aborted = 0;
+
+  #wrap<T>(call: StoreCall, run: () => T): T | Promise<T> {
+    switch (this.mode) {
+      case "ok":
+        return run();
+      case "throw":
+        throw new Error("connection refused");
+      case "hang":
+        call.signal.addEventListener("abort", () => this.aborted++);
+        return new Promise<T>(() => {});
+      case "slow":
+        return new Promise<T>((resolve) => setTimeout(() => resolve(run()), 5));
+    }
+  }
+
+  charge: Store["charge"] = (lines, amount, call) => this.#wrap(call, () => this.inner.charge(lines, amount, call));
+  reserve: Store["reserve"] = (lines, amount, hold, call) =>
+    this.#wrap(call, () => this.inner.reserve(lines, amount, hold, call));
+  commit: Store["commit"] = (id, lines, actual, call) =>
+    this.#wrap(call, () => this.inner.commit(id, lines, actual, call));
+  release: Store["release"] = (id, call) => this.#wrap(call, () => this.inner.release(id, call));
+  spent: Store["spent"] = (line, call) => this.#wrap(call, () => this.inner.spent(line, call));
+  clear: Store["clear"] = (ledger, call) => this.#wrap(call, () => this.inner.clear(ledger, call));
+  clearAll: Store["clearAll"] = (call) => this.#wrap(call, () => this.inner.clearAll(call));
+}
