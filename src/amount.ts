@@ -70,7 +70,11 @@ export class Amount {
     if (value instanceof Amount) {
       amount = value;
     } else if (typeof value === "string") {
+      // Costs are usually a handful of constants ("0.03"): parse each once.
+      const known = options.round === undefined && options.allowNegative === undefined ? PARSED.get(value) : undefined;
+      if (known !== undefined) return known;
       amount = new Amount(...parseString(value, value, options));
+      if (amount.units >= 0n && amount.units <= MAX_UNITS && options.round !== "up") remember(value, amount);
     } else if (typeof value === "number") {
       if (!Number.isFinite(value)) {
         throw new InvalidAmountError(value, "it is not a finite number");
@@ -105,7 +109,7 @@ export class Amount {
     if (!Number.isInteger(scale) || scale < 0 || scale > DECIMALS) {
       throw new InvalidAmountError(scale, "scale must be a whole number from 0 to 18");
     }
-    return new Amount(units, Math.max(scale, neededScale(units)));
+    return new Amount(units, neededScale(units, scale));
   }
 
   /** `this + other`, exact; keeps the larger scale. @example Amount.from("1.5").plus("0.25") // 1.75 */
@@ -189,6 +193,14 @@ export class Amount {
   }
 }
 
+const PARSED = new Map<string, Amount>();
+const PARSED_LIMIT = 1024;
+
+function remember(text: string, amount: Amount): void {
+  if (PARSED.size >= PARSED_LIMIT) PARSED.clear();
+  PARSED.set(text, amount);
+}
+
 /** Parses plain decimal notation into `[units, scale]`. */
 function parseString(text: string, original: unknown, options: AmountOptions): [bigint, number] {
   const trimmed = text.trim();
@@ -234,15 +246,17 @@ function parseNumber(value: number, options: AmountOptions): [bigint, number] {
   return parseString(sign + plain, value, options);
 }
 
-function neededScale(units: bigint): number {
-  if (units === 0n) return 0;
-  let scale = DECIMALS;
-  let rest = units < 0n ? -units : units;
-  while (scale > 0 && rest % 10n === 0n) {
-    rest /= 10n;
-    scale--;
-  }
-  return scale;
+/** Powers of ten as bigints: POW10[k] = 10^k. */
+const POW10 = Array.from({ length: DECIMALS + 1 }, (_, k) => 10n ** BigInt(k));
+
+/** The fewest places, at least `atLeast`, that print `units` exactly. */
+function neededScale(units: bigint, atLeast: number): number {
+  // One modulo settles the usual case: the value already fits the scale asked for.
+  if (units % (POW10[DECIMALS - atLeast] as bigint) === 0n) return atLeast;
+  const digits = (units < 0n ? -units : units).toString();
+  let zeros = 0;
+  while (digits.charCodeAt(digits.length - 1 - zeros) === 48) zeros++;
+  return DECIMALS - Math.min(zeros, DECIMALS);
 }
 
 function describeType(value: unknown): string {

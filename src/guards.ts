@@ -1,4 +1,4 @@
-import type { AmountInput } from "./amount.js";
+import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Engine, Targets } from "./engine.js";
 import { BudgetExceededError, ConfigurationError, show } from "./errors.js";
@@ -63,9 +63,9 @@ export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
   options: FixedGuardOptions<A>,
   asResult: AsResult,
 ): Guard<A, unknown, AsResult> {
-  requireOption(options, "cost");
+  const cost = fixedAmount(requireOption(options, "cost"));
   return wrapper(async (fn, self, args) => {
-    const decision = await engine.check(select(ledger, args), select(options.cost, args), budget);
+    const decision = await engine.check(select(ledger, args), select(cost, args), budget);
     if (decision.blocked) return blocked(decision, asResult);
     const value = await fn.apply(self, args);
     return asResult ? Result.of(decision, value) : value;
@@ -80,16 +80,12 @@ export function makeBoundedGuard<A extends unknown[], R, AsResult extends boolea
   options: BoundedGuardOptions<A, R>,
   asResult: AsResult,
 ): Guard<A, R, AsResult> {
-  requireOption(options, "estimate");
+  const estimate = fixedAmount(requireOption(options, "estimate"));
   if (typeof options.actual !== "function") {
     throw new ConfigurationError(`Invalid guard option actual ${show(options.actual)}: expected (result) => cost`);
   }
   return wrapper(async (fn, self, args) => {
-    const { reservation, decision } = await engine.reserve(
-      select(ledger, args),
-      select(options.estimate, args),
-      budget,
-    );
+    const { reservation, decision } = await engine.reserve(select(ledger, args), select(estimate, args), budget);
     if (reservation === null) return blocked(decision, asResult);
     let value: unknown;
     let actual: AmountInput;
@@ -134,8 +130,14 @@ function blocked(decision: Parameters<typeof Result.blocked>[0], asResult: boole
   throw new BudgetExceededError(decision);
 }
 
-function requireOption(options: object, name: string): void {
+function requireOption<O extends object, K extends keyof O & string>(options: O, name: K): O[K] {
   if (typeof options !== "object" || options === null || !(name in options)) {
     throw new ConfigurationError(`Guard options need "${name}", got ${show(options)}`);
   }
+  return options[name];
+}
+
+/** A fixed amount is parsed once, when the guard is made, so that a bad one fails there. */
+function fixedAmount<A extends unknown[]>(selector: AmountSelector<A>): AmountSelector<A> {
+  return typeof selector === "function" ? selector : Amount.from(selector);
 }

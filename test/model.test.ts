@@ -125,11 +125,12 @@ async function run(ops: Op[], budgetSpecs: { cents: number; window: number | nul
       expect(decision.allowed).toBe(fits);
       expect(decision.perLedger.map((d) => d.spentInWindow.units)).toEqual(expectedSpent);
     } else if (reservations.length > 0) {
-      const reservation = reservations[step.hold % reservations.length] as Reservation;
+      const settle = step as Extract<Op, { hold: number }>;
+      const reservation = reservations[settle.hold % reservations.length] as Reservation;
       const expected = model.settle(reservation.id, now);
       const actual =
         step.kind === "commit"
-          ? Amount.fromUnits((reservation.estimate.units * BigInt(step.fraction)) / 100n)
+          ? Amount.fromUnits((reservation.estimate.units * BigInt((settle as { fraction: number }).fraction)) / 100n)
           : Amount.ZERO;
       const attempt = step.kind === "commit" ? engine.commit(reservation, actual) : engine.release(reservation);
       if (expected === "missing") {

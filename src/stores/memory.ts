@@ -3,6 +3,7 @@ import { ReservationNotFoundError } from "../errors.js";
 import type { Ledger } from "../ledger.js";
 import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
 import { TimeHeap } from "./time-heap.js";
+import { TimeQueue } from "./time-queue.js";
 
 /** One ledger's state: running totals, so that no call ever sums the window. */
 class LedgerState {
@@ -10,10 +11,13 @@ class LedgerState {
   committed = 0n;
   /** Sum of the active holds on this ledger. */
   reserved = 0n;
-  readonly spends = new TimeHeap<bigint>();
+  /** The window of the budget last applied; the idle sweep prunes by it. */
+  window: number | null = null;
+  readonly spends = new TimeQueue<bigint>();
 
   /** Drops spends older than the window, oldest first. */
   prune(now: number, window: number | null): void {
+    this.window = window;
     if (window === null) return;
     const horizon = now - window;
     const spends = this.spends;
@@ -23,7 +27,16 @@ class LedgerState {
   get total(): bigint {
     return this.committed + this.reserved;
   }
+
+  /** Nothing in the window and no hold: the state can go. */
+  get empty(): boolean {
+    return this.spends.size === 0 && this.reserved === 0n;
+  }
 }
+
+/** Every SWEEP_EVERY calls, up to SWEEP_BATCH ledgers are pruned and dropped if empty. */
+const SWEEP_EVERY = 64;
+const SWEEP_BATCH = 16;
 
 type HoldState = "active" | "expired";
 
@@ -51,6 +64,9 @@ export class MemoryStore implements Store {
   readonly #holds = new Map<string, MemoryHold>();
   /** Holds by the time they next need attention: expiry, then the end of their late-commit window. */
   readonly #timeline = new TimeHeap<string>();
+  /** Where the idle sweep resumes: ledgers nobody asks about again must not stay in memory. */
+  #sweepCursor: Iterator<[string, LedgerState]> | undefined;
+  #calls = 0;
 
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
     const now = this.#now(call);
@@ -105,6 +121,11 @@ export class MemoryStore implements Store {
     this.#timeline.clear();
   }
 
+  /** Number of ledgers with state in memory (for tests and memory measurements). */
+  get liveLedgers(): number {
+    return this.#ledgers.size;
+  }
+
   /** Number of spends held in memory across all ledgers (for tests and memory measurements). */
   get liveSpends(): number {
     let n = 0;
@@ -125,6 +146,7 @@ export class MemoryStore implements Store {
   /** The call's time; expires holds whose time has come, so that every call sees current totals. */
   #now(call: StoreCall): number {
     const now = call.now ?? monotonicClock();
+    if (++this.#calls % SWEEP_EVERY === 0) this.#sweep(now);
     const timeline = this.#timeline;
     while (timeline.peekTime() <= now) {
       const time = timeline.peekTime();
@@ -140,6 +162,21 @@ export class MemoryStore implements Store {
       }
     }
     return now;
+  }
+
+  /** Prunes a few ledgers past the cursor and drops those left empty: bounded work per call. */
+  #sweep(now: number): void {
+    for (let i = 0; i < SWEEP_BATCH; i++) {
+      this.#sweepCursor ??= this.#ledgers.entries();
+      const next = this.#sweepCursor.next();
+      if (next.done) {
+        this.#sweepCursor = undefined;
+        return;
+      }
+      const [key, state] = next.value;
+      state.prune(now, state.window);
+      if (state.empty) this.#ledgers.delete(key);
+    }
   }
 
   #states(lines: readonly StoreLine[], now: number): LedgerState[] {

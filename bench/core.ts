@@ -1,0 +1,136 @@
+/**
+ * Core benchmark: latency of decisions on the in-memory store, flatness against history, and heap
+ * per live spend. Run with `npm run bench` (node --expose-gc, so heap figures are after a full GC).
+ *
+ * Sub-microsecond calls cannot be timed one by one without the timer dominating, so each sample is
+ * the mean of a batch of BATCH sequential awaited calls; medians and p99s are over those samples.
+ */
+import { Amount, Budget, Engine, Ledger, MemoryStore } from "../src/index.js";
+import { formatNs, printTable, progress, quantile } from "./stats.js";
+
+const BATCH = 100;
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 3000);
+
+async function sample(fn: () => Promise<unknown>, samples = SAMPLES): Promise<{ median: number; p99: number }> {
+  for (let i = 0; i < 20_000; i++) await fn(); // warm up the JIT
+  const perCall: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < BATCH; i++) await fn();
+    perCall.push(Number(process.hrtime.bigint() - start) / BATCH);
+  }
+  return { median: quantile(perCall, 0.5), p99: quantile(perCall, 0.99) };
+}
+
+/** An engine whose one ledger holds `live` spends in its window, kept steady as time moves on. */
+function steadyEngine(live: number) {
+  const window = 3600;
+  const step = window / live; // one spend expires for each one recorded
+  const clock = { now: 0 };
+  const engine = new Engine({ clock: () => clock.now });
+  const ledger = new Ledger("bench", "model", `live-${live}`);
+  const budget = new Budget({ maxSpend: "1000000000000", window });
+  const cost = Amount.from("0.000123");
+  return {
+    engine,
+    async fill() {
+      for (let i = 0; i < live; i++) {
+        await engine.check(ledger, cost, budget);
+        clock.now += step;
+      }
+    },
+    check: () => {
+      clock.now += step;
+      return engine.check(ledger, cost, budget);
+    },
+  };
+}
+
+function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function main() {
+  const rows: string[][] = [];
+  const ledger = new Ledger("bench", "model");
+  const roomy = new Budget({ maxSpend: "1000000000000", window: 3600 });
+  const none = new Budget({ maxSpend: 0, window: 3600 });
+
+  progress("check ALLOW");
+  const allowEngine = new Engine();
+  const allow = await sample(() => allowEngine.check(ledger, "0.03", roomy));
+  rows.push(["check ALLOW (cost as a string)", formatNs(allow.median), formatNs(allow.p99)]);
+
+  progress("check BLOCK");
+  const blockEngine = new Engine();
+  const block = await sample(() => blockEngine.check(ledger, "0.03", none));
+  rows.push(["check BLOCK", formatNs(block.median), formatNs(block.p99)]);
+
+  progress("guard");
+  const guardEngine = new Engine();
+  const guarded = guardEngine.guard(ledger, roomy, { cost: "0.03" })(() => undefined);
+  const guard = await sample(() => guarded());
+  rows.push(["guard, no-op function", formatNs(guard.median), formatNs(guard.p99)]);
+
+  progress("guardResult");
+  const resultEngine = new Engine();
+  const guardedResult = resultEngine.guardResult(ledger, roomy, { cost: "0.03" })(() => undefined);
+  const result = await sample(() => guardedResult());
+  rows.push(["guardResult, no-op function", formatNs(result.median), formatNs(result.p99)]);
+
+  progress("reserve + commit");
+  const boundedEngine = new Engine();
+  const bounded = boundedEngine.guardBounded(ledger, roomy, { estimate: "0.05", actual: () => "0.03" })(
+    () => undefined,
+  );
+  const boundedStats = await sample(() => bounded(), SAMPLES / 3);
+  rows.push(["guardBounded (reserve + commit), no-op", formatNs(boundedStats.median), formatNs(boundedStats.p99)]);
+
+  console.log("\n### Decision latency, memory store (per call; batches of 100)\n");
+  printTable(["operation", "median", "p99"], rows);
+
+  const history: string[][] = [];
+  let base = 0;
+  for (const live of [10, 10_000, 1_000_000]) {
+    progress(`check ALLOW with ${live.toLocaleString("en")} spends live in the window`);
+    const rig = steadyEngine(live);
+    await rig.fill();
+    const stats = await sample(rig.check, SAMPLES / 3);
+    if (live === 10) base = stats.median;
+    history.push([
+      live.toLocaleString("en"),
+      formatNs(stats.median),
+      formatNs(stats.p99),
+      `${(stats.median / base).toFixed(2)}×`,
+    ]);
+  }
+  console.log("\n### check ALLOW against history (window kept at a steady number of live spends)\n");
+  printTable(["live spends", "median", "p99", "vs 10"], history);
+
+  progress("heap per live spend");
+  const store = new MemoryStore();
+  const clock = { now: 0 };
+  const engine = new Engine({ store, clock: () => clock.now });
+  const budget = new Budget({ maxSpend: "1000000000000", window: null });
+  const heapLedger = new Ledger("bench", "heap");
+  await engine.check(heapLedger, "0.000123", budget);
+  const before = heapUsed();
+  const n = 1_000_000;
+  for (let i = 0; i < n; i++) {
+    clock.now += 0.001;
+    // A distinct amount per spend, so that each holds its own bigint as real traffic would.
+    await engine.check(heapLedger, Amount.fromUnits(123_000_000_000_000n + BigInt(i)), budget);
+  }
+  const after = heapUsed();
+  console.log("\n### Memory\n");
+  printTable(
+    ["live spends", "heap growth", "bytes per live spend"],
+    [[n.toLocaleString("en"), `${((after - before) / 2 ** 20).toFixed(1)} MiB`, ((after - before) / n).toFixed(1)]],
+  );
+  if (store.liveSpends !== n + 1) throw new Error(`expected ${n + 1} live spends, found ${store.liveSpends}`);
+  console.log(`\nNode ${process.version}, ${process.platform} ${process.arch}; ${new Date().toISOString()}`);
+}
+
+await main();
