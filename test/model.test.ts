@@ -82,7 +82,7 @@ async function run(ops: Op[], budgetSpecs: { cents: number; window: number | nul
   const budgets = budgetSpecs.map(
     (b) => new Budget({ maxSpend: Amount.fromUnits(BigInt(b.cents) * 10n ** 16n, 2), window: b.window }),
   );
-  LEDGERS.forEach((l, i) => engine.register(l, budgets[i] as Budget));
+  for (const [i, l] of LEDGERS.entries()) engine.register(l, budgets[i] as Budget);
   const model = new NaiveModel();
   const reservations: Reservation[] = [];
   let lateCommits = 0;

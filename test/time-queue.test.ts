@@ -23,7 +23,8 @@ describe("TimeQueue and TimeHeap", () => {
               expect(heap.pop()).toBe(oldest);
             } else {
               // mostly increasing times, sometimes older ones
-              const time = step < 900 ? (clock += step / 100) : clock - step / 10;
+              if (step < 900) clock += step / 100;
+              const time = step < 900 ? clock : clock - step / 10;
               queue.push(time, time);
               heap.push(time, time);
               model.push(time);
