@@ -1,12 +1,24 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+// Tests import the package by its published names, resolved to the sources (as tsconfig's paths do).
+const source = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^budgetgate$/, replacement: source("./src/index.ts") },
+      { find: /^budgetgate\/redis$/, replacement: source("./src/stores/redis.ts") },
+      { find: /^budgetgate\/sqlite$/, replacement: source("./src/stores/sqlite.ts") },
+      { find: /^budgetgate\/postgres$/, replacement: source("./src/stores/postgres.ts") },
+      { find: /^budgetgate\/(ai-sdk|openai|anthropic)$/, replacement: source("./src/integrations/$1.ts") },
+    ],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Shared-server suites start their own processes and servers; keep files from starving each other.
-    fileParallelism: true,
+    // Shared-server suites start their own processes and servers; two workers on two cores.
     maxWorkers: 2,
   },
 });
