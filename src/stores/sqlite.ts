@@ -1,0 +1,284 @@
+import Database from "better-sqlite3";
+import { BudgetGateError, ConfigurationError, StoreError, StoreTimeoutError, show } from "../errors.js";
+import type { Ledger } from "../ledger.js";
+import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import { Account } from "./sqlite/accounts.js";
+import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
+import { isBusy, withWriteLock } from "./sqlite/lock.js";
+import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
+import { prepareStatements, type Statements } from "./sqlite/statements.js";
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * SQLite's `synchronous` setting. `"full"` (default) syncs the write-ahead log on every commit:
+   * a decision that returned survives a power loss. `"normal"` syncs only at checkpoints: a killed
+   * process still loses nothing, but a power loss or kernel crash may roll back the last commits.
+   */
+  readonly synchronous?: "full" | "normal";
+  /** Prefix of the store's table names, so that it can share a database. Default `"budgetgate_"`. */
+  readonly tablePrefix?: string;
+  /** Most expired spend rows deleted per ledger per call. Default 512. */
+  readonly deleteBatch?: number;
+  /** How long the constructor waits for a lock held by another connection, in ms. Default 5000. */
+  readonly openTimeoutMs?: number;
+}
+
+type Transaction = Database.Transaction<(work: () => unknown) => unknown>;
+
+/**
+ * A store in an SQLite file, for budgets that survive restarts and are shared by the processes of
+ * one host (a CLI agent, a worker box): several processes opening the same file enforce one budget
+ * exactly. Built on better-sqlite3 (a peer dependency: `npm install better-sqlite3`).
+ *
+ * - Every call is one `BEGIN IMMEDIATE` transaction: check and record are atomic across processes,
+ *   and a failure anywhere rolls the whole call back.
+ * - The file is put in WAL mode. A call waits for another connection's lock no longer than the
+ *   engine's `storeTimeoutMs` (its deadline), then fails: the engine applies `onStoreError`.
+ * - Calls answer synchronously, so the engine adds no timer.
+ * - Amounts are exact (decimal text, bigint arithmetic); per-call work does not grow with history.
+ * - Time is `call.now` when the engine has a clock, else the host's wall clock, which every process
+ *   on the host shares.
+ *
+ * The schema is created on first open (it is embedded in the package; nothing to migrate by hand).
+ *
+ * @throws {ConfigurationError} for a bad argument or option; {@link StoreError} if the database
+ * cannot be opened or its schema created (a read-only file without the schema, a lock held longer
+ * than `openTimeoutMs`, a schema from a newer version).
+ * @example
+ * import { Engine } from "budgetgate";
+ * import { SqliteStore } from "budgetgate/sqlite";
+ * const engine = new Engine({ store: new SqliteStore("./budgets.db") });
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #owned: boolean;
+  readonly #sql: Statements;
+  readonly #tx: Transaction;
+  readonly #deleteBatch: number;
+  #closed = false;
+
+  constructor(database: string | Database.Database, options: SqliteStoreOptions = {}) {
+    const synchronous = options.synchronous ?? "full";
+    if (synchronous !== "full" && synchronous !== "normal") {
+      throw new ConfigurationError(`Invalid synchronous ${show(synchronous)}: expected "full" or "normal"`);
+    }
+    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+    if (typeof prefix !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(prefix)) {
+      throw new ConfigurationError(
+        `Invalid tablePrefix ${show(prefix)}: expected letters, digits and "_", not starting with a digit`,
+      );
+    }
+    this.#deleteBatch = options.deleteBatch ?? 512;
+    if (!Number.isSafeInteger(this.#deleteBatch) || this.#deleteBatch < 1) {
+      throw new ConfigurationError(`Invalid deleteBatch ${show(options.deleteBatch)}: expected a whole number ≥ 1`);
+    }
+    const openTimeoutMs = options.openTimeoutMs ?? 5000;
+    if (typeof openTimeoutMs !== "number" || !(openTimeoutMs >= 0)) {
+      throw new ConfigurationError(`Invalid openTimeoutMs ${show(options.openTimeoutMs)}: expected a number ≥ 0`);
+    }
+
+    if (typeof database === "string") {
+      if (database === "") {
+        throw new ConfigurationError(
+          'Invalid database "": expected a file path, ":memory:" or a better-sqlite3 Database',
+        );
+      }
+      try {
+        this.#db = new Database(database);
+      } catch (error) {
+        throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describe(error)}`, { cause: error });
+      }
+      this.#owned = true;
+    } else if (isDatabase(database)) {
+      this.#db = database;
+      this.#owned = false;
+    } else {
+      throw new ConfigurationError(
+        `Invalid database ${show(database)}: expected a file path, ":memory:" or a better-sqlite3 Database`,
+      );
+    }
+
+    try {
+      const names = tableNames(prefix);
+      open(this.#db, synchronous, schemaSql(names), names.meta, Date.now() + openTimeoutMs);
+      this.#sql = prepareStatements(this.#db, names);
+      this.#tx = this.#db.transaction((work: () => unknown) => work());
+    } catch (error) {
+      if (this.#owned) this.#db.close();
+      if (error instanceof BudgetGateError) throw error;
+      throw new StoreError(`Cannot set up SQLite database ${show(this.#db.name)}: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
+    return this.#run("charge", call, (now) => {
+      const accounts = this.#accounts(lines, now);
+      const verdict = decide(lines, accounts, amount);
+      if (verdict.allowed) for (const account of accounts) account.record(this.#sql, now, amount);
+      for (const account of accounts) account.save(this.#sql);
+      return verdict;
+    });
+  }
+
+  reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
+    return this.#run("reserve", call, (now) => {
+      const accounts = this.#accounts(lines, now);
+      const verdict = decide(lines, accounts, amount);
+      if (verdict.allowed) placeHold(this.#sql, accounts, amount, hold, now);
+      for (const account of accounts) account.save(this.#sql);
+      return verdict;
+    });
+  }
+
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): SettleOutcome {
+    return this.#run("commit", call, (now) => {
+      const outcome = settleHold(this.#sql, id, now);
+      for (const account of this.#accounts(lines, now)) {
+        account.record(this.#sql, now, actual);
+        account.save(this.#sql);
+      }
+      return outcome;
+    });
+  }
+
+  release(id: string, call: StoreCall): SettleOutcome {
+    return this.#run("release", call, (now) => settleHold(this.#sql, id, now));
+  }
+
+  spent(line: StoreLine, call: StoreCall): bigint {
+    return this.#run("spent", call, (now) => {
+      const account = Account.load(this.#sql, line.key, false);
+      if (account === undefined) return 0n;
+      account.prune(this.#sql, now, line.window, this.#deleteBatch);
+      account.save(this.#sql);
+      return account.spent;
+    });
+  }
+
+  clear(ledger: Ledger, call: StoreCall): void {
+    this.#run("clear", call, () => {
+      const id = this.#sql.deleteLedger.get(ledger.toString());
+      if (id !== undefined) this.#sql.deleteSpends.run(id);
+    });
+  }
+
+  clearAll(call: StoreCall): void {
+    this.#run("clearAll", call, () => {
+      this.#sql.clearHolds.run();
+      this.#sql.clearSpends.run();
+      this.#sql.clearLedgers.run();
+    });
+  }
+
+  /**
+   * Closes the database if the store opened it (a path was given); a Database passed in is left
+   * open for its owner. Later calls fail with a StoreError.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) this.#db.close();
+  }
+
+  /** Loads (creating) and prunes the account of every line. */
+  #accounts(lines: readonly StoreLine[], now: number): Account[] {
+    return lines.map((line) => {
+      const account = Account.load(this.#sql, line.key, true);
+      account.prune(this.#sql, now, line.window, this.#deleteBatch);
+      return account;
+    });
+  }
+
+  /**
+   * Runs `work` in one immediate transaction, after expiring due holds. Waits for the write lock
+   * until the call's deadline; once it has the lock, does nothing if the deadline has passed, so
+   * that a call never takes effect after the engine would have given up. Any failure rolls back.
+   */
+  #run<T>(operation: string, call: StoreCall, work: (now: number) => T): T {
+    if (this.#closed) throw new StoreError(`SqliteStore ${operation}: the store is closed`);
+    const now = call.now ?? Date.now() / 1000;
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      throw new StoreError(`SqliteStore ${operation}: invalid time ${show(now)}, expected finite seconds`);
+    }
+    const started = Date.now();
+    try {
+      return withWriteLock(
+        () =>
+          this.#tx.immediate(() => {
+            if (Date.now() > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
+            expireHolds(this.#sql, now);
+            return work(now);
+          }) as T,
+        call.deadline,
+      );
+    } catch (error) {
+      if (error instanceof BudgetGateError) throw error;
+      if (isBusy(error)) {
+        throw new StoreError(
+          `SqliteStore ${operation}: ${show(this.#db.name)} stayed locked by another connection for ${Date.now() - started} ms, until the call's deadline (storeTimeoutMs ${call.timeoutMs}); nothing was written`,
+          { cause: error },
+        );
+      }
+      throw new StoreError(
+        `SqliteStore ${operation} on ${show(this.#db.name)} failed: ${describe(error)}; nothing was written`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** Sets the connection up and creates the schema if the database has none. */
+function open(db: Database.Database, synchronous: string, ddl: string, meta: string, deadline: number): void {
+  // Lock waits are bounded per call by withWriteLock; SQLite's own handler would block past them.
+  db.pragma("busy_timeout = 0");
+  if (!db.memory && !db.readonly && db.pragma("journal_mode", { simple: true }) !== "wal") {
+    const mode = withWriteLock(() => db.pragma("journal_mode = WAL", { simple: true }), deadline);
+    if (mode !== "wal")
+      throw new StoreError(`Cannot put SQLite database ${show(db.name)} in WAL mode (got ${show(mode)})`);
+  }
+  db.pragma(`synchronous = ${synchronous}`);
+  let version = schemaVersion(db, meta);
+  if (version === undefined) {
+    withWriteLock(() => db.transaction(() => db.exec(ddl)).immediate(), deadline);
+    version = schemaVersion(db, meta);
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new StoreError(
+      `SQLite database ${show(db.name)} has budgetgate schema version ${show(version)}; this version of budgetgate reads ${show(SCHEMA_VERSION)}`,
+    );
+  }
+}
+
+function schemaVersion(db: Database.Database, meta: string): string | undefined {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(meta);
+  if (exists === undefined) return undefined;
+  return db.prepare<[], string>(`SELECT value FROM "${meta}" WHERE key = 'schema'`).pluck().get();
+}
+
+function decide(lines: readonly StoreLine[], accounts: readonly Account[], amount: bigint): StoreVerdict {
+  let allowed = true;
+  const spent = accounts.map((account, i) => {
+    const total = account.spent;
+    if (total + amount > (lines[i] as StoreLine).maxSpend) allowed = false;
+    return total;
+  });
+  return { allowed, spent };
+}
+
+function isDatabase(value: unknown): value is Database.Database {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Database.Database).prepare === "function" &&
+    typeof (value as Database.Database).transaction === "function"
+  );
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${error.message} (${code})` : error.message;
+}
