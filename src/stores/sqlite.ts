@@ -1,12 +1,25 @@
-import Database from "better-sqlite3";
-import { BudgetGateError, ConfigurationError, StoreError, StoreTimeoutError, show } from "../errors.js";
-import type { Ledger } from "../ledger.js";
-import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import {
+  BudgetGateError,
+  ConfigurationError,
+  type Hold,
+  type Ledger,
+  type SettleOutcome,
+  type Store,
+  type StoreCall,
+  StoreError,
+  type StoreLine,
+  StoreTimeoutError,
+  type StoreVerdict,
+} from "budgetgate";
 import { Account } from "./sqlite/accounts.js";
+import { loadDriver, type SqliteDatabase } from "./sqlite/driver.js";
 import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
 import { isBusy, withWriteLock } from "./sqlite/lock.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
+import { show } from "./sqlite/show.js";
 import { prepareStatements, type Statements } from "./sqlite/statements.js";
+
+export type { SqliteDatabase, SqliteStatement } from "./sqlite/driver.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -24,7 +37,7 @@ export interface SqliteStoreOptions {
   readonly openTimeoutMs?: number;
 }
 
-type Transaction = Database.Transaction<(work: () => unknown) => unknown>;
+type Transaction = ReturnType<SqliteDatabase["transaction"]>;
 
 /**
  * A store in an SQLite file, for budgets that survive restarts and are shared by the processes of
@@ -51,14 +64,14 @@ type Transaction = Database.Transaction<(work: () => unknown) => unknown>;
  * const engine = new Engine({ store: new SqliteStore("./budgets.db") });
  */
 export class SqliteStore implements Store {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #owned: boolean;
   readonly #sql: Statements;
   readonly #tx: Transaction;
   readonly #deleteBatch: number;
   #closed = false;
 
-  constructor(database: string | Database.Database, options: SqliteStoreOptions = {}) {
+  constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
     const synchronous = options.synchronous ?? "full";
     if (synchronous !== "full" && synchronous !== "normal") {
       throw new ConfigurationError(`Invalid synchronous ${show(synchronous)}: expected "full" or "normal"`);
@@ -84,6 +97,7 @@ export class SqliteStore implements Store {
           'Invalid database "": expected a file path, ":memory:" or a better-sqlite3 Database',
         );
       }
+      const Database = loadDriver();
       try {
         this.#db = new Database(database);
       } catch (error) {
@@ -231,18 +245,20 @@ export class SqliteStore implements Store {
 }
 
 /** Sets the connection up and creates the schema if the database has none. */
-function open(db: Database.Database, synchronous: string, ddl: string, meta: string, deadline: number): void {
+function open(db: SqliteDatabase, synchronous: string, ddl: string, meta: string, deadline: number): void {
   // Lock waits are bounded per call by withWriteLock; SQLite's own handler would block past them.
   db.pragma("busy_timeout = 0");
   if (!db.memory && !db.readonly && db.pragma("journal_mode", { simple: true }) !== "wal") {
     const mode = withWriteLock(() => db.pragma("journal_mode = WAL", { simple: true }), deadline);
-    if (mode !== "wal")
+    if (mode !== "wal") {
       throw new StoreError(`Cannot put SQLite database ${show(db.name)} in WAL mode (got ${show(mode)})`);
+    }
   }
   db.pragma(`synchronous = ${synchronous}`);
   let version = schemaVersion(db, meta);
   if (version === undefined) {
-    withWriteLock(() => db.transaction(() => db.exec(ddl)).immediate(), deadline);
+    const create = db.transaction((work) => work());
+    withWriteLock(() => create.immediate(() => db.exec(ddl)), deadline);
     version = schemaVersion(db, meta);
   }
   if (version !== SCHEMA_VERSION) {
@@ -252,10 +268,10 @@ function open(db: Database.Database, synchronous: string, ddl: string, meta: str
   }
 }
 
-function schemaVersion(db: Database.Database, meta: string): string | undefined {
+function schemaVersion(db: SqliteDatabase, meta: string): string | undefined {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(meta);
   if (exists === undefined) return undefined;
-  return db.prepare<[], string>(`SELECT value FROM "${meta}" WHERE key = 'schema'`).pluck().get();
+  return db.prepare(`SELECT value FROM "${meta}" WHERE key = 'schema'`).pluck().get() as string | undefined;
 }
 
 function decide(lines: readonly StoreLine[], accounts: readonly Account[], amount: bigint): StoreVerdict {
@@ -268,12 +284,12 @@ function decide(lines: readonly StoreLine[], accounts: readonly Account[], amoun
   return { allowed, spent };
 }
 
-function isDatabase(value: unknown): value is Database.Database {
+function isDatabase(value: unknown): value is SqliteDatabase {
   return (
     typeof value === "object" &&
     value !== null &&
-    typeof (value as Database.Database).prepare === "function" &&
-    typeof (value as Database.Database).transaction === "function"
+    typeof (value as SqliteDatabase).prepare === "function" &&
+    typeof (value as SqliteDatabase).transaction === "function"
   );
 }
 

@@ -1,5 +1,5 @@
-import { ReservationNotFoundError } from "../../errors.js";
-import type { SettleOutcome } from "../../store.js";
+import type { SettleOutcome } from "budgetgate";
+import { ReservationNotFoundError } from "budgetgate";
 import type { Account } from "./accounts.js";
 import type { Statements } from "./statements.js";
 

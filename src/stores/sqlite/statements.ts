@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { SqliteDatabase } from "./driver.js";
 import type { TableNames } from "./schema.js";
 
 /** A ledger row as stored: amounts are decimal text of 10⁻¹⁸ units. */
@@ -36,8 +36,12 @@ export interface DueHold {
   readonly ledgers: string;
 }
 
-/** Shorthand for a prepared statement's type. */
-type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+/** A prepared statement with typed parameters and rows. */
+export interface Stmt<P extends unknown[], R = unknown> {
+  run(...params: P): { readonly changes: number };
+  get(...params: P): R | undefined;
+  all(...params: P): R[];
+}
 
 /** The store's prepared statements. */
 export interface Statements {
@@ -69,20 +73,23 @@ export interface Statements {
  * Prepares every statement the store runs, once per store. Integers are read as numbers whatever
  * the connection's `defaultSafeIntegers`: ids and sequence numbers stay far below 2⁵³.
  */
-export function prepareStatements(db: Database.Database, names: TableNames): Statements {
+export function prepareStatements(db: SqliteDatabase, names: TableNames): Statements {
   const { ledgers, spends, holds } = names;
-  const q = <P extends unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql).safeIntegers(false);
+  const q = <P extends unknown[], R = unknown>(sql: string, pluck = false): Stmt<P, R> => {
+    const statement = db.prepare(sql).safeIntegers(false);
+    return (pluck ? statement.pluck() : statement) as unknown as Stmt<P, R>;
+  };
   return {
     ledgerByKey: q<[key: string], LedgerRow>(
       `SELECT id, total, expired, reserved, last_t, seq, gone FROM "${ledgers}" WHERE key = ?`,
     ),
-    insertLedger: q<[key: string], number>(`INSERT INTO "${ledgers}" (key) VALUES (?) RETURNING id`).pluck(),
+    insertLedger: q<[key: string], number>(`INSERT INTO "${ledgers}" (key) VALUES (?) RETURNING id`, true),
     updateLedger: q<
       [total: string, expired: string, reserved: string, lastT: number | null, seq: number, gone: number, id: number]
     >(`UPDATE "${ledgers}" SET total = ?, expired = ?, reserved = ?, last_t = ?, seq = ?, gone = ? WHERE id = ?`),
-    reservedById: q<[id: number], string>(`SELECT reserved FROM "${ledgers}" WHERE id = ?`).pluck(),
+    reservedById: q<[id: number], string>(`SELECT reserved FROM "${ledgers}" WHERE id = ?`, true),
     setReserved: q<[reserved: string, id: number]>(`UPDATE "${ledgers}" SET reserved = ? WHERE id = ?`),
-    deleteLedger: q<[key: string], number>(`DELETE FROM "${ledgers}" WHERE key = ? RETURNING id`).pluck(),
+    deleteLedger: q<[key: string], number>(`DELETE FROM "${ledgers}" WHERE key = ? RETURNING id`, true),
 
     newestExpired: q<[ledger: number, horizon: number], SpendRow>(
       `SELECT t, seq, cum FROM "${spends}" WHERE ledger = ? AND t < ? ORDER BY t DESC, seq DESC LIMIT 1`,

@@ -1,0 +1,11 @@
+/** Renders a user's value for an error message: strings quoted, other types named. */
+export function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
+  try {
+    return `${Object.prototype.toString.call(value)} ${JSON.stringify(value)}`;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
