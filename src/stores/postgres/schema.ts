@@ -1,0 +1,367 @@
+import { type PostgresNames, postgresNames, qualified } from "./names.js";
+
+/** Version of the schema below; bump with every change to it. */
+export const SCHEMA_VERSION = 1;
+
+/** SQLSTATE the functions raise for an unknown, finished or forgotten reservation. */
+export const NOT_FOUND_SQLSTATE = "BG404";
+
+/** The tables and functions of one store, fully qualified. */
+export interface SchemaObjects {
+  readonly ledgers: string;
+  readonly spends: string;
+  readonly holds: string;
+  readonly holdLines: string;
+  readonly graveyard: string;
+  readonly decide: string;
+  readonly commit: string;
+  readonly release: string;
+  readonly spent: string;
+  readonly clear: string;
+  readonly clearAll: string;
+}
+
+/** The qualified names of a store's tables and functions. */
+export function schemaObjects(names: PostgresNames): SchemaObjects {
+  return {
+    ledgers: qualified(names, "ledgers"),
+    spends: qualified(names, "spends"),
+    holds: qualified(names, "holds"),
+    holdLines: qualified(names, "hold_lines"),
+    graveyard: qualified(names, "graveyard"),
+    decide: qualified(names, "decide"),
+    commit: qualified(names, "commit"),
+    release: qualified(names, "release"),
+    spent: qualified(names, "spent"),
+    clear: qualified(names, "clear"),
+    clearAll: qualified(names, "clear_all"),
+  };
+}
+
+/**
+ * The schema of a PostgresStore as plain, idempotent SQL (`CREATE … IF NOT EXISTS`,
+ * `CREATE OR REPLACE FUNCTION`): what `store.migrate()` runs, inside one transaction under an
+ * advisory lock. Print it to review it or to apply it with your own migration tool.
+ *
+ * @throws {ConfigurationError} if the prefix or schema is not a lower-case identifier.
+ * @example
+ * import { postgresSchema } from "budgetgate/postgres";
+ * console.log(postgresSchema({ prefix: "budgetgate" }));
+ */
+export function postgresSchema(options: { prefix?: string; schema?: string } = {}): string {
+  const names = postgresNames(options);
+  const o = schemaObjects(names);
+  const x = (suffix: string) => `${names.prefix}_${suffix}`; // index names are never schema-qualified
+  const createSchema = names.schema === null ? "" : `CREATE SCHEMA IF NOT EXISTS ${names.schema};\n\n`;
+  return `${createSchema}-- budgetgate schema ${SCHEMA_VERSION}. Amounts are NUMERIC currency units, exact to 18 places;
+-- times are seconds since the epoch (the server's clock_timestamp(), or the engine's clock).
+
+-- One row per ledger. The window's spend is recorded - (the first in-window spend's "before"),
+-- so no call ever sums the window.
+CREATE TABLE IF NOT EXISTS ${o.ledgers} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  key text NOT NULL UNIQUE,                              -- ledger.toString(); \\, NUL and lone surrogates escaped
+  recorded numeric NOT NULL DEFAULT 0,                   -- every spend ever recorded, summed
+  reserved numeric NOT NULL DEFAULT 0,                   -- holds on the ledger not yet known to have expired
+  last_at double precision NOT NULL DEFAULT '-infinity'  -- time of the latest spend
+) WITH (fillfactor = 70);
+
+-- One row per recorded spend, kept while its window may still count it.
+CREATE TABLE IF NOT EXISTS ${o.spends} (
+  ledger bigint NOT NULL,
+  at double precision NOT NULL,   -- never before the ledger's previous spend, so rows are in time order
+  before numeric NOT NULL,        -- the ledger's "recorded" before this spend
+  amount numeric NOT NULL,
+  PRIMARY KEY (ledger, at, before)
+);
+
+-- One row per reservation, remembered until forget_at so that a late commit is still recorded.
+CREATE TABLE IF NOT EXISTS ${o.holds} (
+  id text PRIMARY KEY,
+  amount numeric NOT NULL,
+  expires_at double precision NOT NULL,
+  forget_at double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${x("holds_forget")} ON ${o.holds} (forget_at);
+
+-- One row per ledger a live hold counts on.
+CREATE TABLE IF NOT EXISTS ${o.holdLines} (
+  hold text NOT NULL,
+  ledger bigint NOT NULL,
+  amount numeric NOT NULL,
+  expires_at double precision NOT NULL,
+  PRIMARY KEY (hold, ledger)
+);
+CREATE INDEX IF NOT EXISTS ${x("hold_lines_expiry")} ON ${o.holdLines} (ledger, expires_at);
+
+-- Cleared ledgers whose spends are still being deleted, in bounded batches.
+CREATE TABLE IF NOT EXISTS ${o.graveyard} (
+  ledger bigint PRIMARY KEY
+);
+
+-- charge (p_hold NULL) and reserve: checks every line, then records on all or none.
+CREATE OR REPLACE FUNCTION ${o.decide}(
+  p_keys text[], p_max numeric[], p_windows double precision[], p_amount numeric,
+  p_now double precision, p_budget_ms double precision,
+  p_hold text, p_ttl double precision, p_retain double precision,
+  OUT allowed boolean, OUT spent text[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+${declarations}
+BEGIN
+${bound}
+${lock(o)}
+  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+  v_amount := p_amount * 0.000000000000000001;
+  allowed := true;
+  spent := array_fill(NULL::text, ARRAY[v_n]);
+  FOR v_i IN 1..v_n LOOP
+    IF v_reserved[v_i] > 0 THEN
+      -- Holds past their TTL stop counting; each hold line is deleted exactly once.
+      WITH gone AS (DELETE FROM ${o.holdLines} h WHERE h.ledger = v_ids[v_i] AND h.expires_at <= v_now RETURNING h.amount)
+      SELECT coalesce(sum(gone.amount), 0) INTO v_freed FROM gone;
+      IF v_freed > 0 THEN
+        v_reserved[v_i] := v_reserved[v_i] - v_freed;
+        v_dirty[v_i] := true;
+      END IF;
+    END IF;
+    v_base := v_recorded[v_i];
+    IF v_base > 0 THEN
+      -- One index probe: the oldest spend the window still counts (t >= now - window).
+      SELECT s.before INTO v_base FROM ${o.spends} s
+        WHERE s.ledger = v_ids[v_i] AND s.at >= coalesce(v_now - p_windows[v_i], '-infinity')
+        ORDER BY s.at, s.before LIMIT 1;
+      IF NOT FOUND THEN
+        v_base := v_recorded[v_i];
+      END IF;
+    END IF;
+    v_total := v_recorded[v_i] - v_base + v_reserved[v_i];
+    spent[v_i] := trunc(v_total * 1000000000000000000)::text;
+    IF v_total + v_amount > p_max[v_i] * 0.000000000000000001 THEN
+      allowed := false;
+    END IF;
+  END LOOP;
+  IF allowed THEN
+    IF p_hold IS NULL THEN
+      IF v_amount > 0 THEN
+        FOR v_i IN 1..v_n LOOP
+${record(o)}
+        END LOOP;
+      END IF;
+    ELSE
+      INSERT INTO ${o.holds} (id, amount, expires_at, forget_at)
+        VALUES (p_hold, v_amount, v_now + p_ttl, v_now + p_ttl + p_retain);
+      IF v_amount > 0 THEN
+        FOR v_i IN 1..v_n LOOP
+          INSERT INTO ${o.holdLines} (hold, ledger, amount, expires_at) VALUES (p_hold, v_ids[v_i], v_amount, v_now + p_ttl);
+          v_reserved[v_i] := v_reserved[v_i] + v_amount;
+          v_dirty[v_i] := true;
+        END LOOP;
+      END IF;
+      -- Forget a few holds past their late-commit window per reservation made: each goes once.
+      DELETE FROM ${o.holds} WHERE ctid = ANY (ARRAY(
+        SELECT h.ctid FROM ${o.holds} h WHERE h.forget_at <= v_now ORDER BY h.forget_at LIMIT 8 FOR UPDATE SKIP LOCKED));
+    END IF;
+  END IF;
+${save(o)}
+${deadline}
+END
+$fn$;
+
+-- commit: replaces a hold by a spend of the actual amount, recorded now.
+CREATE OR REPLACE FUNCTION ${o.commit}(
+  p_id text, p_keys text[], p_windows double precision[], p_actual numeric,
+  p_now double precision, p_budget_ms double precision, OUT late boolean)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+${declarations}
+BEGIN
+${bound}
+${lock(o)}
+  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+  v_amount := p_actual * 0.000000000000000001;
+  DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
+  IF NOT FOUND OR v_forget <= v_now THEN
+    RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
+  END IF;
+  late := v_expires <= v_now;
+  FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
+    v_i := array_position(v_ids, v_id);
+    IF v_i IS NULL THEN
+      UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
+    ELSE
+      v_reserved[v_i] := v_reserved[v_i] - v_freed;
+      v_dirty[v_i] := true;
+    END IF;
+  END LOOP;
+  IF v_amount > 0 THEN
+    FOR v_i IN 1..v_n LOOP
+${record(o)}
+    END LOOP;
+  END IF;
+${save(o)}
+${deadline}
+END
+$fn$;
+
+-- release: drops a hold, recording nothing.
+CREATE OR REPLACE FUNCTION ${o.release}(
+  p_id text, p_now double precision, p_budget_ms double precision, OUT late boolean)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_id bigint;
+  v_now double precision;
+  v_freed numeric;
+  v_expires double precision;
+  v_forget double precision;
+BEGIN
+${bound}
+  -- The same lock order as every other call: ledgers by key, then the hold.
+  FOR v_id IN SELECT l.id FROM ${o.holdLines} h JOIN ${o.ledgers} l ON l.id = h.ledger
+      WHERE h.hold = p_id ORDER BY l.key COLLATE "C" LOOP
+    PERFORM 1 FROM ${o.ledgers} l WHERE l.id = v_id FOR UPDATE;
+  END LOOP;
+  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+  DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
+  IF NOT FOUND OR v_forget <= v_now THEN
+    RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
+  END IF;
+  late := v_expires <= v_now;
+  FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
+    UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
+  END LOOP;
+${deadline}
+END
+$fn$;
+
+-- spent: the window's spend plus live holds, read in one snapshot without locking.
+CREATE OR REPLACE FUNCTION ${o.spent}(p_key text, p_window double precision, p_now double precision)
+RETURNS text LANGUAGE sql AS $fn$
+  WITH t AS (SELECT coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision) AS now)
+  SELECT coalesce((
+    SELECT trunc((l.recorded
+      - coalesce((SELECT s.before FROM ${o.spends} s
+                  WHERE s.ledger = l.id AND s.at >= coalesce(t.now - p_window, '-infinity')
+                  ORDER BY s.at, s.before LIMIT 1), l.recorded)
+      + l.reserved
+      - CASE WHEN l.reserved > 0 THEN (SELECT coalesce(sum(h.amount), 0) FROM ${o.holdLines} h
+                                       WHERE h.ledger = l.id AND h.expires_at <= t.now) ELSE 0 END
+    ) * 1000000000000000000)::text
+    FROM ${o.ledgers} l, t WHERE l.key = p_key), '0')
+$fn$;
+
+-- clear: forgets one ledger. Its spends are deleted in bounded batches, here and by later clears.
+CREATE OR REPLACE FUNCTION ${o.clear}(p_key text, p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_id bigint;
+  v_count bigint;
+BEGIN
+${bound}
+  DELETE FROM ${o.ledgers} l WHERE l.key = p_key RETURNING l.id INTO v_id;
+  IF FOUND THEN
+    DELETE FROM ${o.holdLines} h WHERE h.ledger = v_id;
+    INSERT INTO ${o.graveyard} (ledger) VALUES (v_id);
+  END IF;
+  FOR v_id IN SELECT g.ledger FROM ${o.graveyard} g ORDER BY g.ledger LIMIT 4 FOR UPDATE SKIP LOCKED LOOP
+    DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_id LIMIT 5000));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count < 5000 THEN
+      DELETE FROM ${o.graveyard} g WHERE g.ledger = v_id;
+    END IF;
+  END LOOP;
+${deadline}
+END
+$fn$;
+
+-- clear_all: forgets every ledger and hold of this store.
+CREATE OR REPLACE FUNCTION ${o.clearAll}(p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+${bound}
+  TRUNCATE ${o.ledgers}, ${o.spends}, ${o.holds}, ${o.holdLines}, ${o.graveyard};
+${deadline}
+END
+$fn$;
+`;
+}
+
+const declarations = `  v_n int := cardinality(p_keys);
+  v_ids bigint[] := array_fill(NULL::bigint, ARRAY[cardinality(p_keys)]);
+  v_recorded numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
+  v_reserved numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
+  v_last_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
+  v_dirty boolean[] := array_fill(false, ARRAY[cardinality(p_keys)]);
+  v_key text;
+  v_i int;
+  v_id bigint;
+  v_rec numeric;
+  v_res numeric;
+  v_last double precision;
+  v_now double precision;
+  v_at double precision;
+  v_amount numeric;
+  v_base numeric;
+  v_freed numeric;
+  v_total numeric;
+  v_expires double precision;
+  v_forget double precision;`;
+
+// A lock wait longer than the caller's remaining time fails the call instead of letting it commit
+// after the engine has given up (set_config(..., true) lasts until the end of this transaction).
+const bound = `  IF p_budget_ms IS NOT NULL THEN
+    PERFORM set_config('lock_timeout', greatest(1, ceil(p_budget_ms))::bigint || 'ms', true);
+  END IF;`;
+
+// The last statement before the implicit COMMIT: a call that overran its time rolls back.
+const deadline = `  IF p_budget_ms IS NOT NULL AND clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
+    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
+      USING ERRCODE = '57014';
+  END IF;`;
+
+/**
+ * Locks (creating if need be) every ledger of the call, in one global order — by key, bytewise —
+ * so that several-ledger calls never deadlock, whatever order their lines come in.
+ */
+function lock(o: SchemaObjects): string {
+  return `  FOR v_key, v_i IN SELECT u.k, u.i::int FROM unnest(p_keys) WITH ORDINALITY AS u(k, i) ORDER BY u.k COLLATE "C" LOOP
+    LOOP
+      SELECT l.id, l.recorded, l.reserved, l.last_at INTO v_id, v_rec, v_res, v_last
+        FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
+      EXIT WHEN FOUND;
+      INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
+        RETURNING l.id, l.recorded, l.reserved, l.last_at INTO v_id, v_rec, v_res, v_last;
+      EXIT WHEN FOUND;
+      -- Another call created it since our SELECT: lock theirs on the next pass.
+    END LOOP;
+    v_ids[v_i] := v_id;
+    v_recorded[v_i] := v_rec;
+    v_reserved[v_i] := v_res;
+    v_last_at[v_i] := v_last;
+  END LOOP;`;
+}
+
+/** Records v_amount on line v_i at v_now, and deletes a bounded batch of spends past its window. */
+function record(o: SchemaObjects): string {
+  return `          v_at := greatest(v_now, v_last_at[v_i]);
+          INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount);
+          IF p_windows[v_i] IS NOT NULL THEN
+            -- More rows leave than enter, so the table shrinks back to the window after any backlog.
+            DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
+              SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_ids[v_i] AND s.at < v_now - p_windows[v_i]
+              ORDER BY s.at, s.before LIMIT 16));
+          END IF;
+          v_recorded[v_i] := v_recorded[v_i] + v_amount;
+          v_last_at[v_i] := v_at;
+          v_dirty[v_i] := true;`;
+}
+
+/** Writes back the ledgers that changed. */
+function save(o: SchemaObjects): string {
+  return `  FOR v_i IN 1..v_n LOOP
+    IF v_dirty[v_i] THEN
+      UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i], reserved = v_reserved[v_i], last_at = v_last_at[v_i]
+        WHERE l.id = v_ids[v_i];
+    END IF;
+  END LOOP;`;
+}
