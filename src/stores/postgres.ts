@@ -12,13 +12,23 @@
  * instead, and READ COMMITTED with the lock held sees the latest committed total. Locking in key
  * order makes several-ledger charges deadlock-free.
  */
-import { ConfigurationError, ReservationNotFoundError, StoreError, show } from "../errors.js";
-import type { Ledger } from "../ledger.js";
-import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import {
+  ConfigurationError,
+  type Hold,
+  type Ledger,
+  ReservationNotFoundError,
+  type SettleOutcome,
+  type Store,
+  type StoreCall,
+  StoreError,
+  type StoreLine,
+  type StoreVerdict,
+} from "budgetgate";
 import { type PostgresClient, type PostgresDriver, type PostgresRow, toDriver } from "./postgres/driver.js";
 import { storedKey } from "./postgres/keys.js";
 import { type PostgresNames, postgresNames } from "./postgres/names.js";
 import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./postgres/schema.js";
+import { show } from "./postgres/show.js";
 
 export type {
   PgClientLike,

@@ -1,4 +1,5 @@
-import { ConfigurationError, show } from "../../errors.js";
+import { ConfigurationError } from "budgetgate";
+import { show } from "./show.js";
 
 /** Where the store's tables and functions live. */
 export interface PostgresNames {

@@ -1,0 +1,15 @@
+/**
+ * Renders a user's value for an error message: strings quoted, other types named. (The core's own
+ * helper is internal; subpath entries import only the public core.)
+ */
+export function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
+  if (typeof value === "function") return "a function";
+  try {
+    return `${Object.prototype.toString.call(value)} ${JSON.stringify(value)}`;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
