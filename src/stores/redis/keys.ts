@@ -1,0 +1,98 @@
+import { ConfigurationError, show } from "../../errors.js";
+import type { Ledger } from "../../ledger.js";
+
+/**
+ * `%`, the hash-tag braces, and UTF-16 halves that are not part of a pair. Escaping `%` keeps the
+ * escape itself unambiguous; escaping braces keeps a ledger from choosing its own Cluster slot;
+ * escaping lone surrogates matters because clients send keys as UTF-8, where every lone surrogate
+ * becomes the same U+FFFD and two distinct ledgers would share keys.
+ */
+const SPECIAL = /[%{}]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Escapes a string for use inside a key: the result holds no `{` or `}`, and distinct inputs give
+ * distinct results (every escape is `%` and four hex digits, and `%` itself is escaped).
+ *
+ * @example escapeKeyPart("a{b}%") // "a%007Bb%007D%0025"
+ */
+export function escapeKeyPart(text: string): string {
+  return text.replace(SPECIAL, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+}
+
+/** The Redis keys of one ledger. All share one hash tag, hence one Cluster slot. */
+export interface LedgerKeys {
+  /** The hash tag (without braces): equal tags mean one slot. */
+  readonly tag: string;
+  /** Hash: committed total `c`, reserved total `r`, spend counter `n`, keep-until `k`. */
+  readonly totals: string;
+  /** Sorted set of spends by time; members `amount:n`. */
+  readonly spends: string;
+  /** Sorted set of active holds by expiry time; members `amount:id`. */
+  readonly holds: string;
+}
+
+/**
+ * Maps ledgers to keys. The layout is `prefix{tag}:kind` when the tag is the ledger itself (the
+ * default: one slot per ledger), and `prefix{tag}:kind:ledger` when a `hashTag` function groups
+ * ledgers; `kind` is one letter (`t`, `s`, `x`) for ledger keys and `h` for a hold. The prefix has no
+ * braces, the tag and ledger are escaped, so reading a key back is unambiguous: the layout is
+ * injective.
+ */
+export class KeySpace {
+  readonly prefix: string;
+  readonly #hashTag: ((ledger: Ledger) => string) | undefined;
+  readonly #cache = new Map<string, LedgerKeys>();
+
+  /**
+   * @throws {ConfigurationError} if `prefix` holds a brace (it would capture the hash tag).
+   */
+  constructor(prefix: string, hashTag: ((ledger: Ledger) => string) | undefined) {
+    if (typeof prefix !== "string" || /[{}]/.test(prefix)) {
+      throw new ConfigurationError(
+        `Invalid RedisStore prefix ${show(prefix)}: expected a string without "{" or "}", which would change the Cluster hash tag`,
+      );
+    }
+    if (hashTag !== undefined && typeof hashTag !== "function") {
+      throw new ConfigurationError(
+        `Invalid RedisStore hashTag ${show(hashTag)}: expected a function (ledger) => string`,
+      );
+    }
+    this.prefix = prefix;
+    this.#hashTag = hashTag;
+  }
+
+  /** The keys of `ledger`, whose string form is `key`. */
+  ledger(ledger: Ledger, key: string): LedgerKeys {
+    let keys = this.#cache.get(key);
+    if (keys !== undefined) return keys;
+    const escaped = escapeKeyPart(key);
+    let tag = escaped;
+    let suffix = "";
+    if (this.#hashTag !== undefined) {
+      const chosen = this.#hashTag(ledger);
+      if (typeof chosen !== "string" || chosen.length === 0) {
+        throw new ConfigurationError(
+          `RedisStore hashTag returned ${show(chosen)} for ledger ${key}: expected a non-empty string (an empty tag would scatter the ledger's keys over several slots)`,
+        );
+      }
+      tag = escapeKeyPart(chosen);
+      suffix = `:${escaped}`;
+    }
+    const base = `${this.prefix}{${tag}}`;
+    keys = { tag, totals: `${base}:t${suffix}`, spends: `${base}:s${suffix}`, holds: `${base}:x${suffix}` };
+    // A bounded cache: a service that sees millions of ledgers must not keep all their names.
+    if (this.#cache.size >= 10_000) this.#cache.clear();
+    this.#cache.set(key, keys);
+    return keys;
+  }
+
+  /** The key of hold `id`, in the slot of the first ledger it holds on. */
+  hold(tag: string, id: string): string {
+    return `${this.prefix}{${tag}}:h:${escapeKeyPart(id)}`;
+  }
+
+  /** A SCAN pattern matching every key of this prefix (glob characters escaped). */
+  get pattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*`;
+  }
+}
