@@ -1,3 +1,5 @@
+import type { LanguageModelV3Middleware } from "@ai-sdk/provider";
+import type { LanguageModelV2Middleware } from "@ai-sdk/provider-v2";
 import { Amount, Budget, BudgetExceededError, Engine, Ledger, type Settlement } from "budgetgate";
 import {
   type BudgetMiddlewareOptions,
@@ -312,6 +314,16 @@ describe.each<Flavor>([v6, v5])("budgetMiddleware with $name", (ai) => {
 describe("budgetMiddleware options", () => {
   const engine = new Engine();
   const base = { engine, ledger: userLedger("x"), estimate: "1", prices: PRICES };
+
+  it("is a middleware of both specifications (checked by the compiler, too)", () => {
+    const middleware = budgetMiddleware(base);
+    const v3: LanguageModelV3Middleware = middleware;
+    const v2: LanguageModelV2Middleware = middleware;
+    expect(v3.specificationVersion).toBe("v3");
+    expect(v2.middlewareVersion).toBe("v2");
+    expect(typeof v3.wrapGenerate).toBe("function");
+    expect(typeof v2.wrapStream).toBe("function");
+  });
 
   it("refuses incomplete or contradictory options where they are written", () => {
     expect(() => budgetMiddleware({ ...base, engine: {} as Engine })).toThrow(/must be a budgetgate Engine/);
