@@ -1,9 +1,10 @@
 import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "../errors.js";
 import type { Ledger } from "../ledger.js";
 import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import { Batcher, type Operation } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
 import { KeySpace, type LedgerKeys } from "./redis/keys.js";
-import { SCRIPTS, type Script } from "./redis/scripts.js";
+import { OP, SCRIPTS, type Script } from "./redis/scripts.js";
 import { monotonicMs, ServerClock } from "./redis/server-clock.js";
 
 export type {
@@ -75,6 +76,7 @@ export class RedisStore implements Store {
   readonly #keys: KeySpace;
   readonly #clock = new ServerClock();
   readonly #holds = new Map<string, HeldLines>();
+  readonly #batcher: Batcher;
   #calibration: Promise<void> | undefined;
   /** Until the client has been ready once, calls may wait for the first connection. */
   #wasReady = false;
@@ -88,6 +90,7 @@ export class RedisStore implements Store {
     }
     this.#client = toScriptClient(client, options.cluster);
     this.#keys = new KeySpace(options.prefix ?? DEFAULT_REDIS_PREFIX, options.hashTag);
+    this.#batcher = new Batcher((operations) => this.#dispatch(operations), this.cluster);
   }
 
   /** The key prefix in use. */
@@ -100,25 +103,24 @@ export class RedisStore implements Store {
     return this.#client.cluster === true;
   }
 
-  /** Checks that `amount` fits on every line and records it, in one script. */
+  /** Checks that `amount` fits on every line and records it, atomically. */
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "charge");
-    const args = ["", nowArg(call), amount.toString()];
+    const args = [amount.toString()];
     for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
-    const reply = await this.#run(SCRIPTS.charge, flatten(keys), args, call);
-    return verdict(reply, lines.length);
+    const answer = await this.#run(OP.charge, keys, flatten(keys), args, call);
+    return verdict(answer, lines.length);
   }
 
-  /** Checks that `amount` fits on every line and holds it, in one script. */
+  /** Checks that `amount` fits on every line and holds it, atomically. */
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "reserve");
     const flat = flatten(keys);
     flat.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
-    const args = ["", nowArg(call), amount.toString(), hold.id, String(hold.ttl), String(hold.retain)];
+    const args = [amount.toString(), hold.id, String(hold.ttl), String(hold.retain)];
     for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
     const started = monotonicMs();
-    const reply = await this.#run(SCRIPTS.reserve, flat, args, call);
-    const answer = verdict(reply, lines.length);
+    const answer = verdict(await this.#run(OP.reserve, keys, flat, args, call), lines.length);
     if (answer.allowed) {
       this.#forgetOldHolds(started);
       this.#holds.set(hold.id, {
@@ -130,7 +132,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Replaces hold `id` by a spend of `actual`, in one script.
+   * Replaces hold `id` by a spend of `actual`, atomically.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
   commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<SettleOutcome> {
@@ -138,7 +140,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Drops hold `id`, in one script.
+   * Drops hold `id`, atomically.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten; also when it
    * was made through another RedisStore object (this one must know which ledgers it is on).
    */
@@ -154,15 +156,17 @@ export class RedisStore implements Store {
 
   /** Spend in the window on one line, holds included. */
   async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
-    const keys = this.#keys.ledger(line.ledger, line.key);
-    const reply = await this.#run(SCRIPTS.spent, flatten([keys]), ["", nowArg(call), windowArg(line.window)], call);
-    return units(reply[3], "spent");
+    const keys = [this.#keys.ledger(line.ledger, line.key)];
+    const answer = await this.#run(OP.spent, keys, flatten(keys), [windowArg(line.window)], call);
+    if (answer[0] !== 1) throw unexpected(answer, "spent");
+    return units(answer[1], "spent");
   }
 
-  /** Deletes one ledger's keys, in one script. Holds on it then settle without touching it. */
+  /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
-    const keys = this.#keys.ledger(ledger, ledger.toString());
-    await this.#run(SCRIPTS.clear, flatten([keys]), [""], call);
+    const keys = [this.#keys.ledger(ledger, ledger.toString())];
+    const answer = await this.#run(OP.clear, keys, flatten(keys), [], call);
+    if (answer[0] !== 1) throw unexpected(answer, "clear");
   }
 
   /**
@@ -180,7 +184,8 @@ export class RedisStore implements Store {
     let cursor = "0";
     do {
       if (call.signal.aborted) throw new StoreTimeoutError("clearAll", call.timeoutMs);
-      const reply = await this.#send(SCRIPTS.scanDelete, [], [cursor, this.#keys.pattern, "1000"], call);
+      this.#checkReady("clearAll");
+      const reply = await this.#send(SCRIPTS.scanDelete, [], [cursor, this.#keys.pattern, "1000"]);
       if (typeof reply !== "string" && typeof reply !== "number") {
         throw new StoreError(`Redis clearAll script answered ${show(reply)}: expected a SCAN cursor`);
       }
@@ -192,13 +197,13 @@ export class RedisStore implements Store {
     const keys = this.#ledgerKeys(lines, actual === "" ? "release" : "commit");
     const flat = flatten(keys);
     flat.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
-    const args = ["", nowArg(call), id, actual];
+    const args = [id, actual];
     for (const line of lines) args.push(windowArg(line.window));
-    const reply = await this.#run(SCRIPTS.settle, flat, args, call);
-    const status = reply[0];
-    if (status === 1 || status === 2 || status === 0) this.#holds.delete(id);
+    const answer = await this.#run(OP.settle, keys, flat, args, call);
+    const status = answer[0];
+    if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
+    this.#holds.delete(id);
     if (status === 0) throw new ReservationNotFoundError(id);
-    if (status !== 1 && status !== 2) throw badStatus(reply, "settle");
     return { late: status === 2 };
   }
 
@@ -218,45 +223,111 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs a ledger script: sets the deadline argument (in server time), sends, and turns the reply
-   * into an array whose first element is the status, after learning the server's clock from it.
+   * Queues one operation for the next batch and waits for its answer (status first). Fails at once
+   * while the connection is down.
    */
-  async #run(script: Script, keys: string[], args: string[], call: StoreCall): Promise<unknown[]> {
-    if (!this.#clock.calibrated) await this.#calibrate(call);
-    args[0] = String(this.#clock.serverDeadlineUs(call.deadline));
-    const reply = await this.#send(script, keys, args, call);
-    if (!Array.isArray(reply) || reply.length < 3) {
-      throw new StoreError(`Redis ${script.name} script answered ${show(reply)}: expected an array`);
+  #run(
+    code: string,
+    ledgers: readonly LedgerKeys[],
+    keys: string[],
+    args: string[],
+    call: StoreCall,
+  ): Promise<unknown[]> {
+    this.#checkReady(code);
+    return new Promise<unknown[]>((resolve, reject) => {
+      this.#batcher.push({ code, keys, args, call, tag: (ledgers[0] as LedgerKeys).tag, resolve, reject });
+    }).then((answer) => {
+      const status = answer[0];
+      if (status === -1) {
+        // The server ran the operation after its deadline (a replayed or long-delayed command): it
+        // changed nothing, and the engine has given up or is about to.
+        throw new StoreTimeoutError(OPERATION_NAMES[code] ?? code, call.timeoutMs);
+      }
+      if (status === -2)
+        throw new StoreError(`Redis ${OPERATION_NAMES[code] ?? code} script failed: ${String(answer[1])}`);
+      return answer;
+    });
+  }
+
+  /** Sends a batch as one script call and hands each operation its answer. */
+  async #dispatch(operations: Operation[]): Promise<void> {
+    try {
+      if (!this.#clock.calibrated) await this.#calibrate();
+      let live = operations;
+      const send = (fallback: boolean) => {
+        const keys: string[] = [];
+        const args: string[] = [];
+        for (const op of live) {
+          args.push(op.code, String(op.keys.length), String(op.args.length + 2));
+          args.push(String(this.#clock.serverDeadlineUs(op.call.deadline)), nowArg(op.call));
+          for (const arg of op.args) args.push(arg);
+          for (const key of op.keys) keys.push(key);
+        }
+        return fallback
+          ? this.#client.evalSource(SCRIPTS.batch.source, keys, args)
+          : this.#client.evalSha(SCRIPTS.batch.sha1, keys, args);
+      };
+      let reply: unknown;
+      try {
+        reply = await send(false);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        // The server lost its script cache (a restart): send the text, but not for calls the
+        // engine has already given up on.
+        live = live.filter((op) => {
+          if (!op.call.signal.aborted) return true;
+          op.reject(new StoreTimeoutError(OPERATION_NAMES[op.code] ?? op.code, op.call.timeoutMs));
+          return false;
+        });
+        if (live.length === 0) return;
+        reply = await send(true);
+      }
+      this.#deliver(live, reply);
+    } catch (error) {
+      const failure = wrap(error, "batch");
+      for (const op of operations) op.reject(failure);
     }
-    this.#clock.observe(reply[1], reply[2], monotonicMs());
-    const status = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
-    if (status === -1) {
-      // The server ran the script after the deadline (a replayed or long-delayed command); it
-      // changed nothing, and the engine has given up or is about to.
-      throw new StoreTimeoutError(script.name, call.timeoutMs);
+  }
+
+  /** Splits a batch reply into each operation's answer. */
+  #deliver(operations: readonly Operation[], reply: unknown): void {
+    if (!Array.isArray(reply) || reply.length < 2) {
+      throw new StoreError(`Redis batch script answered ${show(reply)}: expected an array`);
     }
-    reply[0] = status;
-    return reply;
+    this.#clock.observe(reply[0], reply[1], monotonicMs());
+    let at = 2;
+    const answers: unknown[][] = [];
+    for (let i = 0; i < operations.length; i++) {
+      const length = reply[at];
+      if (typeof length !== "number" || at + 1 + length > reply.length) {
+        throw new StoreError(`Redis batch script answered ${show(reply)}: malformed at element ${at}`);
+      }
+      answers.push(reply.slice(at + 1, at + 1 + length));
+      at += 1 + length;
+    }
+    operations.forEach((op, i) => op.resolve(answers[i] as unknown[]));
+  }
+
+  /** Throws while the connection is down, once it has been up: a queued command would run late. */
+  #checkReady(operation: string): void {
+    const client = this.#client;
+    if (client.isReady === undefined) return;
+    if (client.isReady()) this.#wasReady = true;
+    else if (this.#wasReady) {
+      throw new StoreError(
+        `Redis ${OPERATION_NAMES[operation] ?? operation} failed: not connected to Redis; not queueing the command`,
+      );
+    }
   }
 
   /** Sends a script by SHA-1, and by text if the server does not have it (after a restart). */
-  async #send(script: Script, keys: string[], args: string[], call: StoreCall): Promise<unknown> {
-    const client = this.#client;
-    if (client.isReady !== undefined) {
-      if (client.isReady()) this.#wasReady = true;
-      else if (this.#wasReady) {
-        // Queued, the command would run whenever Redis returns: fail now, and let the engine apply
-        // the budget's onStoreError.
-        throw new StoreError(`Redis ${script.name} failed: not connected to Redis; not queueing the command`);
-      }
-    }
+  async #send(script: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await client.evalSha(script.sha1, keys, args);
+      return await this.#client.evalSha(script.sha1, keys, args);
     } catch (error) {
       if (!isNoScript(error)) throw wrap(error, script.name);
-      if (call.signal.aborted) throw new StoreTimeoutError(script.name, call.timeoutMs);
       try {
-        return await client.evalSource(script.source, keys, args);
+        return await this.#client.evalSource(script.source, keys, args);
       } catch (retry) {
         throw wrap(retry, script.name);
       }
@@ -264,8 +335,8 @@ export class RedisStore implements Store {
   }
 
   /** Learns the server's clock once, before the first deadline has to be expressed in it. */
-  #calibrate(call: StoreCall): Promise<void> {
-    this.#calibration ??= this.#send(SCRIPTS.time, [], [], call).then(
+  #calibrate(): Promise<void> {
+    this.#calibration ??= this.#send(SCRIPTS.time, [], []).then(
       (reply) => {
         this.#calibration = undefined;
         if (!Array.isArray(reply) || reply.length < 2) {
@@ -290,6 +361,14 @@ export class RedisStore implements Store {
   }
 }
 
+const OPERATION_NAMES: Record<string, string> = {
+  [OP.charge]: "charge",
+  [OP.reserve]: "reserve",
+  [OP.settle]: "settle",
+  [OP.spent]: "spent",
+  [OP.clear]: "clear",
+};
+
 function nowArg(call: StoreCall): string {
   return call.now === undefined ? "" : String(call.now);
 }
@@ -300,15 +379,15 @@ function windowArg(window: number | null): string {
 
 function flatten(keys: readonly LedgerKeys[]): string[] {
   const flat: string[] = [];
-  for (const k of keys) flat.push(k.totals, k.spends, k.holds);
+  for (const k of keys) flat.push(k.totals, k.spends, k.stragglers, k.holds);
   return flat;
 }
 
-function verdict(reply: unknown[], lines: number): StoreVerdict {
-  const status = reply[0];
-  if ((status !== 0 && status !== 1) || reply.length !== 3 + lines) throw badStatus(reply, "charge/reserve");
+function verdict(answer: unknown[], lines: number): StoreVerdict {
+  const status = answer[0];
+  if ((status !== 0 && status !== 1) || answer.length !== 1 + lines) throw unexpected(answer, "charge/reserve");
   const spent: bigint[] = [];
-  for (let i = 0; i < lines; i++) spent.push(units(reply[3 + i], "charge/reserve"));
+  for (let i = 0; i < lines; i++) spent.push(units(answer[1 + i], "charge/reserve"));
   return { allowed: status === 1, spent };
 }
 
@@ -321,8 +400,8 @@ function units(value: unknown, script: string): bigint {
   );
 }
 
-function badStatus(reply: unknown[], script: string): StoreError {
-  return new StoreError(`Redis ${script} script answered ${show(reply)}: unexpected status ${show(reply[0])}`);
+function unexpected(answer: unknown[], operation: string): StoreError {
+  return new StoreError(`Redis ${operation} script answered ${show(answer)}: unexpected status ${show(answer[0])}`);
 }
 
 function isNoScript(error: unknown): boolean {

@@ -23,10 +23,12 @@ export function escapeKeyPart(text: string): string {
 export interface LedgerKeys {
   /** The hash tag (without braces): equal tags mean one slot. */
   readonly tag: string;
-  /** Hash: committed total `c`, reserved total `r`, spend counter `n`, keep-until `k`. */
+  /** Hash of totals, counters and times (see scripts.ts). */
   readonly totals: string;
-  /** Sorted set of spends by time; members `amount:n`. */
+  /** List of spends in time order: time, amount, time, amount… */
   readonly spends: string;
+  /** Sorted set of spends that came out of time order; members `amount:n`. */
+  readonly stragglers: string;
   /** Sorted set of active holds by expiry time; members `amount:id`. */
   readonly holds: string;
 }
@@ -34,7 +36,7 @@ export interface LedgerKeys {
 /**
  * Maps ledgers to keys. The layout is `prefix{tag}:kind` when the tag is the ledger itself (the
  * default: one slot per ledger), and `prefix{tag}:kind:ledger` when a `hashTag` function groups
- * ledgers; `kind` is one letter (`t`, `s`, `x`) for ledger keys and `h` for a hold. The prefix has no
+ * ledgers; `kind` is one letter (`t`, `l`, `s`, `x`) for ledger keys and `h` for a hold. The prefix has no
  * braces, the tag and ledger are escaped, so reading a key back is unambiguous: the layout is
  * injective.
  */
@@ -79,7 +81,13 @@ export class KeySpace {
       suffix = `:${escaped}`;
     }
     const base = `${this.prefix}{${tag}}`;
-    keys = { tag, totals: `${base}:t${suffix}`, spends: `${base}:s${suffix}`, holds: `${base}:x${suffix}` };
+    keys = {
+      tag,
+      totals: `${base}:t${suffix}`,
+      spends: `${base}:l${suffix}`,
+      stragglers: `${base}:s${suffix}`,
+      holds: `${base}:x${suffix}`,
+    };
     // A bounded cache: a service that sees millions of ledgers must not keep all their names.
     if (this.#cache.size >= 10_000) this.#cache.clear();
     this.#cache.set(key, keys);

@@ -2,253 +2,302 @@ import { createHash } from "node:crypto";
 import { ARITHMETIC_LUA } from "./arith.js";
 
 /**
- * The Lua scripts of the Redis store. Each operation is one script, so it runs atomically on the
- * server in one round trip. Every script first reads the server's clock and refuses to change
- * anything once the caller's deadline has passed (a command replayed after the engine gave up is
- * a no-op), then expires due spends and holds of the ledgers it touches (work grows with what
- * expires, plus O(log n) sorted-set lookups), then decides and writes.
+ * The Lua of the Redis store: one script that runs a batch of operations (the calls that one
+ * process made in the same tick, see batch.ts), each as if it ran alone, all atomically and in one
+ * round trip.
  *
- * A script that fails halfway keeps its earlier writes (Redis has no rollback), so scripts read
- * and decide first and write last; the only earlier writes are expiries, correct on their own.
+ * Each operation first compares the server's clock with its deadline and changes nothing once it
+ * has passed (a command replayed after the engine gave up is a no-op); then expires the due spends
+ * and holds of the ledgers it touches; then decides and writes. Expiry work grows with what
+ * expires (plus O(log n) for the rare out-of-order spend): the totals hash keeps the oldest spend
+ * time and a lower bound of the earliest hold expiry, so a call with nothing due does no query.
  *
- * Per ledger, KEYS hold three keys (see keys.ts): a hash of totals (c committed, r reserved,
- * n spend counter, k keep-until in server ms or "p" for never), a sorted set of spends by time
- * (members "amount:n"), a sorted set of active holds by expiry (members "amount:id").
- * A hold's own key holds "amount|expiresAt|forgetAt".
+ * Redis has no rollback: a script that fails halfway keeps its earlier writes. So each operation
+ * reads and decides first and writes last (the only earlier writes are expiries, correct on their
+ * own), and runs under pcall so that one failing operation does not abort the others.
+ *
+ * Per ledger, four keys (see keys.ts): a hash of totals — c committed, r reserved (decimal
+ * strings of units), n straggler counter, k keep-until (server ms, or "p" for never), o and z the
+ * oldest and newest spend time in the list, p the oldest straggler time, e a lower bound of the
+ * earliest hold expiry — a list of spends in time order (time, amount, time, amount…), a sorted set
+ * of straggler spends that came out of time order (members "amount:n"), and a sorted set of active
+ * holds by expiry (members "amount:id"). A hold's own key holds "amount|expiresAt|forgetAt".
+ *
+ * Batch layout. ARGV: per operation, its code, its number of keys, its number of arguments, then
+ * the arguments, which begin with the deadline (server µs, '' for none) and now ('' for the
+ * server's clock). KEYS: each operation's keys in turn. Reply: server seconds, microseconds, then
+ * per operation the length of its answer and the answer, whose first element is the status:
+ * -1 deadline passed (nothing done), -2 error (with the message).
  */
+const BATCH = `${ARITHMETIC_LUA}
+local t = redis.call('TIME')
+local us = tonum(t[1]) * 1000000 + tonum(t[2])
+local ms = math.floor(us / 1000)
+-- The server's time in seconds as a string, so that it is stored as read, never reformatted.
+local server_now_s = t[1] .. '.' .. string.rep('0', 6 - #t[2]) .. t[2]
+local smatch = string.match
+local function window_of(w) if w == '' then return nil end return tonum(w) end
 
-/** Shared helpers: exact arithmetic, the clock, opening and closing a ledger. */
-const PRELUDE = `${ARITHMETIC_LUA}
-local function num(x) return string.format('%.17g', x) end
--- Server time; nil when the deadline (server microseconds, '' for none) has passed.
-local function clock(deadline, given)
-  local t = redis.call('TIME')
-  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  if deadline ~= '' and us > tonumber(deadline) then return nil, t, us end
-  local now
-  if given == '' then now = us / 1000000 else now = tonumber(given) end
-  return now, t, us
+local function first_score(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return first[2] or ''
 end
-local function window_of(w) if w == '' then return nil end return tonumber(w) end
--- Reads ledger i's totals and drops the spends and holds whose time has passed.
-local function open(i, now, window)
-  local t, s, x = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local v = redis.call('HMGET', t, 'c', 'r', 'n', 'k')
-  local st = { t = t, s = s, x = x, c = v[1] or '0', r = v[2] or '0', n = v[3] or '0', k = v[4], dirty = false }
-  if window and st.c ~= '0' then
-    local bound = '(' .. num(now - window)
-    local old = redis.call('ZRANGEBYSCORE', s, '-inf', bound)
-    if #old > 0 then
+local function sum_members(members)
+  local total = '0'
+  for j = 1, #members do total = add(total, smatch(members[j], '^%d+')) end
+  return total
+end
+
+local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)$'
+
+-- Reads a ledger (keys KEYS[k+1..k+4]) and drops the spends and holds whose time has passed.
+-- Times are kept as the strings they were written as; on, pn, en are their values.
+local function open(k, now, window)
+  local tk, lk, sk, xk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local st = { t = tk, l = lk, s = sk, x = xk, dirty = false, wrote = false }
+  local v = redis.call('GET', tk)
+  if v then
+    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n = smatch(v, STATE)
+    if not st.c then error('corrupt budgetgate state at ' .. tk .. ': ' .. v) end
+  else
+    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n = '0', '0', '', '', '', '', '', ''
+  end
+  if window then
+    local horizon = now - window
+    local on = tonum(st.o)
+    if on and on < horizon then
       local gone = '0'
-      for j = 1, #old do gone = add(gone, string.match(old[j], '^%d+')) end
+      repeat
+        gone = add(gone, redis.call('LPOP', lk, 2)[2])
+        local head = redis.call('LINDEX', lk, 0)
+        st.o = head or ''
+        on = head and tonum(head)
+      until not on or on >= horizon
+      if st.o == '' then st.z = '' end
       st.c = sub(st.c, gone)
-      redis.call('ZREMRANGEBYSCORE', s, '-inf', bound)
+      st.dirty = true
+    end
+    local pn = tonum(st.p)
+    if pn and pn < horizon then
+      local bound = '(' .. fmt('%.17g', horizon)
+      st.c = sub(st.c, sum_members(redis.call('ZRANGEBYSCORE', sk, '-inf', bound)))
+      redis.call('ZREMRANGEBYSCORE', sk, '-inf', bound)
+      st.p = first_score(sk)
       st.dirty = true
     end
   end
-  if st.r ~= '0' then
-    local bound = num(now)
-    local due = redis.call('ZRANGEBYSCORE', x, '-inf', bound)
-    if #due > 0 then
-      local gone = '0'
-      for j = 1, #due do gone = add(gone, string.match(due[j], '^%d+')) end
-      st.r = sub(st.r, gone)
-      redis.call('ZREMRANGEBYSCORE', x, '-inf', bound)
-      st.dirty = true
-    end
+  local en = tonum(st.e)
+  if en and en <= now then
+    local bound = fmt('%.17g', now)
+    st.r = sub(st.r, sum_members(redis.call('ZRANGEBYSCORE', xk, '-inf', bound)))
+    redis.call('ZREMRANGEBYSCORE', xk, '-inf', bound)
+    st.e = first_score(xk)
+    st.dirty = true
   end
   return st
 end
--- Records a spend at now. Lifetime ledgers keep only the total: their spends never leave.
-local function spend(st, now, window, amount)
+
+-- Records a spend at now (now_s as a string). Spends almost always come in time order and go to
+-- the tail of a list (time, amount…) whose head is the oldest: O(1) both ways. One older than the
+-- newest (a clock set back, or processes with clocks of their own) goes to a sorted set of
+-- stragglers instead. Lifetime ledgers keep only the total: their spends never leave.
+local function spend(st, now, now_s, window, amount)
   if amount == '0' then return end
   st.c = add(st.c, amount)
-  st.dirty = true
-  if window then
-    st.n = string.format('%.0f', tonumber(st.n) + 1)
-    redis.call('ZADD', st.s, num(now), amount .. ':' .. st.n)
-    st.wrote_s = true
+  st.dirty, st.wrote = true, true
+  if not window then return end
+  local zn = tonum(st.z)
+  if not zn or now >= zn then
+    if st.o == '' then st.o, st.new_l = now_s, true end
+    redis.call('RPUSH', st.l, now_s, amount)
+    st.z = now_s
+  else
+    if st.p == '' then st.new_s = true end
+    st.n = tostring((tonum(st.n) or 0) + 1)
+    redis.call('ZADD', st.s, now_s, amount .. ':' .. st.n)
+    if st.p == '' or now < tonum(st.p) then st.p = now_s end
   end
 end
--- Writes the totals back and keeps the ledger's keys alive as long as anything in them counts:
--- the window (spends), the hold TTL (holds), forever for a lifetime budget. keep-until only grows,
--- with some slack so that most writes need not move it.
-local function close(st, window, hold_ttl, ms, written)
+
+-- Writes the state back. After a write, keeps the ledger's keys alive while anything in them
+-- counts: the window (spends), the hold TTL (holds), forever for a lifetime budget. keep-until only
+-- grows, with some slack so that most writes need not move it.
+local function pack(st)
+  return st.c .. '|' .. st.r .. '|' .. st.o .. '|' .. st.z .. '|' .. st.p .. '|' .. st.e .. '|' .. st.k .. '|' .. st.n
+end
+local function close(st, window, hold_ttl)
   if not st.dirty then return end
-  if not written then
-    redis.call('HSET', st.t, 'c', st.c, 'r', st.r)
+  local state = pack(st)
+  if not st.wrote then
+    redis.call('SET', st.t, state, 'KEEPTTL')
     return
   end
-  local grow = false
-  if st.k ~= 'p' then
-    if not window then
-      st.k = 'p'
-      grow = true
-    else
-      local life = window
-      if hold_ttl and hold_ttl > life then life = hold_ttl end
-      life = math.ceil(life * 1000) + 1000
-      local need = ms + life
-      local k = tonumber(st.k or '0') or 0
-      if k < need then
-        local slack = math.floor(life / 8)
-        if slack > 60000 then slack = 60000 end
-        st.k = string.format('%.0f', need + slack)
-        grow = true
+  if st.k == 'p' then
+    redis.call('SET', st.t, state, 'KEEPTTL')
+    return
+  end
+  if not window then
+    st.k = 'p'
+    redis.call('SET', st.t, pack(st))
+    redis.call('PERSIST', st.l)
+    redis.call('PERSIST', st.s)
+    redis.call('PERSIST', st.x)
+    return
+  end
+  local life = window
+  if hold_ttl and hold_ttl > life then life = hold_ttl end
+  life = math.ceil(life * 1000) + 1000
+  if (tonum(st.k) or 0) >= ms + life then
+    redis.call('SET', st.t, state, 'KEEPTTL')
+    if st.new_l then redis.call('PEXPIREAT', st.l, st.k) end
+    if st.new_s then redis.call('PEXPIREAT', st.s, st.k) end
+    if st.wrote_x then redis.call('PEXPIREAT', st.x, st.k) end
+    return
+  end
+  local slack = math.floor(life / 8)
+  if slack > 60000 then slack = 60000 end
+  st.k = fmt('%d', ms + life + slack)
+  redis.call('SET', st.t, pack(st), 'PXAT', st.k)
+  redis.call('PEXPIREAT', st.l, st.k)
+  redis.call('PEXPIREAT', st.s, st.k)
+  redis.call('PEXPIREAT', st.x, st.k)
+end
+
+-- a + b <= m, for canonical digit strings, without building the sum when lengths settle it.
+local function sum_le(a, b, m)
+  local la, lb, lm = #a, #b, #m
+  if la < lm - 1 and lb < lm - 1 then return true end
+  return le(add(a, b), m)
+end
+
+-- Opens every line and decides whether amount fits all. Lines: ARGV[a + 2i - 2] max, [a + 2i - 1] window.
+local function decide(k, lines, a, now, amount)
+  local states, windows, answer = {}, {}, { 1 }
+  for i = 1, lines do
+    local window = window_of(ARGV[a + 2 * i - 1])
+    local st = open(k + 4 * (i - 1), now, window)
+    states[i], windows[i] = st, window
+    local total = add(st.c, st.r)
+    answer[i + 1] = total
+    if not sum_le(total, amount, ARGV[a + 2 * i - 2]) then answer[1] = 0 end
+  end
+  return states, windows, answer
+end
+
+local OPS = {}
+
+-- charge. Keys: 4 per line. Arguments: amount, then max and window per line.
+-- Answer: {1 allowed | 0 blocked, spent per line}.
+OPS.c = function(k, nk, a, now, now_s)
+  local amount, lines = ARGV[a], nk / 4
+  local states, windows, answer = decide(k, lines, a + 1, now, amount)
+  for i = 1, lines do
+    if answer[1] == 1 then spend(states[i], now, now_s, windows[i], amount) end
+    close(states[i], windows[i], nil)
+  end
+  return answer
+end
+
+-- reserve. Keys: 4 per line, then the hold's. Arguments: amount, id, ttl, retain, then max and
+-- window per line. Answer as for charge.
+OPS.r = function(k, nk, a, now, now_s)
+  local amount, id, ttl, retain, lines = ARGV[a], ARGV[a + 1], tonum(ARGV[a + 2]), tonum(ARGV[a + 3]), (nk - 1) / 4
+  local states, windows, answer = decide(k, lines, a + 4, now, amount)
+  if answer[1] == 1 then
+    local expires = now + ttl
+    local expires_s = fmt('%.17g', expires)
+    local member = amount .. ':' .. id
+    for i = 1, lines do
+      local st = states[i]
+      st.r = add(st.r, amount)
+      redis.call('ZADD', st.x, expires_s, member)
+      st.dirty, st.wrote, st.wrote_x = true, true, true
+      if st.e == '' or expires < tonum(st.e) then st.e = expires_s end
+    end
+    redis.call('SET', KEYS[k + nk], amount .. '|' .. expires_s .. '|' .. fmt('%.17g', expires + retain),
+      'PX', fmt('%d', math.ceil((ttl + retain) * 1000) + 1000))
+  end
+  for i = 1, lines do close(states[i], windows[i], ttl) end
+  return answer
+end
+
+-- commit or release. Keys: 4 per line, then the hold's. Arguments: id, actual ('' for a release),
+-- then window per line. Answer: {1 settled | 2 settled late | 0 not found}.
+OPS.s = function(k, nk, a, now, now_s)
+  local id, actual, lines = ARGV[a], ARGV[a + 1], (nk - 1) / 4
+  local states, windows = {}, {}
+  for i = 1, lines do
+    local window = window_of(ARGV[a + 1 + i])
+    states[i], windows[i] = open(k + 4 * (i - 1), now, window), window
+  end
+  local hold_key = KEYS[k + nk]
+  local record = redis.call('GET', hold_key)
+  local amount, expires, forget
+  if record then amount, expires, forget = smatch(record, '^(%d+)|([^|]+)|([^|]+)$') end
+  if not amount or now >= tonum(forget) then
+    if record then redis.call('DEL', hold_key) end
+    for i = 1, lines do close(states[i], windows[i], nil) end
+    return { 0 }
+  end
+  local late = tonum(expires) <= now
+  if not late then
+    local member = amount .. ':' .. id
+    for i = 1, lines do
+      local st = states[i]
+      if redis.call('ZREM', st.x, member) == 1 then
+        st.r = sub(st.r, amount)
+        st.dirty = true
       end
     end
   end
-  redis.call('HSET', st.t, 'c', st.c, 'r', st.r, 'n', st.n, 'k', st.k)
-  if st.k == 'p' then
-    if grow then
-      redis.call('PERSIST', st.t)
-      redis.call('PERSIST', st.s)
-      redis.call('PERSIST', st.x)
-    end
-    return
+  redis.call('DEL', hold_key)
+  if actual ~= '' then
+    for i = 1, lines do spend(states[i], now, now_s, windows[i], actual) end
   end
-  if grow then
-    redis.call('PEXPIREAT', st.t, st.k)
-    redis.call('PEXPIREAT', st.s, st.k)
-    redis.call('PEXPIREAT', st.x, st.k)
+  for i = 1, lines do close(states[i], windows[i], nil) end
+  if late then return { 2 } end
+  return { 1 }
+end
+
+-- spent. Keys: the ledger's 4. Arguments: window. Answer: {1, total}.
+OPS.q = function(k, nk, a, now)
+  local st = open(k, now, window_of(ARGV[a]))
+  close(st, nil, nil)
+  return { 1, add(st.c, st.r) }
+end
+
+-- clear. Keys: the ledger's 4. No arguments. Answer: {1}.
+OPS.d = function(k, nk, a, now)
+  redis.call('DEL', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4])
+  return { 1 }
+end
+
+local reply = { t[1], t[2] }
+local k, a, n = 0, 1, #ARGV
+while a <= n do
+  local op, nk, na = ARGV[a], tonum(ARGV[a + 1]), tonum(ARGV[a + 2])
+  local base = a + 3
+  local deadline, now_s = ARGV[base], ARGV[base + 1]
+  local answer
+  if deadline ~= '' and us > tonum(deadline) then
+    answer = { -1 }
   else
-    if st.wrote_s then redis.call('PEXPIREAT', st.s, st.k) end
-    if st.wrote_x then redis.call('PEXPIREAT', st.x, st.k) end
-  end
-end
-local function stale(t) return { -1, t[1], t[2] } end
-`;
-
-/**
- * charge. KEYS: 3 per line. ARGV: deadline, now, amount, then max and window per line.
- * Reply: {1 allowed | 0 blocked | -1 stale, sec, usec, spent per line...}.
- */
-const CHARGE = `${PRELUDE}
-local now, t, us = clock(ARGV[1], ARGV[2])
-if not now then return stale(t) end
-local amount = ARGV[3]
-local lines = #KEYS / 3
-local states, windows = {}, {}
-local reply = { 1, t[1], t[2] }
-for i = 1, lines do
-  local window = window_of(ARGV[3 + 2 * i])
-  local st = open(i, now, window)
-  states[i], windows[i] = st, window
-  local total = add(st.c, st.r)
-  reply[3 + i] = total
-  if not le(add(total, amount), ARGV[2 + 2 * i]) then reply[1] = 0 end
-end
-local ms = math.floor(us / 1000)
-for i = 1, lines do
-  local st = states[i]
-  if reply[1] == 1 then spend(st, now, windows[i], amount) end
-  close(st, windows[i], nil, ms, reply[1] == 1)
-end
-return reply
-`;
-
-/**
- * reserve. KEYS: 3 per line, then the hold's key. ARGV: deadline, now, amount, id, ttl, retain,
- * then max and window per line. Reply as for charge.
- */
-const RESERVE = `${PRELUDE}
-local now, t, us = clock(ARGV[1], ARGV[2])
-if not now then return stale(t) end
-local amount, id, ttl, retain = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local lines = (#KEYS - 1) / 3
-local states, windows = {}, {}
-local reply = { 1, t[1], t[2] }
-for i = 1, lines do
-  local window = window_of(ARGV[6 + 2 * i])
-  local st = open(i, now, window)
-  states[i], windows[i] = st, window
-  local total = add(st.c, st.r)
-  reply[3 + i] = total
-  if not le(add(total, amount), ARGV[5 + 2 * i]) then reply[1] = 0 end
-end
-local ms = math.floor(us / 1000)
-local expires = now + ttl
-if reply[1] == 1 then
-  local member = amount .. ':' .. id
-  for i = 1, lines do
-    local st = states[i]
-    st.r = add(st.r, amount)
-    st.dirty = true
-    redis.call('ZADD', st.x, num(expires), member)
-    st.wrote_x = true
-  end
-end
-for i = 1, lines do close(states[i], windows[i], ttl, ms, reply[1] == 1) end
-if reply[1] == 1 then
-  local life = math.ceil((ttl + retain) * 1000) + 1000
-  redis.call('SET', KEYS[#KEYS], amount .. '|' .. num(expires) .. '|' .. num(expires + retain), 'PX', string.format('%.0f', life))
-end
-return reply
-`;
-
-/**
- * commit and release (SETTLE_TAIL decides which). KEYS: 3 per line, then the hold's key.
- * ARGV: deadline, now, id, actual ('' for a release), then window per line.
- * Reply: {1 settled | 2 settled late | 0 not found | -1 stale, sec, usec}.
- */
-const SETTLE = `${PRELUDE}
-local now, t, us = clock(ARGV[1], ARGV[2])
-if not now then return stale(t) end
-local id, actual = ARGV[3], ARGV[4]
-local lines = (#KEYS - 1) / 3
-local states, windows = {}, {}
-for i = 1, lines do
-  local window = window_of(ARGV[4 + i])
-  states[i], windows[i] = open(i, now, window), window
-end
-local ms = math.floor(us / 1000)
-local hold_key = KEYS[#KEYS]
-local record = redis.call('GET', hold_key)
-local amount, expires, forget
-if record then amount, expires, forget = string.match(record, '^(%d+)|([^|]+)|([^|]+)$') end
-if not amount or now >= tonumber(forget) then
-  if record then redis.call('DEL', hold_key) end
-  for i = 1, lines do close(states[i], windows[i], nil, ms, false) end
-  return { 0, t[1], t[2] }
-end
-local late = tonumber(expires) <= now
-if not late then
-  local member = amount .. ':' .. id
-  for i = 1, lines do
-    local st = states[i]
-    if redis.call('ZREM', st.x, member) == 1 then
-      st.r = sub(st.r, amount)
-      st.dirty = true
+    if now_s == '' then now_s = server_now_s end
+    local ok, out = pcall(OPS[op], k, nk, base + 2, tonum(now_s), now_s)
+    if ok then
+      answer = out
+    elseif type(out) == 'table' and out.err then
+      answer = { -2, out.err }
+    else
+      answer = { -2, tostring(out) }
     end
   end
+  local m = #reply
+  reply[m + 1] = #answer
+  for i = 1, #answer do reply[m + 1 + i] = answer[i] end
+  k, a = k + nk, base + na
 end
-redis.call('DEL', hold_key)
-local written = false
-if actual ~= '' and actual ~= '0' then
-  written = true
-  for i = 1, lines do spend(states[i], now, windows[i], actual) end
-end
-for i = 1, lines do close(states[i], windows[i], nil, ms, written) end
-if late then return { 2, t[1], t[2] } end
-return { 1, t[1], t[2] }
-`;
-
-/** spent. KEYS: the ledger's 3. ARGV: deadline, now, window. Reply: {1 | -1, sec, usec, total}. */
-const SPENT = `${PRELUDE}
-local now, t, us = clock(ARGV[1], ARGV[2])
-if not now then return stale(t) end
-local st = open(1, now, window_of(ARGV[3]))
-close(st, nil, nil, 0, false)
-return { 1, t[1], t[2], add(st.c, st.r) }
-`;
-
-/** clear. KEYS: the ledger's 3. ARGV: deadline. Reply: {1 | -1, sec, usec}. */
-const CLEAR = `
-local t = redis.call('TIME')
-local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-if ARGV[1] ~= '' and us > tonumber(ARGV[1]) then return { -1, t[1], t[2] } end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-return { 1, t[1], t[2] }
+return reply
 `;
 
 /** The server's clock, to measure how far the client's is from it. Reply: {sec, usec}. */
@@ -277,11 +326,10 @@ function script(name: string, source: string): Script {
 
 /** Every script the store runs. */
 export const SCRIPTS = {
-  charge: script("charge", CHARGE),
-  reserve: script("reserve", RESERVE),
-  settle: script("settle", SETTLE),
-  spent: script("spent", SPENT),
-  clear: script("clear", CLEAR),
+  batch: script("batch", BATCH),
   time: script("time", TIME),
   scanDelete: script("scanDelete", SCAN_DELETE),
 } as const;
+
+/** Operation codes of the batch script. */
+export const OP = { charge: "c", reserve: "r", settle: "s", spent: "q", clear: "d" } as const;

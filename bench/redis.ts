@@ -1,0 +1,147 @@
+/**
+ * Redis benchmark: decisions per second and latency of RedisStore from one Node process with 1, 16
+ * and 128 calls in flight, side by side in one run with rate-limiter-flexible's
+ * `RateLimiterRedis.consume(key, points)` on the same server and client library, and a bare EVALSHA
+ * of a script that returns at once (the floor: one round trip and nothing else).
+ *
+ * Run with `npm run bench:redis` (REDIS_URL, default redis://127.0.0.1:6379). Rounds alternate the
+ * subjects so that drift in the machine's load hits all of them alike; throughput is the median
+ * over rounds, latency percentiles are over every call of every round.
+ */
+import { Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { Budget, Engine, Ledger } from "../src/index.js";
+import { RedisStore } from "../src/stores/redis.js";
+import { printTable, progress, quantile } from "./stats.js";
+
+const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const KEYS = 1000;
+const CONCURRENCY = [1, 16, 128];
+/** Calls per round at each concurrency: enough for a stable rate, small enough for a 2-core box. */
+const CALLS: Record<number, number> = { 1: 3_000, 16: 15_000, 128: 30_000 };
+
+type Subject = { name: string; op: (i: number) => Promise<unknown> };
+
+interface Round {
+  rate: number;
+  latencies: Float64Array;
+}
+
+async function round(subject: Subject, inFlight: number, calls: number): Promise<Round> {
+  const latencies = new Float64Array(calls);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= calls) return;
+        const t0 = performance.now();
+        await subject.op(i);
+        latencies[i] = performance.now() - t0;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return { rate: calls / seconds, latencies };
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(value < 1 ? 3 : 2)} ms`;
+}
+
+async function main() {
+  const clients = [new Redis(url), new Redis(url), new Redis(url)] as const;
+  for (const client of clients) await client.ping();
+  const server = (await clients[0].info("server")).match(/redis_version:(\S+)/)?.[1] ?? "?";
+
+  const store = new RedisStore(clients[0], { prefix: "bgbench:" });
+  const engine = new Engine({ store });
+  const budget = new Budget({ maxSpend: "1000000000", window: 60 });
+  const ledgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "model", `user:${i}`));
+
+  const limiter = new RateLimiterRedis({
+    storeClient: clients[1],
+    points: 1_000_000_000,
+    duration: 60,
+    keyPrefix: "bgbench-rlf",
+  });
+
+  const floorSha = String(await clients[2].script("LOAD", "return 1"));
+
+  const subjects: Subject[] = [
+    {
+      name: "budgetgate RedisStore: engine.check",
+      op: async (i) => {
+        const decision = await engine.check(ledgers[i % KEYS] as Ledger, "0.000123", budget);
+        if (!decision.allowed) throw new Error(`unexpected ${decision.status}: ${decision.message}`);
+      },
+    },
+    { name: "rate-limiter-flexible RateLimiterRedis.consume", op: (i) => limiter.consume(`k${i % KEYS}`, 1) },
+    { name: "bare EVALSHA (floor)", op: () => clients[2].evalsha(floorSha, 0) },
+  ];
+
+  const rows: string[][] = [];
+  const ratios: string[][] = [];
+  for (const inFlight of CONCURRENCY) {
+    const calls = CALLS[inFlight] as number;
+    const results = new Map<string, Round[]>();
+    for (const subject of subjects) {
+      progress(`warm-up: ${subject.name}, ${inFlight} in flight`);
+      await round(subject, inFlight, Math.min(calls, 2_000));
+      results.set(subject.name, []);
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const subject of subjects) {
+        progress(`round ${r + 1}/${ROUNDS}: ${subject.name}, ${inFlight} in flight`);
+        results.get(subject.name)?.push(await round(subject, inFlight, calls));
+      }
+    }
+    const medians = new Map<string, number>();
+    for (const subject of subjects) {
+      const rounds = results.get(subject.name) as Round[];
+      const rate = quantile(
+        rounds.map((x) => x.rate),
+        0.5,
+      );
+      medians.set(subject.name, rate);
+      const all = rounds.flatMap((x) => Array.from(x.latencies));
+      rows.push([
+        String(inFlight),
+        subject.name,
+        Math.round(rate).toLocaleString("en-US"),
+        ms(quantile(all, 0.5)),
+        ms(quantile(all, 0.99)),
+      ]);
+    }
+    const ours = medians.get(subjects[0]?.name as string) as number;
+    ratios.push([
+      String(inFlight),
+      `${(ours / (medians.get(subjects[1]?.name as string) as number)).toFixed(2)}×`,
+      `${(ours / (medians.get(subjects[2]?.name as string) as number)).toFixed(2)}×`,
+    ]);
+  }
+
+  console.log(`\nRedis ${server} at ${url}; ${ROUNDS} rounds; ${KEYS} keys/ledgers; ioredis for all three.\n`);
+  printTable(["in flight", "subject", "calls/s (median)", "p50", "p99"], rows);
+  console.log("");
+  printTable(["in flight", "budgetgate ÷ rate-limiter-flexible", "budgetgate ÷ bare EVALSHA"], ratios);
+
+  // Leave the shared server as it was.
+  await store.clearAll({
+    now: undefined,
+    timeoutMs: 60_000,
+    deadline: Date.now() + 60_000,
+    signal: new AbortController().signal,
+  });
+  let cursor = "0";
+  do {
+    const [nextCursor, keys] = await clients[1].scan(cursor, "MATCH", "bgbench-rlf*", "COUNT", 1000);
+    if (keys.length > 0) await clients[1].unlink(...keys);
+    cursor = nextCursor;
+  } while (cursor !== "0");
+  for (const client of clients) client.disconnect();
+}
+
+await main();

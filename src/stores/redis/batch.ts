@@ -1,0 +1,73 @@
+import type { StoreCall } from "../../store.js";
+
+/** One store operation waiting to be sent in a batch. */
+export interface Operation {
+  /** Operation code of the batch script (see scripts.ts). */
+  readonly code: string;
+  /** The operation's keys. */
+  readonly keys: readonly string[];
+  /** The operation's arguments after the deadline and now. */
+  readonly args: readonly string[];
+  /** The engine's call: its deadline and clock. */
+  readonly call: StoreCall;
+  /** Hash tag of the operation's keys: a batch on a cluster holds one tag only. */
+  readonly tag: string;
+  /** Gets the operation's answer: status first. */
+  resolve(answer: unknown[]): void;
+  reject(error: unknown): void;
+}
+
+/** Most operations one script call carries, so that no batch blocks the server for long. */
+export const MAX_BATCH = Number(process.env.BG_MAX_BATCH ?? 128);
+
+/**
+ * Collects the operations started in one tick of the event loop and hands them over together once
+ * the tick's synchronous work and promise callbacks are done (process.nextTick after microtasks),
+ * so that concurrent calls share one script call and one round trip without waiting for a timer:
+ * a lone call goes out as soon as it would have anyway.
+ */
+export class Batcher {
+  #queue: Operation[] = [];
+  #scheduled = false;
+  readonly #send: (operations: Operation[]) => void;
+  readonly #byTag: boolean;
+
+  /** `byTag`: split batches so that each holds operations of one hash tag (Redis Cluster). */
+  constructor(send: (operations: Operation[]) => void, byTag: boolean) {
+    this.#send = send;
+    this.#byTag = byTag;
+  }
+
+  push(operation: Operation): void {
+    this.#queue.push(operation);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    if (!this.#byTag) {
+      if (queue.length <= MAX_BATCH) {
+        this.#send(queue);
+        return;
+      }
+      for (let i = 0; i < queue.length; i += MAX_BATCH) this.#send(queue.slice(i, i + MAX_BATCH));
+      return;
+    }
+    const groups = new Map<string, Operation[]>();
+    for (const operation of queue) {
+      let group = groups.get(operation.tag);
+      if (group === undefined) groups.set(operation.tag, (group = []));
+      group.push(operation);
+      if (group.length === MAX_BATCH) {
+        this.#send(group);
+        groups.delete(operation.tag);
+      }
+    }
+    for (const group of groups.values()) this.#send(group);
+  };
+}
