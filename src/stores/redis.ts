@@ -305,7 +305,7 @@ export class RedisStore implements Store {
       answers.push(reply.slice(at + 1, at + 1 + length));
       at += 1 + length;
     }
-    operations.forEach((op, i) => op.resolve(answers[i] as unknown[]));
+    for (let i = 0; i < operations.length; i++) (operations[i] as Operation).resolve(answers[i] as unknown[]);
   }
 
   /** Throws while the connection is down, once it has been up: a queued command would run late. */

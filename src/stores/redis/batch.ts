@@ -61,7 +61,10 @@ export class Batcher {
     const groups = new Map<string, Operation[]>();
     for (const operation of queue) {
       let group = groups.get(operation.tag);
-      if (group === undefined) groups.set(operation.tag, (group = []));
+      if (group === undefined) {
+        group = [];
+        groups.set(operation.tag, group);
+      }
       group.push(operation);
       if (group.length === MAX_BATCH) {
         this.#send(group);
