@@ -294,14 +294,16 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
         expect(allowed.status).toBe(Status.ALLOW); // fail open: allowed, and recorded nowhere
         expect(allowed.reason).toBe(BlockReason.STORE_ERROR);
         expect(elapsed).toBeLessThan(300 + 250);
-        // Still holding the lock: the server has already stopped waiting for it.
-        await sleep(150);
+        // Still holding the lock: the server has stopped waiting for it. A queued waiter waits
+        // twice (for the row, then for its holder's transaction), each wait bounded by what was
+        // left of its time: within twice the timeout.
+        await sleep(2 * 300 + 100 - (Date.now() - started));
         const waiting = await pool.query(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
           [`%${prefix}_decide%`],
         );
         expect(waiting.rows[0]?.n).toBe(0);
-        await sleep(300); // the lock is held well past the timeout
+        await sleep(200); // the lock is held well past the timeout
         await holder.query("COMMIT");
       } finally {
         holder.release();

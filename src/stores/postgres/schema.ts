@@ -19,6 +19,8 @@ export interface SchemaObjects {
   readonly spent: string;
   readonly clear: string;
   readonly clearAll: string;
+  readonly bound: string;
+  readonly deadline: string;
 }
 
 /** The qualified names of a store's tables and functions. */
@@ -35,6 +37,8 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     spent: qualified(names, "spent"),
     clear: qualified(names, "clear"),
     clearAll: qualified(names, "clear_all"),
+    bound: qualified(names, "bound"),
+    deadline: qualified(names, "deadline"),
   };
 }
 
@@ -63,7 +67,8 @@ CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   key text NOT NULL UNIQUE,                              -- ledger.toString(); \\, NUL and lone surrogates escaped
   recorded numeric NOT NULL DEFAULT 0,                   -- every spend ever recorded, summed
   reserved numeric NOT NULL DEFAULT 0,                   -- holds on the ledger not yet known to have expired
-  last_at double precision NOT NULL DEFAULT '-infinity'  -- time of the latest spend
+  last_at double precision NOT NULL DEFAULT '-infinity', -- time of the latest spend
+  oldest_at double precision NOT NULL DEFAULT '-infinity' -- no spend row is older (a lower bound)
 ) WITH (fillfactor = 70);
 
 -- One row per recorded spend, kept while its window may still count it.
@@ -99,6 +104,38 @@ CREATE TABLE IF NOT EXISTS ${o.graveyard} (
   ledger bigint PRIMARY KEY
 );
 
+-- Called before each lock a call may wait for: fails at once if the caller's time is up, else
+-- bounds the wait by what is left of it (lock_timeout bounds each wait, not their sum, hence per
+-- lock). set_config(..., true) lasts until the end of the call's transaction.
+CREATE OR REPLACE FUNCTION ${o.bound}(p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_left double precision;
+BEGIN
+  IF p_budget_ms IS NULL THEN
+    RETURN;
+  END IF;
+  v_left := p_budget_ms - 1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())::double precision;
+  IF v_left < 1 THEN
+    RAISE EXCEPTION 'budgetgate: the call ran out of its % ms before taking its locks; rolled back',
+      round(p_budget_ms::numeric, 1) USING ERRCODE = '57014';
+  END IF;
+  PERFORM set_config('lock_timeout', ceil(v_left)::bigint || 'ms', true);
+END
+$fn$;
+
+-- The last step of every call that writes, just before its COMMIT: a call that outlived the
+-- caller's time rolls back instead of taking effect after the caller gave up.
+CREATE OR REPLACE FUNCTION ${o.deadline}(p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF p_budget_ms IS NOT NULL AND clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
+    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
+      USING ERRCODE = '57014';
+  END IF;
+END
+$fn$;
+
 -- charge (p_hold NULL) and reserve: checks every line, then records on all or none.
 CREATE OR REPLACE FUNCTION ${o.decide}(
   p_keys text[], p_max numeric[], p_windows double precision[], p_amount numeric,
@@ -109,7 +146,6 @@ LANGUAGE plpgsql ${PLANNER} AS $fn$
 DECLARE
 ${declarations}
 BEGIN
-${bound}
 ${lock(o)}
   v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
   v_amount := p_amount * 0.000000000000000001;
@@ -126,12 +162,15 @@ ${lock(o)}
       END IF;
     END IF;
     v_base := v_recorded[v_i];
+    v_first_at[v_i] := 'infinity'; -- no spend in the window, unless the probe finds one
     IF v_base > 0 THEN
       -- One index probe: the oldest spend the window still counts (t >= now - window).
-      SELECT s.before INTO v_base FROM ${o.spends} s
+      SELECT s.before, s.at INTO v_base, v_first FROM ${o.spends} s
         WHERE s.ledger = v_ids[v_i] AND s.at >= coalesce(v_now - p_windows[v_i], '-infinity')
         ORDER BY s.at, s.before LIMIT 1;
-      IF NOT FOUND THEN
+      IF FOUND THEN
+        v_first_at[v_i] := v_first;
+      ELSE
         v_base := v_recorded[v_i];
       END IF;
     END IF;
@@ -160,7 +199,7 @@ ${lock(o)}
     END IF;
   END IF;
 ${save(o)}
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -172,10 +211,10 @@ LANGUAGE plpgsql ${PLANNER} AS $fn$
 DECLARE
 ${declarations}
 BEGIN
-${bound}
 ${lock(o)}
   v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
   v_amount := p_actual * 0.000000000000000001;
+${bound(o, "  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -192,7 +231,7 @@ ${lock(o)}
   END LOOP;
   v_record := v_amount > 0;
 ${save(o)}
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -207,13 +246,14 @@ DECLARE
   v_expires double precision;
   v_forget double precision;
 BEGIN
-${bound}
   -- The same lock order as every other call: ledgers by key, then the hold.
   FOR v_id IN SELECT l.id FROM ${o.holdLines} h JOIN ${o.ledgers} l ON l.id = h.ledger
       WHERE h.hold = p_id ORDER BY l.key COLLATE "C" LOOP
+${bound(o, "    ")}
     PERFORM 1 FROM ${o.ledgers} l WHERE l.id = v_id FOR UPDATE;
   END LOOP;
   v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+${bound(o, "  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -222,7 +262,7 @@ ${bound}
   FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
     UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
   END LOOP;
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -249,7 +289,7 @@ DECLARE
   v_id bigint;
   v_count bigint;
 BEGIN
-${bound}
+${bound(o, "  ")}
   DELETE FROM ${o.ledgers} l WHERE l.key = p_key RETURNING l.id INTO v_id;
   IF FOUND THEN
     DELETE FROM ${o.holdLines} h WHERE h.ledger = v_id;
@@ -262,7 +302,7 @@ ${bound}
       DELETE FROM ${o.graveyard} g WHERE g.ledger = v_id;
     END IF;
   END LOOP;
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -270,9 +310,9 @@ $fn$;
 CREATE OR REPLACE FUNCTION ${o.clearAll}(p_budget_ms double precision)
 RETURNS void LANGUAGE plpgsql ${PLANNER} AS $fn$
 BEGIN
-${bound}
+${bound(o, "  ")}
   TRUNCATE ${o.ledgers}, ${o.spends}, ${o.holds}, ${o.holdLines}, ${o.graveyard};
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 `;
@@ -289,6 +329,8 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_recorded numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
   v_reserved numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
   v_last_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
+  v_oldest_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
+  v_first_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
   v_dirty boolean[] := array_fill(false, ARRAY[cardinality(p_keys)]);
   v_key text;
   v_i int;
@@ -296,6 +338,8 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_rec numeric;
   v_res numeric;
   v_last double precision;
+  v_old double precision;
+  v_first double precision;
   v_now double precision;
   v_at double precision;
   v_amount numeric;
@@ -306,17 +350,10 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_forget double precision;
   v_record boolean := false;`;
 
-// A lock wait longer than the caller's remaining time fails the call instead of letting it commit
-// after the engine has given up (set_config(..., true) lasts until the end of this transaction).
-const bound = `  IF p_budget_ms IS NOT NULL THEN
-    PERFORM set_config('lock_timeout', greatest(1, ceil(p_budget_ms))::bigint || 'ms', true);
-  END IF;`;
-
-// The last statement before the implicit COMMIT: a call that overran its time rolls back.
-const deadline = `  IF p_budget_ms IS NOT NULL AND clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
-    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
-      USING ERRCODE = '57014';
-  END IF;`;
+/** Bounds the next lock wait by the caller's remaining time (see the bound function). */
+function bound(o: SchemaObjects, indent: string): string {
+  return `${indent}PERFORM ${o.bound}(p_budget_ms);`;
+}
 
 /**
  * Locks (creating if need be) every ledger of the call, in one global order — by key, bytewise —
@@ -324,19 +361,21 @@ const deadline = `  IF p_budget_ms IS NOT NULL AND clock_timestamp() > statement
  * usual case, skips the sort.
  */
 function lock(o: SchemaObjects): string {
-  const one = `    LOOP
-      SELECT l.id, l.recorded, l.reserved, l.last_at INTO v_id, v_rec, v_res, v_last
+  const one = `${bound(o, "    ")}
+    LOOP
+      SELECT l.id, l.recorded, l.reserved, l.last_at, l.oldest_at INTO v_id, v_rec, v_res, v_last, v_old
         FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
       EXIT WHEN FOUND;
       INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
-        RETURNING l.id, l.recorded, l.reserved, l.last_at INTO v_id, v_rec, v_res, v_last;
+        RETURNING l.id, l.recorded, l.reserved, l.last_at, l.oldest_at INTO v_id, v_rec, v_res, v_last, v_old;
       EXIT WHEN FOUND;
       -- Another call created it since our SELECT: lock theirs on the next pass.
     END LOOP;
     v_ids[v_i] := v_id;
     v_recorded[v_i] := v_rec;
     v_reserved[v_i] := v_res;
-    v_last_at[v_i] := v_last;`;
+    v_last_at[v_i] := v_last;
+    v_oldest_at[v_i] := v_old;`;
   return `  IF v_n = 1 THEN
     v_key := p_keys[1];
     v_i := 1;
@@ -349,25 +388,40 @@ ${one}
 }
 
 /**
- * Writes back every ledger that changed, in one statement each: when v_record, the spend of
- * v_amount at v_now (never before the ledger's previous spend, so rows stay in time order), a
- * bounded batch of spends past the window deleted — more leave than enter, so any backlog drains —
- * and the new totals.
+ * Writes back every ledger that changed, in one statement each. When v_record: the spend of
+ * v_amount at v_now (never before the ledger's previous spend, so rows stay in time order) and the
+ * new totals; and, once spends older than the window have piled up for an eighth of it (a minute
+ * at most), a bounded batch of them deleted — 16 leave for each one that enters, so any backlog
+ * drains, and a ledger with nothing to expire pays nothing for expiry.
  */
 function save(o: SchemaObjects): string {
   return `  FOR v_i IN 1..v_n LOOP
     IF v_record THEN
       v_at := greatest(v_now, v_last_at[v_i]);
-      WITH spend AS (
-        INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
-      ), expired AS (
-        DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
-          SELECT s.ctid FROM ${o.spends} s
-            WHERE s.ledger = v_ids[v_i] AND s.at < coalesce(v_now - p_windows[v_i], '-infinity')
+      IF v_oldest_at[v_i] < v_now - p_windows[v_i] - least(p_windows[v_i] / 8, 60) THEN
+        WITH spend AS (
+          INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
+        ), expired AS (
+          DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
+            SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_ids[v_i] AND s.at < v_now - p_windows[v_i]
             ORDER BY s.at, s.before LIMIT 16))
-      )
-      UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at
-        WHERE l.id = v_ids[v_i];
+          RETURNING at
+        )
+        UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
+          -- Fewer than a full batch: none older than the window is left, so the oldest is the first
+          -- in the window (when this call probed for it). Else the newest deleted is a lower bound.
+          oldest_at = CASE WHEN (SELECT count(*) FROM expired) < 16 AND v_first_at[v_i] IS NOT NULL
+                           THEN least(v_first_at[v_i], v_at)
+                           ELSE coalesce((SELECT max(e.at) FROM expired e), v_oldest_at[v_i]) END
+          WHERE l.id = v_ids[v_i];
+      ELSE
+        WITH spend AS (
+          INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
+        )
+        UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
+          oldest_at = least(v_oldest_at[v_i], v_at)
+          WHERE l.id = v_ids[v_i];
+      END IF;
     ELSIF v_dirty[v_i] THEN
       UPDATE ${o.ledgers} l SET reserved = v_reserved[v_i] WHERE l.id = v_ids[v_i];
     END IF;
