@@ -17,7 +17,7 @@ import { printTable, progress, quantile } from "./stats.js";
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEYS = 1000;
-const CONCURRENCY = [1, 16, 128];
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,16,128").split(",").map(Number);
 /** Calls per round at each concurrency: enough for a stable rate, small enough for a 2-core box. */
 const CALLS: Record<number, number> = { 1: 3_000, 16: 15_000, 128: 30_000 };
 

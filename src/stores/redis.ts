@@ -78,8 +78,6 @@ export class RedisStore implements Store {
   readonly #holds = new Map<string, HeldLines>();
   readonly #batcher: Batcher;
   #calibration: Promise<void> | undefined;
-  /** Until the client has been ready once, calls may wait for the first connection. */
-  #wasReady = false;
 
   constructor(client: RedisClient, options: RedisStoreOptions = {}) {
     if (options === null || typeof options !== "object") {
@@ -308,12 +306,10 @@ export class RedisStore implements Store {
     for (let i = 0; i < operations.length; i++) (operations[i] as Operation).resolve(answers[i] as unknown[]);
   }
 
-  /** Throws while the connection is down, once it has been up: a queued command would run late. */
+  /** Throws while the connection is down: a queued command would run late. */
   #checkReady(operation: string): void {
     const client = this.#client;
-    if (client.isReady === undefined) return;
-    if (client.isReady()) this.#wasReady = true;
-    else if (this.#wasReady) {
+    if (client.isReady !== undefined && !client.isReady()) {
       throw new StoreError(
         `Redis ${OPERATION_NAMES[operation] ?? operation} failed: not connected to Redis; not queueing the command`,
       );

@@ -18,7 +18,7 @@ export interface Operation {
 }
 
 /** Most operations one script call carries, so that no batch blocks the server for long. */
-export const MAX_BATCH = Number(process.env.BG_MAX_BATCH ?? 128);
+export const MAX_BATCH = Number(process.env.BG_MAX_BATCH ?? 32);
 
 /**
  * Collects the operations started in one tick of the event loop and hands them over together once

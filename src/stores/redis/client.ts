@@ -23,8 +23,9 @@ export interface ScriptClient {
   /** EVAL. */
   evalSource(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
-   * False while the connection is down, so that calls fail at once instead of waiting in the
-   * client's offline queue to be replayed later. Absent: always connected (HTTP clients).
+   * False when a command sent now would wait in the client's offline queue to be replayed later
+   * (the connection dropped and is being re-established): calls then fail at once. Absent: always
+   * true (HTTP clients). The built-in adapters let commands wait for the very first connection.
    */
   isReady?(): boolean;
   /** True for a Redis Cluster: calls whose keys would span slots are refused. Default false. */
@@ -37,6 +38,7 @@ export interface IoRedisClient {
   eval(script: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   readonly status: string;
   readonly isCluster: boolean;
+  on?(event: "ready", listener: () => void): unknown;
 }
 
 /** Script options as node-redis takes them. */
@@ -50,10 +52,31 @@ export interface NodeRedisClient {
   evalSha(sha1: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   eval(script: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   readonly isOpen: boolean;
+  on?(event: "ready", listener: () => void): unknown;
 }
 
 /** Any client a RedisStore accepts. */
 export type RedisClient = IoRedisClient | NodeRedisClient | ScriptClient;
+
+/**
+ * Whether the client has been connected at least once: learnt from its "ready" event, or from
+ * seeing it up. Before that, commands may wait for the first connection.
+ */
+function firstConnection(
+  client: { on?(event: "ready", listener: () => void): unknown },
+  up: () => boolean,
+): () => boolean {
+  let seen = up();
+  if (typeof client.on === "function") {
+    client.on("ready", () => {
+      seen = true;
+    });
+  }
+  return () => {
+    if (!seen && up()) seen = true;
+    return seen;
+  };
+}
 
 function isScriptClient(client: object): client is ScriptClient {
   const c = client as Partial<ScriptClient>;
@@ -90,19 +113,23 @@ export function toScriptClient(client: RedisClient, cluster: boolean | undefined
     };
   }
   if (isIoRedis(client)) {
+    const connected = firstConnection(client, () => client.status === "ready");
     return {
       evalSha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
       evalSource: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
-      // "ready" only: while "connecting" or "reconnecting" ioredis would queue the command and
-      // replay it when Redis returns, long after the engine has given up on it.
-      isReady: () => client.status === "ready",
+      // Once connected, "ready" only: while "reconnecting" or "connecting" again ioredis would
+      // queue the command and replay it when Redis returns, long after the engine gave up on it.
+      isReady: () =>
+        client.status === "ready" || (!connected() && ["wait", "connecting", "connect"].includes(client.status)),
       cluster: cluster ?? client.isCluster === true,
     };
   }
   if (isNodeRedis(client)) {
-    const ready = "isReady" in client ? () => (client as { isReady: boolean }).isReady : () => client.isOpen;
     // A cluster client has per-node connections and no isReady of its own.
     const isCluster = cluster ?? !("isReady" in client);
+    const up = "isReady" in client ? () => (client as { isReady: boolean }).isReady : () => client.isOpen;
+    const connected = firstConnection(client, up);
+    const ready = () => up() || (!connected() && client.isOpen);
     return {
       evalSha: (sha1, keys, args) => client.evalSha(sha1, { keys: [...keys], arguments: [...args] }),
       evalSource: (source, keys, args) => client.eval(source, { keys: [...keys], arguments: [...args] }),
