@@ -19,8 +19,6 @@ export interface SchemaObjects {
   readonly spent: string;
   readonly clear: string;
   readonly clearAll: string;
-  readonly bound: string;
-  readonly deadline: string;
 }
 
 /** The qualified names of a store's tables and functions. */
@@ -37,8 +35,6 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     spent: qualified(names, "spent"),
     clear: qualified(names, "clear"),
     clearAll: qualified(names, "clear_all"),
-    bound: qualified(names, "bound"),
-    deadline: qualified(names, "deadline"),
   };
 }
 
@@ -61,14 +57,17 @@ export function postgresSchema(options: { prefix?: string; schema?: string } = {
 -- times are seconds since the epoch (the server's clock_timestamp(), or the engine's clock).
 
 -- One row per ledger. The window's spend is recorded - (the first in-window spend's "before"),
--- so no call ever sums the window.
+-- so no call ever sums the window; while the oldest spend is still in the window, no call even
+-- looks for the first one.
 CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   key text NOT NULL UNIQUE,                              -- ledger.toString(); \\, NUL and lone surrogates escaped
   recorded numeric NOT NULL DEFAULT 0,                   -- every spend ever recorded, summed
   reserved numeric NOT NULL DEFAULT 0,                   -- holds on the ledger not yet known to have expired
   last_at double precision NOT NULL DEFAULT '-infinity', -- time of the latest spend
-  oldest_at double precision NOT NULL DEFAULT '-infinity' -- no spend row is older (a lower bound)
+  oldest_at double precision NOT NULL DEFAULT 'infinity', -- time of the oldest spend row ('infinity': none)
+  oldest_before numeric DEFAULT 0                         -- its "before" (recorded, with none); NULL when
+                                                          -- oldest_at is only a lower bound
 ) WITH (fillfactor = 70);
 
 -- One row per recorded spend, kept while its window may still count it.
@@ -104,38 +103,6 @@ CREATE TABLE IF NOT EXISTS ${o.graveyard} (
   ledger bigint PRIMARY KEY
 );
 
--- Called before each lock a call may wait for: fails at once if the caller's time is up, else
--- bounds the wait by what is left of it (lock_timeout bounds each wait, not their sum, hence per
--- lock). set_config(..., true) lasts until the end of the call's transaction.
-CREATE OR REPLACE FUNCTION ${o.bound}(p_budget_ms double precision)
-RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_left double precision;
-BEGIN
-  IF p_budget_ms IS NULL THEN
-    RETURN;
-  END IF;
-  v_left := p_budget_ms - 1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())::double precision;
-  IF v_left < 1 THEN
-    RAISE EXCEPTION 'budgetgate: the call ran out of its % ms before taking its locks; rolled back',
-      round(p_budget_ms::numeric, 1) USING ERRCODE = '57014';
-  END IF;
-  PERFORM set_config('lock_timeout', ceil(v_left)::bigint || 'ms', true);
-END
-$fn$;
-
--- The last step of every call that writes, just before its COMMIT: a call that outlived the
--- caller's time rolls back instead of taking effect after the caller gave up.
-CREATE OR REPLACE FUNCTION ${o.deadline}(p_budget_ms double precision)
-RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF p_budget_ms IS NOT NULL AND clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
-    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
-      USING ERRCODE = '57014';
-  END IF;
-END
-$fn$;
-
 -- charge (p_hold NULL) and reserve: checks every line, then records on all or none.
 CREATE OR REPLACE FUNCTION ${o.decide}(
   p_keys text[], p_max numeric[], p_windows double precision[], p_amount numeric,
@@ -147,10 +114,10 @@ DECLARE
 ${declarations}
 BEGIN
 ${lock(o)}
-  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
   v_amount := p_amount * 0.000000000000000001;
   allowed := true;
-  spent := array_fill(NULL::text, ARRAY[v_n]);
+  spent := '{}';
   FOR v_i IN 1..v_n LOOP
     IF v_reserved[v_i] > 0 THEN
       -- Holds past their TTL stop counting; each hold line is deleted exactly once.
@@ -161,16 +128,18 @@ ${lock(o)}
         v_dirty[v_i] := true;
       END IF;
     END IF;
-    v_base := v_recorded[v_i];
-    v_first_at[v_i] := 'infinity'; -- no spend in the window, unless the probe finds one
-    IF v_base > 0 THEN
+    v_horizon := coalesce(v_now - p_windows[v_i], '-infinity');
+    IF v_oldest_before[v_i] IS NOT NULL AND v_oldest_at[v_i] >= v_horizon THEN
+      v_base := v_oldest_before[v_i]; -- every spend row is in the window (or there is none)
+    ELSE
       -- One index probe: the oldest spend the window still counts (t >= now - window).
       SELECT s.before, s.at INTO v_base, v_first FROM ${o.spends} s
-        WHERE s.ledger = v_ids[v_i] AND s.at >= coalesce(v_now - p_windows[v_i], '-infinity')
-        ORDER BY s.at, s.before LIMIT 1;
+        WHERE s.ledger = v_ids[v_i] AND s.at >= v_horizon ORDER BY s.at, s.before LIMIT 1;
       IF FOUND THEN
         v_first_at[v_i] := v_first;
+        v_first_before[v_i] := v_base;
       ELSE
+        v_first_at[v_i] := 'infinity'; -- none in the window
         v_base := v_recorded[v_i];
       END IF;
     END IF;
@@ -199,7 +168,7 @@ ${lock(o)}
     END IF;
   END IF;
 ${save(o)}
-  PERFORM ${o.deadline}(p_budget_ms);
+${deadline}
 END
 $fn$;
 
@@ -212,9 +181,9 @@ DECLARE
 ${declarations}
 BEGIN
 ${lock(o)}
-  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
+  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
   v_amount := p_actual * 0.000000000000000001;
-${bound(o, "  ")}
+${bound("  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -231,7 +200,7 @@ ${bound(o, "  ")}
   END LOOP;
   v_record := v_amount > 0;
 ${save(o)}
-  PERFORM ${o.deadline}(p_budget_ms);
+${deadline}
 END
 $fn$;
 
@@ -245,15 +214,16 @@ DECLARE
   v_freed numeric;
   v_expires double precision;
   v_forget double precision;
+  v_left double precision;
 BEGIN
   -- The same lock order as every other call: ledgers by key, then the hold.
   FOR v_id IN SELECT l.id FROM ${o.holdLines} h JOIN ${o.ledgers} l ON l.id = h.ledger
       WHERE h.hold = p_id ORDER BY l.key COLLATE "C" LOOP
-${bound(o, "    ")}
+${bound("    ")}
     PERFORM 1 FROM ${o.ledgers} l WHERE l.id = v_id FOR UPDATE;
   END LOOP;
-  v_now := coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision);
-${bound(o, "  ")}
+  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
+${bound("  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -262,14 +232,14 @@ ${bound(o, "  ")}
   FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
     UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
   END LOOP;
-  PERFORM ${o.deadline}(p_budget_ms);
+${deadline}
 END
 $fn$;
 
 -- spent: the window's spend plus live holds, read in one snapshot without locking.
 CREATE OR REPLACE FUNCTION ${o.spent}(p_key text, p_window double precision, p_now double precision)
 RETURNS text LANGUAGE sql ${PLANNER} AS $fn$
-  WITH t AS (SELECT coalesce(p_now, extract(epoch FROM clock_timestamp())::double precision) AS now)
+  WITH t AS (SELECT coalesce(p_now, date_part('epoch', clock_timestamp())) AS now)
   SELECT coalesce((
     SELECT trunc((l.recorded
       - coalesce((SELECT s.before FROM ${o.spends} s
@@ -288,8 +258,9 @@ RETURNS void LANGUAGE plpgsql ${PLANNER} AS $fn$
 DECLARE
   v_id bigint;
   v_count bigint;
+  v_left double precision;
 BEGIN
-${bound(o, "  ")}
+${bound("  ")}
   DELETE FROM ${o.ledgers} l WHERE l.key = p_key RETURNING l.id INTO v_id;
   IF FOUND THEN
     DELETE FROM ${o.holdLines} h WHERE h.ledger = v_id;
@@ -302,17 +273,19 @@ ${bound(o, "  ")}
       DELETE FROM ${o.graveyard} g WHERE g.ledger = v_id;
     END IF;
   END LOOP;
-  PERFORM ${o.deadline}(p_budget_ms);
+${deadline}
 END
 $fn$;
 
 -- clear_all: forgets every ledger and hold of this store.
 CREATE OR REPLACE FUNCTION ${o.clearAll}(p_budget_ms double precision)
 RETURNS void LANGUAGE plpgsql ${PLANNER} AS $fn$
+DECLARE
+  v_left double precision;
 BEGIN
-${bound(o, "  ")}
+${bound("  ")}
   TRUNCATE ${o.ledgers}, ${o.spends}, ${o.holds}, ${o.holdLines}, ${o.graveyard};
-  PERFORM ${o.deadline}(p_budget_ms);
+${deadline}
 END
 $fn$;
 `;
@@ -324,14 +297,17 @@ $fn$;
 // out the plans that are never right here keeps each call bounded whatever the statistics say.
 const PLANNER = "SET enable_seqscan = off SET enable_bitmapscan = off";
 
+// Arrays start empty: assigning element i extends them, reading an unset one gives NULL.
 const declarations = `  v_n int := cardinality(p_keys);
-  v_ids bigint[] := array_fill(NULL::bigint, ARRAY[cardinality(p_keys)]);
-  v_recorded numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
-  v_reserved numeric[] := array_fill(NULL::numeric, ARRAY[cardinality(p_keys)]);
-  v_last_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
-  v_oldest_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
-  v_first_at double precision[] := array_fill(NULL::double precision, ARRAY[cardinality(p_keys)]);
-  v_dirty boolean[] := array_fill(false, ARRAY[cardinality(p_keys)]);
+  v_ids bigint[] := '{}';
+  v_recorded numeric[] := '{}';
+  v_reserved numeric[] := '{}';
+  v_last_at double precision[] := '{}';
+  v_oldest_at double precision[] := '{}';
+  v_oldest_before numeric[] := '{}';
+  v_first_at double precision[] := '{}';  -- the probe's first spend in the window ('infinity': none)
+  v_first_before numeric[] := '{}';
+  v_dirty boolean[] := '{}';
   v_key text;
   v_i int;
   v_id bigint;
@@ -339,8 +315,10 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_res numeric;
   v_last double precision;
   v_old double precision;
+  v_old_before numeric;
   v_first double precision;
   v_now double precision;
+  v_horizon double precision;
   v_at double precision;
   v_amount numeric;
   v_base numeric;
@@ -348,12 +326,36 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_total numeric;
   v_expires double precision;
   v_forget double precision;
-  v_record boolean := false;`;
+  v_record boolean := false;
+  v_left double precision;`;
 
-/** Bounds the next lock wait by the caller's remaining time (see the bound function). */
-function bound(o: SchemaObjects, indent: string): string {
-  return `${indent}PERFORM ${o.bound}(p_budget_ms);`;
+/**
+ * Before each lock a call may wait for: fails at once if the caller's time is up, else bounds the
+ * wait by what is left of it. Set per lock because lock_timeout bounds each wait, not their sum;
+ * set_config(..., true) lasts until the end of the call's transaction.
+ */
+function bound(indent: string): string {
+  return `IF p_budget_ms IS NOT NULL THEN
+  v_left := p_budget_ms - 1000 * date_part('epoch', clock_timestamp() - statement_timestamp());
+  IF v_left < 1 THEN
+    RAISE EXCEPTION 'budgetgate: out of time (% ms) before taking a lock; rolled back', round(p_budget_ms::numeric, 1)
+      USING ERRCODE = '57014';
+  END IF;
+  PERFORM set_config('lock_timeout', ceil(v_left)::bigint || 'ms', true);
+END IF;`
+    .split("\n")
+    .map((line) => indent + line)
+    .join("\n");
 }
+
+/**
+ * The last step of every call, just before its COMMIT: a call that outlived the caller's time
+ * rolls back instead of taking effect after the caller gave up.
+ */
+const deadline = `  IF p_budget_ms IS NOT NULL AND 1000 * date_part('epoch', clock_timestamp() - statement_timestamp()) > p_budget_ms THEN
+    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
+      USING ERRCODE = '57014';
+  END IF;`;
 
 /**
  * Locks (creating if need be) every ledger of the call, in one global order — by key, bytewise —
@@ -361,13 +363,15 @@ function bound(o: SchemaObjects, indent: string): string {
  * usual case, skips the sort.
  */
 function lock(o: SchemaObjects): string {
-  const one = `${bound(o, "    ")}
+  const one = `${bound("    ")}
     LOOP
-      SELECT l.id, l.recorded, l.reserved, l.last_at, l.oldest_at INTO v_id, v_rec, v_res, v_last, v_old
+      SELECT l.id, l.recorded, l.reserved, l.last_at, l.oldest_at, l.oldest_before
+        INTO v_id, v_rec, v_res, v_last, v_old, v_old_before
         FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
       EXIT WHEN FOUND;
       INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
-        RETURNING l.id, l.recorded, l.reserved, l.last_at, l.oldest_at INTO v_id, v_rec, v_res, v_last, v_old;
+        RETURNING l.id, l.recorded, l.reserved, l.last_at, l.oldest_at, l.oldest_before
+        INTO v_id, v_rec, v_res, v_last, v_old, v_old_before;
       EXIT WHEN FOUND;
       -- Another call created it since our SELECT: lock theirs on the next pass.
     END LOOP;
@@ -375,7 +379,8 @@ function lock(o: SchemaObjects): string {
     v_recorded[v_i] := v_rec;
     v_reserved[v_i] := v_res;
     v_last_at[v_i] := v_last;
-    v_oldest_at[v_i] := v_old;`;
+    v_oldest_at[v_i] := v_old;
+    v_oldest_before[v_i] := v_old_before;`;
   return `  IF v_n = 1 THEN
     v_key := p_keys[1];
     v_i := 1;
@@ -393,6 +398,10 @@ ${one}
  * new totals; and, once spends older than the window have piled up for an eighth of it (a minute
  * at most), a bounded batch of them deleted — 16 leave for each one that enters, so any backlog
  * drains, and a ledger with nothing to expire pays nothing for expiry.
+ *
+ * (oldest_at, oldest_before) stay those of the oldest row: a first row becomes the oldest; a batch
+ * that deleted every expired row leaves the first in-window row (found by this call's probe) the
+ * oldest; otherwise only a lower bound is known (oldest_before NULL) until a later batch.
  */
 function save(o: SchemaObjects): string {
   return `  FOR v_i IN 1..v_n LOOP
@@ -406,20 +415,22 @@ function save(o: SchemaObjects): string {
             SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_ids[v_i] AND s.at < v_now - p_windows[v_i]
             ORDER BY s.at, s.before LIMIT 16))
           RETURNING at
+        ), batch AS (
+          SELECT count(*) < 16 AND v_first_at[v_i] IS NOT NULL AS drained, max(e.at) AS newest FROM expired e
         )
         UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
-          -- Fewer than a full batch: none older than the window is left, so the oldest is the first
-          -- in the window (when this call probed for it). Else the newest deleted is a lower bound.
-          oldest_at = CASE WHEN (SELECT count(*) FROM expired) < 16 AND v_first_at[v_i] IS NOT NULL
-                           THEN least(v_first_at[v_i], v_at)
-                           ELSE coalesce((SELECT max(e.at) FROM expired e), v_oldest_at[v_i]) END
-          WHERE l.id = v_ids[v_i];
+          oldest_at = CASE WHEN NOT b.drained THEN coalesce(b.newest, v_oldest_at[v_i])
+                           WHEN v_first_at[v_i] = 'infinity' THEN v_at ELSE v_first_at[v_i] END,
+          oldest_before = CASE WHEN NOT b.drained THEN NULL
+                               WHEN v_first_at[v_i] = 'infinity' THEN v_recorded[v_i] ELSE v_first_before[v_i] END
+          FROM batch b WHERE l.id = v_ids[v_i];
       ELSE
         WITH spend AS (
           INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
         )
         UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
-          oldest_at = least(v_oldest_at[v_i], v_at)
+          oldest_at = CASE WHEN v_oldest_at[v_i] = 'infinity' THEN v_at ELSE v_oldest_at[v_i] END,
+          oldest_before = CASE WHEN v_oldest_at[v_i] = 'infinity' THEN v_recorded[v_i] ELSE v_oldest_before[v_i] END
           WHERE l.id = v_ids[v_i];
       END IF;
     ELSIF v_dirty[v_i] THEN
