@@ -19,6 +19,8 @@ export interface SchemaObjects {
   readonly spent: string;
   readonly clear: string;
   readonly clearAll: string;
+  readonly bound: string;
+  readonly deadline: string;
 }
 
 /** The qualified names of a store's tables and functions. */
@@ -35,6 +37,8 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     spent: qualified(names, "spent"),
     clear: qualified(names, "clear"),
     clearAll: qualified(names, "clear_all"),
+    bound: qualified(names, "bound"),
+    deadline: qualified(names, "deadline"),
   };
 }
 
@@ -69,6 +73,7 @@ CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   oldest_before numeric DEFAULT 0                         -- its "before" (recorded, with none); NULL when
                                                           -- oldest_at is only a lower bound
 ) WITH (fillfactor = 70);
+COMMENT ON TABLE ${o.ledgers} IS 'budgetgate schema ${SCHEMA_VERSION}';
 
 -- One row per recorded spend, kept while its window may still count it.
 CREATE TABLE IF NOT EXISTS ${o.spends} (
@@ -102,6 +107,37 @@ CREATE INDEX IF NOT EXISTS ${x("hold_lines_expiry")} ON ${o.holdLines} (ledger, 
 CREATE TABLE IF NOT EXISTS ${o.graveyard} (
   ledger bigint PRIMARY KEY
 );
+
+-- Called before each lock a call may wait for: fails at once if the caller's time is up, else
+-- bounds the wait by what is left of it. Per lock, because lock_timeout bounds each wait, not
+-- their sum; set_config(..., true) lasts until the end of the call's transaction.
+CREATE OR REPLACE FUNCTION ${o.bound}(p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_left double precision;
+BEGIN
+  IF p_budget_ms IS NOT NULL THEN
+    v_left := p_budget_ms - 1000 * date_part('epoch', clock_timestamp() - statement_timestamp());
+    IF v_left < 1 THEN
+      RAISE EXCEPTION 'budgetgate: out of time (% ms) before taking a lock; rolled back', round(p_budget_ms::numeric, 1)
+        USING ERRCODE = '57014';
+    END IF;
+    PERFORM set_config('lock_timeout', ceil(v_left)::bigint || 'ms', true);
+  END IF;
+END
+$fn$;
+
+-- The last step of every call, just before its COMMIT: a call that outlived the caller's time
+-- rolls back instead of taking effect after the caller gave up.
+CREATE OR REPLACE FUNCTION ${o.deadline}(p_budget_ms double precision)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF p_budget_ms IS NOT NULL AND 1000 * date_part('epoch', clock_timestamp() - statement_timestamp()) > p_budget_ms THEN
+    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
+      USING ERRCODE = '57014';
+  END IF;
+END
+$fn$;
 
 -- charge (p_hold NULL) and reserve: checks every line, then records on all or none.
 CREATE OR REPLACE FUNCTION ${o.decide}(
@@ -168,7 +204,7 @@ ${lock(o)}
     END IF;
   END IF;
 ${save(o)}
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -183,7 +219,7 @@ BEGIN
 ${lock(o)}
   v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
   v_amount := p_actual * 0.000000000000000001;
-${bound("  ")}
+${bound(o, "  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -200,7 +236,7 @@ ${bound("  ")}
   END LOOP;
   v_record := v_amount > 0;
 ${save(o)}
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -214,16 +250,15 @@ DECLARE
   v_freed numeric;
   v_expires double precision;
   v_forget double precision;
-  v_left double precision;
 BEGIN
   -- The same lock order as every other call: ledgers by key, then the hold.
   FOR v_id IN SELECT l.id FROM ${o.holdLines} h JOIN ${o.ledgers} l ON l.id = h.ledger
       WHERE h.hold = p_id ORDER BY l.key COLLATE "C" LOOP
-${bound("    ")}
+${bound(o, "    ")}
     PERFORM 1 FROM ${o.ledgers} l WHERE l.id = v_id FOR UPDATE;
   END LOOP;
   v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
-${bound("  ")}
+${bound(o, "  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
     RAISE EXCEPTION 'budgetgate: reservation % not found', p_id USING ERRCODE = '${NOT_FOUND_SQLSTATE}';
@@ -232,7 +267,7 @@ ${bound("  ")}
   FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
     UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
   END LOOP;
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
@@ -258,9 +293,8 @@ RETURNS void LANGUAGE plpgsql ${PLANNER} AS $fn$
 DECLARE
   v_id bigint;
   v_count bigint;
-  v_left double precision;
 BEGIN
-${bound("  ")}
+${bound(o, "  ")}
   DELETE FROM ${o.ledgers} l WHERE l.key = p_key RETURNING l.id INTO v_id;
   IF FOUND THEN
     DELETE FROM ${o.holdLines} h WHERE h.ledger = v_id;
@@ -273,19 +307,17 @@ ${bound("  ")}
       DELETE FROM ${o.graveyard} g WHERE g.ledger = v_id;
     END IF;
   END LOOP;
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 
 -- clear_all: forgets every ledger and hold of this store.
 CREATE OR REPLACE FUNCTION ${o.clearAll}(p_budget_ms double precision)
 RETURNS void LANGUAGE plpgsql ${PLANNER} AS $fn$
-DECLARE
-  v_left double precision;
 BEGIN
-${bound("  ")}
+${bound(o, "  ")}
   TRUNCATE ${o.ledgers}, ${o.spends}, ${o.holds}, ${o.holdLines}, ${o.graveyard};
-${deadline}
+  PERFORM ${o.deadline}(p_budget_ms);
 END
 $fn$;
 `;
@@ -327,35 +359,12 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_expires double precision;
   v_forget double precision;
   v_record boolean := false;
-  v_left double precision;`;
+  v_order int[];`;
 
-/**
- * Before each lock a call may wait for: fails at once if the caller's time is up, else bounds the
- * wait by what is left of it. Set per lock because lock_timeout bounds each wait, not their sum;
- * set_config(..., true) lasts until the end of the call's transaction.
- */
-function bound(indent: string): string {
-  return `IF p_budget_ms IS NOT NULL THEN
-  v_left := p_budget_ms - 1000 * date_part('epoch', clock_timestamp() - statement_timestamp());
-  IF v_left < 1 THEN
-    RAISE EXCEPTION 'budgetgate: out of time (% ms) before taking a lock; rolled back', round(p_budget_ms::numeric, 1)
-      USING ERRCODE = '57014';
-  END IF;
-  PERFORM set_config('lock_timeout', ceil(v_left)::bigint || 'ms', true);
-END IF;`
-    .split("\n")
-    .map((line) => indent + line)
-    .join("\n");
+/** Bounds the next lock wait by the caller's remaining time. */
+function bound(o: SchemaObjects, indent: string): string {
+  return `${indent}PERFORM ${o.bound}(p_budget_ms);`;
 }
-
-/**
- * The last step of every call, just before its COMMIT: a call that outlived the caller's time
- * rolls back instead of taking effect after the caller gave up.
- */
-const deadline = `  IF p_budget_ms IS NOT NULL AND 1000 * date_part('epoch', clock_timestamp() - statement_timestamp()) > p_budget_ms THEN
-    RAISE EXCEPTION 'budgetgate: the call outlived its % ms and was rolled back', round(p_budget_ms::numeric, 1)
-      USING ERRCODE = '57014';
-  END IF;`;
 
 /**
  * Locks (creating if need be) every ledger of the call, in one global order — by key, bytewise —
@@ -363,7 +372,14 @@ const deadline = `  IF p_budget_ms IS NOT NULL AND 1000 * date_part('epoch', clo
  * usual case, skips the sort.
  */
 function lock(o: SchemaObjects): string {
-  const one = `${bound("    ")}
+  return `  IF v_n = 1 THEN
+    v_order := '{1}';
+  ELSE
+    SELECT array_agg(u.i::int ORDER BY u.k COLLATE "C") INTO v_order FROM unnest(p_keys) WITH ORDINALITY AS u(k, i);
+  END IF;
+  FOREACH v_i IN ARRAY v_order LOOP
+    v_key := p_keys[v_i];
+${bound(o, "    ")}
     LOOP
       SELECT l.id, l.recorded, l.reserved, l.last_at, l.oldest_at, l.oldest_before
         INTO v_id, v_rec, v_res, v_last, v_old, v_old_before
@@ -380,16 +396,8 @@ function lock(o: SchemaObjects): string {
     v_reserved[v_i] := v_res;
     v_last_at[v_i] := v_last;
     v_oldest_at[v_i] := v_old;
-    v_oldest_before[v_i] := v_old_before;`;
-  return `  IF v_n = 1 THEN
-    v_key := p_keys[1];
-    v_i := 1;
-${one}
-  ELSE
-    FOR v_key, v_i IN SELECT u.k, u.i::int FROM unnest(p_keys) WITH ORDINALITY AS u(k, i) ORDER BY u.k COLLATE "C" LOOP
-${one}
-    END LOOP;
-  END IF;`;
+    v_oldest_before[v_i] := v_old_before;
+  END LOOP;`;
 }
 
 /**
