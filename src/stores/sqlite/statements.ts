@@ -63,7 +63,7 @@ export interface Statements {
   readonly deleteHold: Stmt<[rowid: number]>;
   readonly dueHolds: Stmt<[now: number], DueHold>;
   readonly expireHold: Stmt<[rowid: number]>;
-  readonly forgetHolds: Stmt<[now: number, limit: number]>;
+  readonly forgottenHolds: Stmt<[now: number, limit: number], number>;
   readonly clearLedgers: Stmt<[]>;
   readonly clearSpends: Stmt<[]>;
   readonly clearHolds: Stmt<[]>;
@@ -114,8 +114,9 @@ export function prepareStatements(db: SqliteDatabase, names: TableNames): Statem
       `SELECT rowid, amount, ledgers FROM "${holds}" WHERE active = 1 AND expires_at <= ? ORDER BY expires_at`,
     ),
     expireHold: q<[rowid: number]>(`UPDATE "${holds}" SET active = 0 WHERE rowid = ?`),
-    forgetHolds: q<[now: number, limit: number]>(
-      `DELETE FROM "${holds}" WHERE rowid IN (SELECT rowid FROM "${holds}" WHERE active = 0 AND forget_at <= ? ORDER BY forget_at LIMIT ?)`,
+    forgottenHolds: q<[now: number, limit: number], number>(
+      `SELECT rowid FROM "${holds}" WHERE active = 0 AND forget_at <= ? ORDER BY forget_at LIMIT ?`,
+      true,
     ),
 
     clearLedgers: q<[]>(`DELETE FROM "${ledgers}"`),
