@@ -21,8 +21,8 @@ import postgres from "postgres";
 import { printTable, progress, quantile } from "./stats.js";
 
 const URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const CALLS = Number(process.env.BENCH_CALLS ?? 1500);
 const POOL = 16;
 const COST = "0.000123";
 const PG_FLOOR = "PostgreSQL floor (one UPDATE)";
