@@ -40,10 +40,15 @@ export type {
   PostgresRow,
   PostgresSession,
 } from "./postgres/driver.js";
-export { DEFAULT_PREFIX } from "./postgres/names.js";
+export { DEFAULT_PREFIX, type PostgresNames } from "./postgres/names.js";
 export { postgresSchema, SCHEMA_VERSION } from "./postgres/schema.js";
 
-/** Options of {@link PostgresStore}. */
+/**
+ * Options of {@link PostgresStore}.
+ *
+ * @example
+ * new PostgresStore(pool, { prefix: "acme_budget", schema: "billing", marginMs: 50 });
+ */
 export interface PostgresStoreOptions {
   /** Prefix of the store's tables and functions. Default `"budgetgate"` (`budgetgate_ledgers`, …). */
   readonly prefix?: string;
