@@ -15,21 +15,27 @@ import { Amount, Budget, Engine, Ledger } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { printTable, progress, quantile } from "./stats.js";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 type Sync = "full" | "normal";
 
-/** Decisions per second of `fn`, `perRound` calls per round, `inFlight` at a time; median of rounds. */
-async function rate(fn: () => Promise<unknown>, perRound: number, inFlight: number): Promise<number> {
-  const wave = () => Promise.all(Array.from({ length: inFlight }, fn));
-  for (let i = 0; i < Math.ceil(perRound / 4 / inFlight); i++) await wave(); // warm up
-  const rates: number[] = [];
+/**
+ * Decisions per second of each of `fns`, `perRound` calls per round, `inFlight` at a time; median
+ * of rounds. Rounds of the different functions alternate, so that a change in the machine's load
+ * or disk latency during the run affects them alike.
+ */
+async function rates(fns: readonly (() => Promise<unknown>)[], perRound: number, inFlight: number): Promise<number[]> {
+  const waves = fns.map((fn) => () => Promise.all(Array.from({ length: inFlight }, fn)));
+  for (const wave of waves) for (let i = 0; i < Math.ceil(perRound / 4 / inFlight); i++) await wave(); // warm up
+  const samples: number[][] = fns.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    const start = process.hrtime.bigint();
-    for (let done = 0; done < perRound; done += inFlight) await wave();
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    rates.push(perRound / seconds);
+    for (const [i, wave] of waves.entries()) {
+      const start = process.hrtime.bigint();
+      for (let done = 0; done < perRound; done += inFlight) await wave();
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      samples[i]?.push(perRound / seconds);
+    }
   }
-  return quantile(rates, 0.5);
+  return samples.map((list) => quantile(list, 0.5));
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
@@ -81,50 +87,67 @@ async function main(): Promise<void> {
   try {
     const budget = new Budget({ maxSpend: "1000000000", window: 3600 });
     const rows: string[][] = [];
-    for (const sync of ["normal", "full"] as const) {
-      const perRound = sync === "full" ? 400 : 4000;
+    const syncs = ["normal", "full"] as const;
+    const rigs = syncs.map((sync) => {
       const store = new SqliteStore(join(dir, `inflight-${sync}.db`), { synchronous: sync });
-      const engine = new Engine({ store });
-      const ledger = new Ledger("bench", `inflight-${sync}`);
-      const memory = new Engine();
-      for (const inFlight of [1, 32]) {
-        progress(`check ALLOW, synchronous ${sync}, ${inFlight} in flight`);
-        const sqlite = await rate(() => engine.check(ledger, "0.001", budget), perRound, inFlight);
-        const floor = await rate(() => memory.check(ledger, "0.001", budget), 20_000, inFlight);
+      return { sync, store, engine: new Engine({ store }), ledger: new Ledger("bench", `inflight-${sync}`) };
+    });
+    const memory = new Engine();
+    const memoryLedger = new Ledger("bench", "memory");
+    for (const inFlight of [1, 32]) {
+      progress(`check ALLOW, ${inFlight} in flight, synchronous normal and full alternating`);
+      const [normal, full] = await rates(
+        rigs.map((rig) => () => rig.engine.check(rig.ledger, "0.001", budget)),
+        400,
+        inFlight,
+      );
+      const [floor] = await rates([() => memory.check(memoryLedger, "0.001", budget)], 20_000, inFlight);
+      for (const [sync, r] of [
+        ["normal", normal],
+        ["full", full],
+      ] as const) {
         rows.push([
-          `check ALLOW, file, synchronous ${sync}`,
+          `check ALLOW, synchronous ${sync}`,
           String(inFlight),
-          fmt(sqlite),
-          `${((1e6 / sqlite) | 0).toLocaleString("en")} µs`,
-          `${(floor / sqlite).toFixed(0)}×`,
+          fmt(r as number),
+          `${Math.round(1e6 / (r as number)).toLocaleString("en")} µs`,
+          `${((normal as number) / (r as number)).toFixed(2)}×`,
+          `${((floor as number) / (r as number)).toFixed(0)}×`,
         ]);
       }
-      progress(`reserve + commit, synchronous ${sync}`);
-      const pair = await rate(
-        async () => {
-          const { reservation } = await engine.reserve(ledger, "0.002", budget);
-          if (reservation) await engine.commit(reservation, "0.001");
-        },
-        perRound / 2,
-        1,
-      );
+    }
+    progress("reserve + commit, synchronous normal and full alternating");
+    const pairs = await rates(
+      rigs.map((rig) => async () => {
+        const { reservation } = await rig.engine.reserve(rig.ledger, "0.002", budget);
+        if (reservation) await rig.engine.commit(reservation, "0.001");
+      }),
+      200,
+      1,
+    );
+    for (const [i, rig] of rigs.entries()) {
+      const r = pairs[i] as number;
       rows.push([
-        `reserve + commit (2 transactions), synchronous ${sync}`,
+        `reserve + commit (2 transactions), synchronous ${rig.sync}`,
         "1",
-        fmt(pair),
-        `${((1e6 / pair) | 0).toLocaleString("en")} µs`,
+        fmt(r),
+        `${Math.round(1e6 / r).toLocaleString("en")} µs`,
+        `${((pairs[0] as number) / r).toFixed(2)}×`,
         "",
       ]);
-      await store.close();
+      await rig.store.close();
     }
     console.log("\n### SqliteStore on a file: decisions per second (median of rounds)\n");
-    printTable(["operation", "in flight", "decisions/s", "per decision", "memory store ÷ this"], rows);
+    printTable(
+      ["operation", "in flight", "decisions/s", "per decision", "time vs normal", "time vs memory store"],
+      rows,
+    );
 
     // Flatness: the same check against a ledger with 10 or 100,000 spends live in its window.
-    const history: string[][] = [];
-    let base = 0;
-    for (const live of [10, 100_000]) {
-      progress(`check ALLOW with ${live.toLocaleString("en")} live spends (synchronous normal)`);
+    const lives = [10, 100_000];
+    const historyRigs = [];
+    for (const live of lives) {
+      progress(`filling a ledger with ${live.toLocaleString("en")} live spends (synchronous normal)`);
       const clock = { now: 0 };
       const store = new SqliteStore(join(dir, `history-${live}.db`), { synchronous: "normal" });
       const engine = new Engine({ store, clock: () => clock.now });
@@ -137,18 +160,24 @@ async function main(): Promise<void> {
         await engine.check(ledger, cost, steady);
         clock.now += step;
       }
-      const r = await rate(
-        () => {
-          clock.now += step;
-          return engine.check(ledger, cost, steady);
-        },
-        4000,
-        1,
-      );
-      if (live === 10) base = r;
-      history.push([live.toLocaleString("en"), fmt(r), `${(base / r).toFixed(2)}×`]);
-      await store.close();
+      const check = () => {
+        clock.now += step;
+        return engine.check(ledger, cost, steady);
+      };
+      historyRigs.push({ store, check });
     }
+    progress("check ALLOW against history, rounds alternating");
+    const flat = await rates(
+      historyRigs.map((rig) => rig.check),
+      4000,
+      1,
+    );
+    const history = lives.map((live, i) => [
+      live.toLocaleString("en"),
+      fmt(flat[i] as number),
+      `${((flat[0] as number) / (flat[i] as number)).toFixed(2)}×`,
+    ]);
+    for (const rig of historyRigs) await rig.store.close();
     console.log("\n### check ALLOW against history (one spend expires per spend recorded)\n");
     printTable(["live spends", "decisions/s", "time vs 10"], history);
 

@@ -213,16 +213,18 @@ export class SqliteStore implements Store {
    */
   #run<T>(operation: string, call: StoreCall, work: (now: number) => T): T {
     if (this.#closed) throw new StoreError(`SqliteStore ${operation}: the store is closed`);
-    const now = call.now ?? Date.now() / 1000;
-    if (typeof now !== "number" || !Number.isFinite(now)) {
-      throw new StoreError(`SqliteStore ${operation}: invalid time ${show(now)}, expected finite seconds`);
+    if (call.now !== undefined && (typeof call.now !== "number" || !Number.isFinite(call.now))) {
+      throw new StoreError(`SqliteStore ${operation}: invalid time ${show(call.now)}, expected finite seconds`);
     }
     const started = Date.now();
     try {
       return withWriteLock(
         () =>
           this.#tx.immediate(() => {
-            if (Date.now() > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
+            const wall = Date.now();
+            if (wall > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
+            // Read once the lock is held: a spend is dated when it is recorded, not when it queued.
+            const now = call.now ?? wall / 1000;
             expireHolds(this.#sql, now);
             return work(now);
           }) as T,
