@@ -52,7 +52,9 @@ export interface NodeRedisClient {
   evalSha(sha1: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   eval(script: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   readonly isOpen: boolean;
-  on?(event: "ready", listener: () => void): unknown;
+  on?(event: "ready" | "connect" | "error" | "reconnecting", listener: () => void): unknown;
+  destroy?(): unknown;
+  connect?(): Promise<unknown>;
 }
 
 /** Any client a RedisStore accepts. */
@@ -76,6 +78,39 @@ function firstConnection(
     if (!seen && up()) seen = true;
     return seen;
   };
+}
+
+/**
+ * Works around a node-redis reconnection race (redis/node-redis#3108, #3346): when the socket of a
+ * reconnection attempt fails after connecting but before the client's (empty) handshake completes,
+ * the client still declares itself ready, on a dead socket, and waits on it forever: no command is
+ * ever answered again. The telltale is an "error" between "connect" and "ready"; then the client
+ * is closed and connected again, which is what its own reconnection would have done.
+ */
+function reviveDeadReady(client: NodeRedisClient): void {
+  const { on, destroy, connect } = client;
+  if (typeof on !== "function" || typeof destroy !== "function" || typeof connect !== "function") return;
+  let state: "idle" | "connected" | "failed" = "idle";
+  client.on?.("connect", () => {
+    state = "connected";
+  });
+  client.on?.("error", () => {
+    if (state === "connected") state = "failed";
+  });
+  client.on?.("reconnecting", () => {
+    state = "idle";
+  });
+  client.on?.("ready", () => {
+    const dead = state === "failed";
+    state = "idle";
+    if (!dead) return;
+    setImmediate(() => {
+      destroy.call(client);
+      connect.call(client).catch(() => {
+        // Failures surface as "error" events and failed calls; the next attempt is the client's.
+      });
+    });
+  });
 }
 
 function isScriptClient(client: object): client is ScriptClient {
@@ -130,6 +165,7 @@ export function toScriptClient(client: RedisClient, cluster: boolean | undefined
     const up = "isReady" in client ? () => (client as { isReady: boolean }).isReady : () => client.isOpen;
     const connected = firstConnection(client, up);
     const ready = () => up() || (!connected() && client.isOpen);
+    if (!isCluster) reviveDeadReady(client);
     return {
       evalSha: (sha1, keys, args) => client.evalSha(sha1, { keys: [...keys], arguments: [...args] }),
       evalSource: (source, keys, args) => client.eval(source, { keys: [...keys], arguments: [...args] }),

@@ -1,0 +1,74 @@
+/** A redis-server on a spare port that a test can crash and restart. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { connect, createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { sleep } from "./helpers.js";
+
+const WATCHDOG = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
+
+/** A TCP port nothing listens on now. */
+export function sparePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Sends PING; true on +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
+}
+
+export class RedisServer {
+  readonly port: number;
+  #watchdog: ChildProcess | undefined;
+
+  constructor(port: number) {
+    this.port = port;
+  }
+
+  /** True between start and stop. */
+  get running(): boolean {
+    return this.#watchdog !== undefined;
+  }
+
+  /** Starts the server and waits until it answers PING. */
+  async start(): Promise<void> {
+    if (this.#watchdog) throw new Error(`redis-server on port ${this.port} is already running`);
+    this.#watchdog = spawn(process.execPath, [WATCHDOG, String(this.port)], { stdio: "ignore" });
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) {
+      if (await ping(this.port)) return;
+      await sleep(20);
+    }
+    await this.stop();
+    throw new Error(`redis-server did not start on port ${this.port} within 10 s`);
+  }
+
+  /** Kills the server at once (SIGKILL: no shutdown, no save) and waits until it is gone. */
+  async stop(): Promise<void> {
+    const watchdog = this.#watchdog;
+    if (!watchdog) return;
+    this.#watchdog = undefined;
+    if (watchdog.exitCode === null) {
+      const exited = new Promise((resolve) => watchdog.once("exit", resolve));
+      watchdog.kill("SIGTERM");
+      await exited;
+    }
+    while (await ping(this.port)) await sleep(20);
+  }
+}
