@@ -178,7 +178,9 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     await engine.check(l, "1", budget);
     await engine.reserve(l, "1", budget);
     const keys = await keysUnder(`${prefix}{${ns}*`);
-    expect(keys.length).toBe(4); // totals, spends, holds, and the hold itself
+    // totals, spends, holds and the hold itself, plus the receipts of the two calls
+    expect(keys.filter((k) => !k.includes("}:b:")).length).toBe(4);
+    expect(keys.filter((k) => k.includes("}:b:")).length).toBe(2);
     expect(new Set(keys.map(clusterHashTag))).toEqual(new Set([escapeKeyPart(l.toString())]));
 
     const tagPrefix = uniquePrefix("tag");
@@ -188,7 +190,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const both = [ledger("a"), ledger("b")];
     expect((await te.check(both, "1", budget)).allowed).toBe(true);
     const tagKeys = await keysUnder(`${tagPrefix}*`);
-    expect(tagKeys.length).toBe(4);
+    expect(tagKeys.length).toBe(5); // totals and spends of each, and one receipt
     expect(new Set(tagKeys.map(clusterHashTag))).toEqual(new Set([ns]));
   });
 
@@ -229,13 +231,17 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const lifetime = ledger("l");
     await engine.check(windowed, "1", new Budget({ maxSpend: "10", window: 20 }));
     await engine.check(lifetime, "1", new Budget({ maxSpend: "10", window: null }));
-    for (const key of await keysUnder(`${prefix}{${escapeKeyPart(windowed.toString())}}*`)) {
+    const ledgerKeys = (l: Ledger) => keysUnder(`${prefix}{${escapeKeyPart(l.toString())}}:[tlsx]*`);
+    expect((await ledgerKeys(windowed)).length).toBe(2); // totals and spends
+    for (const key of await ledgerKeys(windowed)) {
       const ttl = await client.pttl(key);
       expect(ttl).toBeGreaterThan(20_000);
       expect(ttl).toBeLessThanOrEqual(21_000 + 2_625);
     }
-    for (const key of await keysUnder(`${prefix}{${escapeKeyPart(lifetime.toString())}}*`)) {
-      expect(await client.pttl(key)).toBe(-1);
+    expect((await ledgerKeys(lifetime)).length).toBe(1); // totals only: a lifetime ledger keeps no spend list
+    for (const key of await ledgerKeys(lifetime)) expect(await client.pttl(key)).toBe(-1);
+    for (const key of await keysUnder(`${prefix}{${escapeKeyPart(windowed.toString())}}:b:*`)) {
+      expect(await client.pttl(key)).toBeLessThanOrEqual(30_000);
     }
   });
 

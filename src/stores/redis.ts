@@ -1,7 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "../errors.js";
 import type { Ledger } from "../ledger.js";
 import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
-import { Batcher, type Operation } from "./redis/batch.js";
+import { Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
 import { KeySpace, type LedgerKeys } from "./redis/keys.js";
 import { OP, SCRIPTS, type Script } from "./redis/scripts.js";
@@ -37,6 +38,14 @@ export interface RedisStoreOptions {
    * `cluster` of a {@link ScriptClient}.
    */
   readonly cluster?: boolean;
+  /**
+   * How long, in ms, Redis keeps the receipt of each batch of calls that changed something. Within
+   * it, a batch that a client sends again after a dropped connection is not applied twice, and one
+   * whose answer was lost is reversed once Redis is reachable again; an outage longer than this
+   * may leave a charge recorded that was reported failed. Receipts cost about 100 bytes each.
+   * Default 30 000.
+   */
+  readonly receiptTtlMs?: number;
 }
 
 /** Default key prefix. */
@@ -47,6 +56,9 @@ export const DEFAULT_REDIS_PREFIX = "budgetgate:";
  * the hold, can find its keys) beyond the hold's TTL and late-commit window.
  */
 const HOLD_MEMORY_MARGIN_MS = 60_000;
+
+/** Default {@link RedisStoreOptions.receiptTtlMs}. */
+export const DEFAULT_RECEIPT_TTL_MS = 30_000;
 
 interface HeldLines {
   readonly lines: readonly StoreLine[];
@@ -77,6 +89,12 @@ export class RedisStore implements Store {
   readonly #clock = new ServerClock();
   readonly #holds = new Map<string, HeldLines>();
   readonly #batcher: Batcher;
+  /** Batch ids are this, a dot, and a counter: unique across processes and store objects. */
+  readonly #instance = randomBytes(8).toString("hex");
+  #batches = 0;
+  readonly #receiptTtlMs: number;
+  #pendingReversals = 0;
+  #lostReversals = 0;
   #calibration: Promise<void> | undefined;
 
   constructor(client: RedisClient, options: RedisStoreOptions = {}) {
@@ -86,6 +104,13 @@ export class RedisStore implements Store {
     if (options.cluster !== undefined && typeof options.cluster !== "boolean") {
       throw new ConfigurationError(`Invalid RedisStore cluster option ${show(options.cluster)}: expected a boolean`);
     }
+    const ttl = options.receiptTtlMs ?? DEFAULT_RECEIPT_TTL_MS;
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1000) {
+      throw new ConfigurationError(
+        `Invalid RedisStore receiptTtlMs ${show(ttl)}: expected a whole number of ms, at least 1000`,
+      );
+    }
+    this.#receiptTtlMs = ttl;
     this.#client = toScriptClient(client, options.cluster);
     this.#keys = new KeySpace(options.prefix ?? DEFAULT_REDIS_PREFIX, options.hashTag);
     this.#batcher = new Batcher((operations) => this.#dispatch(operations), this.cluster);
@@ -101,12 +126,34 @@ export class RedisStore implements Store {
     return this.#client.cluster === true;
   }
 
+  /**
+   * Charges and holds that took effect although their caller was told they failed, and whose
+   * reversal has not reached Redis yet (it is retried until it does, while the receipt lives).
+   */
+  get pendingReversals(): number {
+    return this.#pendingReversals;
+  }
+
+  /**
+   * Reversals given up: Redis stayed unreachable for longer than a batch's receipt lives
+   * (`receiptTtlMs`), so those calls may have been recorded although they were reported failed.
+   */
+  get lostReversals(): number {
+    return this.#lostReversals;
+  }
+
   /** Checks that `amount` fits on every line and records it, atomically. */
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "charge");
     const args = [amount.toString()];
     for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
-    const answer = await this.#run(OP.charge, keys, flatten(keys), args, call);
+    const reversal: Reversal = {
+      code: "c",
+      amount: args[0] as string,
+      id: "",
+      windows: lines.map((l) => windowArg(l.window)),
+    };
+    const answer = await this.#run(OP.charge, keys, flatten(keys), args, call, reversal);
     return verdict(answer, lines.length);
   }
 
@@ -118,7 +165,13 @@ export class RedisStore implements Store {
     const args = [amount.toString(), hold.id, String(hold.ttl), String(hold.retain)];
     for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
     const started = monotonicMs();
-    const answer = verdict(await this.#run(OP.reserve, keys, flat, args, call), lines.length);
+    const reversal: Reversal = {
+      code: "r",
+      amount: args[0] as string,
+      id: hold.id,
+      windows: lines.map((l) => windowArg(l.window)),
+    };
+    const answer = verdict(await this.#run(OP.reserve, keys, flat, args, call, reversal), lines.length);
     if (answer.allowed) {
       this.#forgetOldHolds(started);
       this.#holds.set(hold.id, {
@@ -230,37 +283,45 @@ export class RedisStore implements Store {
     keys: string[],
     args: string[],
     call: StoreCall,
+    reversal?: Reversal,
   ): Promise<unknown[]> {
     this.#checkReady(code);
+    const tag = (ledgers[0] as LedgerKeys).tag;
+    // The engine makes a call's AbortController only when asked for it; ask now, so that an abort
+    // on timeout can be seen when a late answer arrives.
+    if (reversal !== undefined) void call.signal;
     return new Promise<unknown[]>((resolve, reject) => {
-      this.#batcher.push({ code, keys, args, call, tag: (ledgers[0] as LedgerKeys).tag, resolve, reject });
+      this.#batcher.push({ code, keys, args, call, tag, resolve, reject, ...(reversal ? { reversal } : {}) });
     }).then((answer) => {
       const status = answer[0];
       if (status === -1) {
         // The server ran the operation after its deadline (a replayed or long-delayed command): it
         // changed nothing, and the engine has given up or is about to.
-        throw new StoreTimeoutError(OPERATION_NAMES[code] ?? code, call.timeoutMs);
+        throw new StoreTimeoutError(nameOf(code), call.timeoutMs);
       }
-      if (status === -2)
-        throw new StoreError(`Redis ${OPERATION_NAMES[code] ?? code} script failed: ${String(answer[1])}`);
+      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${String(answer[1])}`);
       return answer;
     });
   }
 
   /** Sends a batch as one script call and hands each operation its answer. */
   async #dispatch(operations: Operation[]): Promise<void> {
+    const receipt = this.#keys.receipt((operations[0] as Operation).tag, `${this.#instance}.${++this.#batches}`);
+    let live = operations;
+    let sent = false;
     try {
       if (!this.#clock.calibrated) await this.#calibrate();
-      let live = operations;
       const send = (fallback: boolean) => {
-        const keys: string[] = [];
-        const args: string[] = [];
+        const keys: string[] = [receipt];
+        const args: string[] = [String(this.#receiptTtlMs)];
         for (const op of live) {
+          const deadline = op.call.deadline;
           args.push(op.code, String(op.keys.length), String(op.args.length + 2));
-          args.push(String(this.#clock.serverDeadlineUs(op.call.deadline)), nowArg(op.call));
+          args.push(Number.isFinite(deadline) ? String(this.#clock.serverDeadlineUs(deadline)) : "", nowArg(op.call));
           for (const arg of op.args) args.push(arg);
           for (const key of op.keys) keys.push(key);
         }
+        sent = true;
         return fallback
           ? this.#client.evalSource(SCRIPTS.batch.source, keys, args)
           : this.#client.evalSha(SCRIPTS.batch.sha1, keys, args);
@@ -270,25 +331,36 @@ export class RedisStore implements Store {
         reply = await send(false);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        // The server lost its script cache (a restart): send the text, but not for calls the
-        // engine has already given up on.
+        // The server lost its script cache (a restart), so nothing ran: send the text, but not
+        // for calls the engine has already given up on.
         live = live.filter((op) => {
           if (!op.call.signal.aborted) return true;
-          op.reject(new StoreTimeoutError(OPERATION_NAMES[op.code] ?? op.code, op.call.timeoutMs));
+          op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
           return false;
         });
         if (live.length === 0) return;
         reply = await send(true);
       }
-      this.#deliver(live, reply);
+      this.#deliver(live, reply, receipt);
     } catch (error) {
       const failure = wrap(error, "batch");
-      for (const op of operations) op.reject(failure);
+      for (const op of live) op.reject(failure);
+      // The batch may have run without its answer reaching us (a dropped connection): reverse what
+      // it may have done, or make sure it never does.
+      if (sent)
+        this.#reverse(
+          receipt,
+          live.map((op, i) => ({ op, index: i + 1 })),
+        );
     }
   }
 
   /** Splits a batch reply into each operation's answer. */
-  #deliver(operations: readonly Operation[], reply: unknown): void {
+  #deliver(operations: readonly Operation[], reply: unknown, receipt: string): void {
+    if (Array.isArray(reply) && reply[0] === "R") {
+      this.#replayed(operations, String(reply[1]), receipt);
+      return;
+    }
     if (!Array.isArray(reply) || reply.length < 2) {
       throw new StoreError(`Redis batch script answered ${show(reply)}: expected an array`);
     }
@@ -303,16 +375,103 @@ export class RedisStore implements Store {
       answers.push(reply.slice(at + 1, at + 1 + length));
       at += 1 + length;
     }
-    for (let i = 0; i < operations.length; i++) (operations[i] as Operation).resolve(answers[i] as unknown[]);
+    const late: { op: Operation; index: number }[] = [];
+    for (let i = 0; i < operations.length; i++) {
+      const op = operations[i] as Operation;
+      const answer = answers[i] as unknown[];
+      // Ran in time by the server's clock, but answered after the engine gave up and reported a
+      // failure: a charge or hold nobody will settle. Reverse it.
+      if (op.reversal && op.call.signal.aborted && answer[0] === 1) late.push({ op, index: i + 1 });
+      op.resolve(answer);
+    }
+    if (late.length > 0) this.#reverse(receipt, late);
+  }
+
+  /**
+   * Answers a batch that Redis had already run (the client sent it again after a dropped
+   * connection), from its receipt: charges and holds are reversed and reported failed, since
+   * their answers are lost; settlements are answered as they went.
+   */
+  #replayed(operations: readonly Operation[], receiptText: string, receipt: string): void {
+    const statuses = receiptText === "X" ? "" : (receiptText.split("|")[2] ?? "");
+    const reverse: { op: Operation; index: number }[] = [];
+    operations.forEach((op, i) => {
+      const status = statuses[i];
+      const name = nameOf(op.code);
+      if (status === undefined) {
+        op.reject(new StoreError(`Redis ${name} failed: the call was cancelled after a dropped connection`));
+      } else if (op.reversal) {
+        if (status === "1") reverse.push({ op, index: i + 1 });
+        op.reject(
+          new StoreError(
+            `Redis ${name} failed: the connection dropped before the answer arrived${status === "1" ? "; the call is being undone" : ""}`,
+          ),
+        );
+      } else if (op.code === OP.settle && (status === "0" || status === "1" || status === "2")) {
+        op.resolve([Number(status)]);
+      } else if ((op.code === OP.clear || op.code === OP.undo) && status === "1") {
+        op.resolve([1]);
+      } else {
+        op.reject(new StoreError(`Redis ${name} failed: the connection dropped before the answer arrived`));
+      }
+    });
+    if (reverse.length > 0) this.#reverse(receipt, reverse);
+  }
+
+  /**
+   * Reverses, in the background, the charges and holds of a batch that may have taken effect
+   * although their callers were told they failed: an undo operation, retried until Redis takes it
+   * (for as long as the batch's receipt lives). Undo is idempotent, and on a batch that never ran
+   * it leaves a tombstone, so that the batch never will.
+   */
+  #reverse(receipt: string, entries: readonly { op: Operation; index: number }[]): void {
+    const reversible = entries.filter((e) => e.op.reversal !== undefined);
+    if (reversible.length === 0) return;
+    const keys = [receipt];
+    const args = [String(reversible.length)];
+    for (const { op, index } of reversible) {
+      const r = op.reversal as Reversal;
+      args.push(String(index), r.code, String(r.windows.length), r.amount, nowArg(op.call), r.id, ...r.windows);
+      for (const key of op.keys) keys.push(key);
+    }
+    const first = (reversible[0] as { op: Operation }).op;
+    const tag = first.tag;
+    // No deadline: it must run whenever Redis is reachable again. The clock of the calls it undoes,
+    // so that the expiries it runs on the way agree with theirs.
+    const call: StoreCall = {
+      now: first.call.now,
+      timeoutMs: this.#receiptTtlMs,
+      deadline: Number.POSITIVE_INFINITY,
+      signal: new AbortController().signal,
+    };
+    const giveUpAt = monotonicMs() + this.#receiptTtlMs - 500;
+    this.#pendingReversals += reversible.length;
+    const attempt = (delay: number): void => {
+      if (monotonicMs() > giveUpAt) {
+        this.#pendingReversals -= reversible.length;
+        this.#lostReversals += reversible.length;
+        return;
+      }
+      const retry = () => setTimeout(() => attempt(Math.min(delay * 2, 2_000)), delay).unref();
+      if (this.#client.isReady !== undefined && !this.#client.isReady()) {
+        retry();
+        return;
+      }
+      new Promise<unknown[]>((resolve, reject) => {
+        this.#batcher.push({ code: OP.undo, keys, args, call, tag, resolve, reject });
+      }).then((answer) => {
+        if (answer[0] === 1) this.#pendingReversals -= reversible.length;
+        else retry();
+      }, retry);
+    };
+    attempt(50);
   }
 
   /** Throws while the connection is down: a queued command would run late. */
   #checkReady(operation: string): void {
     const client = this.#client;
     if (client.isReady !== undefined && !client.isReady()) {
-      throw new StoreError(
-        `Redis ${OPERATION_NAMES[operation] ?? operation} failed: not connected to Redis; not queueing the command`,
-      );
+      throw new StoreError(`Redis ${nameOf(operation)} failed: not connected to Redis; not queueing the command`);
     }
   }
 
@@ -363,7 +522,12 @@ const OPERATION_NAMES: Record<string, string> = {
   [OP.settle]: "settle",
   [OP.spent]: "spent",
   [OP.clear]: "clear",
+  [OP.undo]: "undo",
 };
+
+function nameOf(code: string): string {
+  return OPERATION_NAMES[code] ?? code;
+}
 
 function nowArg(call: StoreCall): string {
   return call.now === undefined ? "" : String(call.now);

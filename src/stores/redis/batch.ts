@@ -12,9 +12,22 @@ export interface Operation {
   readonly call: StoreCall;
   /** Hash tag of the operation's keys: a batch on a cluster holds one tag only. */
   readonly tag: string;
+  /**
+   * For a charge or a reserve: what it takes to reverse it, should it take effect although its
+   * caller was told it failed.
+   */
+  readonly reversal?: Reversal;
   /** Gets the operation's answer: status first. */
   resolve(answer: unknown[]): void;
   reject(error: unknown): void;
+}
+
+/** How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it. */
+export interface Reversal {
+  readonly code: "c" | "r";
+  readonly amount: string;
+  readonly id: string;
+  readonly windows: readonly string[];
 }
 
 /** Most operations one script call carries, so that no batch blocks the server for long. */

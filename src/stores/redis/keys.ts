@@ -36,7 +36,7 @@ export interface LedgerKeys {
 /**
  * Maps ledgers to keys. The layout is `prefix{tag}:kind` when the tag is the ledger itself (the
  * default: one slot per ledger), and `prefix{tag}:kind:ledger` when a `hashTag` function groups
- * ledgers; `kind` is one letter (`t`, `l`, `s`, `x`) for ledger keys and `h` for a hold. The prefix has no
+ * ledgers; `kind` is one letter (`t`, `l`, `s`, `x`) for ledger keys, `h` for a hold and `b` for a batch receipt. The prefix has no
  * braces, the tag and ledger are escaped, so reading a key back is unambiguous: the layout is
  * injective.
  */
@@ -97,6 +97,11 @@ export class KeySpace {
   /** The key of hold `id`, in the slot of the first ledger it holds on. */
   hold(tag: string, id: string): string {
     return `${this.prefix}{${tag}}:h:${escapeKeyPart(id)}`;
+  }
+
+  /** The key of a batch's receipt, in the slot of its operations. */
+  receipt(tag: string, batch: string): string {
+    return `${this.prefix}{${tag}}:b:${batch}`;
   }
 
   /** A SCAN pattern matching every key of this prefix (glob characters escaped). */

@@ -9,33 +9,48 @@ import { ARITHMETIC_LUA } from "./arith.js";
  * Each operation first compares the server's clock with its deadline and changes nothing once it
  * has passed (a command replayed after the engine gave up is a no-op); then expires the due spends
  * and holds of the ledgers it touches; then decides and writes. Expiry work grows with what
- * expires (plus O(log n) for the rare out-of-order spend): the totals hash keeps the oldest spend
- * time and a lower bound of the earliest hold expiry, so a call with nothing due does no query.
+ * expires (plus O(log n) for the rare out-of-order spend): the state keeps the oldest spend time
+ * and a lower bound of the earliest hold expiry, so a call with nothing due does no query.
+ *
+ * Every batch that changes something leaves a receipt under its own id, for `receiptTtlMs`: the
+ * server time it ran at and one status character per operation. A batch whose receipt exists does nothing and answers
+ * {'R', receipt}: a client that resends a command after a dropped connection (ioredis does) cannot
+ * apply it twice. The undo operation reads a receipt to reverse, exactly, the charges and holds of
+ * a batch that took effect although the engine had given up on them (or could not know); on a
+ * batch that never ran it leaves a tombstone receipt "X", so that it never will.
  *
  * Redis has no rollback: a script that fails halfway keeps its earlier writes. So each operation
  * reads and decides first and writes last (the only earlier writes are expiries, correct on their
  * own), and runs under pcall so that one failing operation does not abort the others.
  *
- * Per ledger, four keys (see keys.ts): a hash of totals — c committed, r reserved (decimal
- * strings of units), n straggler counter, k keep-until (server ms, or "p" for never), o and z the
- * oldest and newest spend time in the list, p the oldest straggler time, e a lower bound of the
- * earliest hold expiry — a list of spends in time order (time, amount, time, amount…), a sorted set
- * of straggler spends that came out of time order (members "amount:n"), and a sorted set of active
- * holds by expiry (members "amount:id"). A hold's own key holds "amount|expiresAt|forgetAt".
+ * Per ledger, four keys (see keys.ts). The state, a string "c|r|o|z|p|e|k|n|g": c committed and
+ * r reserved (decimal strings of units), o and z the oldest and newest spend time in the list,
+ * p the oldest straggler time, e a lower bound of the earliest hold expiry, k keep-until (server
+ * ms, or "p" for never), n a straggler counter, g the server µs at which this state was created.
+ * A list of spends in time order (time, amount, time, amount…); a sorted set of stragglers, spends
+ * that came out of time order (members "amount:n") and refunds ("-amount:n", which leave the window
+ * exactly when the spend they cancel does); a sorted set of active holds by expiry (members
+ * "amount:id"). A hold's own key holds "amount|expiresAt|forgetAt".
  *
- * Batch layout. ARGV: per operation, its code, its number of keys, its number of arguments, then
- * the arguments, which begin with the deadline (server µs, '' for none) and now ('' for the
- * server's clock). KEYS: each operation's keys in turn. Reply: server seconds, microseconds, then
- * per operation the length of its answer and the answer, whose first element is the status:
- * -1 deadline passed (nothing done), -2 error (with the message).
+ * Batch layout. KEYS[1] is the batch's receipt key, then each operation's keys in turn. ARGV[1] is
+ * the receipt lifetime in ms; then per operation its code, number of keys, number of arguments,
+ * and the arguments, which begin with the deadline (server µs, '' for none) and now ('' for the
+ * server's clock). Reply: server seconds, microseconds, then per operation the length of its
+ * answer and the answer, whose first element is the status: -1 deadline passed (nothing done),
+ * -2 error (with the message).
  */
 const BATCH = `${ARITHMETIC_LUA}
+local smatch = string.match
+local RECEIPT_TTL = ARGV[1]
+local seen = redis.call('GET', KEYS[1])
+if seen then return { 'R', seen } end
+
 local t = redis.call('TIME')
 local us = tonum(t[1]) * 1000000 + tonum(t[2])
 local ms = math.floor(us / 1000)
+local function seconds(sec, usec) return sec .. '.' .. string.rep('0', 6 - #usec) .. usec end
 -- The server's time in seconds as a string, so that it is stored as read, never reformatted.
-local server_now_s = t[1] .. '.' .. string.rep('0', 6 - #t[2]) .. t[2]
-local smatch = string.match
+local server_now_s = seconds(t[1], t[2])
 local function window_of(w) if w == '' then return nil end return tonum(w) end
 
 local function first_score(key)
@@ -48,25 +63,25 @@ local function sum_members(members)
   return total
 end
 
-local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)$'
+local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)|(%d*)$'
 
 -- Reads a ledger (keys KEYS[k+1..k+4]) and drops the spends and holds whose time has passed.
--- Times are kept as the strings they were written as; on, pn, en are their values.
+-- Times are kept as the strings they were written as.
 local function open(k, now, window)
   local tk, lk, sk, xk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local st = { t = tk, l = lk, s = sk, x = xk, dirty = false, wrote = false }
   local v = redis.call('GET', tk)
   if v then
-    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n = smatch(v, STATE)
+    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n, st.g = smatch(v, STATE)
     if not st.c then error('corrupt budgetgate state at ' .. tk .. ': ' .. v) end
   else
-    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n = '0', '0', '', '', '', '', '', ''
+    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n, st.g = '0', '0', '', '', '', '', '', '', fmt('%d', us)
   end
   if window then
     local horizon = now - window
+    local gone, back = '0', '0'
     local on = tonum(st.o)
     if on and on < horizon then
-      local gone = '0'
       repeat
         gone = add(gone, redis.call('LPOP', lk, 2)[2])
         local head = redis.call('LINDEX', lk, 0)
@@ -74,15 +89,21 @@ local function open(k, now, window)
         on = head and tonum(head)
       until not on or on >= horizon
       if st.o == '' then st.z = '' end
-      st.c = sub(st.c, gone)
-      st.dirty = true
     end
     local pn = tonum(st.p)
     if pn and pn < horizon then
       local bound = '(' .. fmt('%.17g', horizon)
-      st.c = sub(st.c, sum_members(redis.call('ZRANGEBYSCORE', sk, '-inf', bound)))
+      local members = redis.call('ZRANGEBYSCORE', sk, '-inf', bound)
+      for j = 1, #members do
+        local sign, amount = smatch(members[j], '^(-?)(%d+)')
+        if sign == '-' then back = add(back, amount) else gone = add(gone, amount) end
+      end
       redis.call('ZREMRANGEBYSCORE', sk, '-inf', bound)
       st.p = first_score(sk)
+    end
+    if gone ~= '0' or back ~= '0' then
+      -- Refunds first: a refunded spend leaves together with its refund.
+      st.c = sub(add(st.c, back), gone)
       st.dirty = true
     end
   end
@@ -97,10 +118,18 @@ local function open(k, now, window)
   return st
 end
 
+-- Adds a member to the stragglers at time_s (a spend that came out of order, or a refund "-").
+local function straggle(st, time_s, member)
+  if st.p == '' then st.new_s = true end
+  st.n = fmt('%d', (tonum(st.n) or 0) + 1)
+  redis.call('ZADD', st.s, time_s, member .. ':' .. st.n)
+  if st.p == '' or tonum(time_s) < tonum(st.p) then st.p = time_s end
+end
+
 -- Records a spend at now (now_s as a string). Spends almost always come in time order and go to
--- the tail of a list (time, amount…) whose head is the oldest: O(1) both ways. One older than the
--- newest (a clock set back, or processes with clocks of their own) goes to a sorted set of
--- stragglers instead. Lifetime ledgers keep only the total: their spends never leave.
+-- the tail of a list whose head is the oldest: O(1) both ways. One older than the newest (a clock
+-- set back, or processes with clocks of their own) goes to the stragglers instead.
+-- Lifetime ledgers keep only the total: their spends never leave.
 local function spend(st, now, now_s, window, amount)
   if amount == '0' then return end
   st.c = add(st.c, amount)
@@ -112,28 +141,31 @@ local function spend(st, now, now_s, window, amount)
     redis.call('RPUSH', st.l, now_s, amount)
     st.z = now_s
   else
-    if st.p == '' then st.new_s = true end
-    st.n = tostring((tonum(st.n) or 0) + 1)
-    redis.call('ZADD', st.s, now_s, amount .. ':' .. st.n)
-    if st.p == '' or now < tonum(st.p) then st.p = now_s end
+    straggle(st, now_s, amount)
   end
+end
+
+-- Takes back a spend of amount recorded at time_s by a batch that ran at server µs batch_us,
+-- unless the ledger was cleared since (its state is younger) or the spend has left the window.
+local function refund(st, now, window, amount, time_s, batch_us)
+  if amount == '0' or tonum(st.g) > batch_us then return end
+  if window and tonum(time_s) < now - window then return end
+  st.c = sub(st.c, amount)
+  st.dirty, st.wrote = true, true
+  if window then straggle(st, time_s, '-' .. amount) end
 end
 
 -- Writes the state back. After a write, keeps the ledger's keys alive while anything in them
 -- counts: the window (spends), the hold TTL (holds), forever for a lifetime budget. keep-until only
 -- grows, with some slack so that most writes need not move it.
 local function pack(st)
-  return st.c .. '|' .. st.r .. '|' .. st.o .. '|' .. st.z .. '|' .. st.p .. '|' .. st.e .. '|' .. st.k .. '|' .. st.n
+  return st.c .. '|' .. st.r .. '|' .. st.o .. '|' .. st.z .. '|' .. st.p .. '|' .. st.e .. '|' .. st.k .. '|'
+    .. st.n .. '|' .. st.g
 end
 local function close(st, window, hold_ttl)
   if not st.dirty then return end
-  local state = pack(st)
-  if not st.wrote then
-    redis.call('SET', st.t, state, 'KEEPTTL')
-    return
-  end
-  if st.k == 'p' then
-    redis.call('SET', st.t, state, 'KEEPTTL')
+  if not st.wrote or st.k == 'p' then
+    redis.call('SET', st.t, pack(st), 'KEEPTTL')
     return
   end
   if not window then
@@ -148,7 +180,7 @@ local function close(st, window, hold_ttl)
   if hold_ttl and hold_ttl > life then life = hold_ttl end
   life = math.ceil(life * 1000) + 1000
   if (tonum(st.k) or 0) >= ms + life then
-    redis.call('SET', st.t, state, 'KEEPTTL')
+    redis.call('SET', st.t, pack(st), 'KEEPTTL')
     if st.new_l then redis.call('PEXPIREAT', st.l, st.k) end
     if st.new_s then redis.call('PEXPIREAT', st.s, st.k) end
     if st.wrote_x then redis.call('PEXPIREAT', st.x, st.k) end
@@ -182,6 +214,14 @@ local function decide(k, lines, a, now, amount)
     if not sum_le(total, amount, ARGV[a + 2 * i - 2]) then answer[1] = 0 end
   end
   return states, windows, answer
+end
+
+-- Takes hold id (amount) off a ledger if it still counts there.
+local function unhold(st, amount, id)
+  if redis.call('ZREM', st.x, amount .. ':' .. id) == 1 then
+    st.r = sub(st.r, amount)
+    st.dirty = true
+  end
 end
 
 local OPS = {}
@@ -241,14 +281,7 @@ OPS.s = function(k, nk, a, now, now_s)
   end
   local late = tonum(expires) <= now
   if not late then
-    local member = amount .. ':' .. id
-    for i = 1, lines do
-      local st = states[i]
-      if redis.call('ZREM', st.x, member) == 1 then
-        st.r = sub(st.r, amount)
-        st.dirty = true
-      end
-    end
+    for i = 1, lines do unhold(states[i], amount, id) end
   end
   redis.call('DEL', hold_key)
   if actual ~= '' then
@@ -272,8 +305,56 @@ OPS.d = function(k, nk, a, now)
   return { 1 }
 end
 
+-- undo: reverses the charges and holds of an earlier batch that took effect although their caller
+-- was told they failed. Keys: the batch's receipt key, then per operation its keys (4 per line,
+-- then the hold's for a reserve). Arguments: the number of operations, then per operation its
+-- position in the batch, code, number of lines, amount, now ('' for the batch's server time),
+-- hold id ('' for a charge), and window per line. Answer: {1}.
+OPS.u = function(k, nk, a, now)
+  local receipt_key = KEYS[k + 1]
+  local receipt = redis.call('GET', receipt_key)
+  if not receipt then
+    redis.call('SET', receipt_key, 'X', 'PX', RECEIPT_TTL) -- never ran: now it never will
+    return { 1 }
+  end
+  if receipt == 'X' then return { 1 } end
+  local sec, usec, statuses = smatch(receipt, '^(%d+)|(%d+)|(.*)$')
+  local batch_us = tonum(sec) * 1000000 + tonum(usec)
+  local batch_now_s = seconds(sec, usec)
+  local kp, ap = k + 1, a + 1
+  for _ = 1, tonum(ARGV[a]) do
+    local index, code, lines = tonum(ARGV[ap]), ARGV[ap + 1], tonum(ARGV[ap + 2])
+    local amount, given, id = ARGV[ap + 3], ARGV[ap + 4], ARGV[ap + 5]
+    if string.sub(statuses, index, index) == '1' then
+      local time_s = batch_now_s
+      if given ~= '' then time_s = given end
+      for i = 1, lines do
+        local window = window_of(ARGV[ap + 5 + i])
+        local st = open(kp + 4 * (i - 1), now, window)
+        if code == 'c' then refund(st, now, window, amount, time_s, batch_us) else unhold(st, amount, id) end
+        close(st, window, nil)
+      end
+      if code == 'r' then redis.call('DEL', KEYS[kp + 4 * lines + 1]) end
+    end
+    kp = kp + 4 * lines
+    if code == 'r' then kp = kp + 1 end
+    ap = ap + 6 + lines
+  end
+  redis.call('SET', receipt_key, 'X', 'KEEPTTL')
+  return { 1 }
+end
+
+-- One status character per operation, for the receipt; and whether the operation changed anything.
+local function receipt_status(op, answer)
+  local status = answer[1]
+  if status == -1 then return 'S', false end
+  if status == -2 then return 'E', false end
+  return tostring(status), op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0)
+end
+
 local reply = { t[1], t[2] }
-local k, a, n = 0, 1, #ARGV
+local statuses, changed = {}, false
+local k, a, n = 1, 2, #ARGV
 while a <= n do
   local op, nk, na = ARGV[a], tonum(ARGV[a + 1]), tonum(ARGV[a + 2])
   local base = a + 3
@@ -292,10 +373,17 @@ while a <= n do
       answer = { -2, tostring(out) }
     end
   end
+  local status, effect = receipt_status(op, answer)
+  statuses[#statuses + 1] = status
+  changed = changed or effect
   local m = #reply
   reply[m + 1] = #answer
   for i = 1, #answer do reply[m + 1 + i] = answer[i] end
   k, a = k + nk, base + na
+end
+-- A batch that changed nothing needs no receipt: running it again would only decide again.
+if changed then
+  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
 end
 return reply
 `;
@@ -332,4 +420,4 @@ export const SCRIPTS = {
 } as const;
 
 /** Operation codes of the batch script. */
-export const OP = { charge: "c", reserve: "r", settle: "s", spent: "q", clear: "d" } as const;
+export const OP = { charge: "c", reserve: "r", settle: "s", spent: "q", clear: "d", undo: "u" } as const;
