@@ -57,6 +57,8 @@ export const DEFAULT_REDIS_PREFIX = "budgetgate:";
  */
 const HOLD_MEMORY_MARGIN_MS = 60_000;
 
+const NEVER_ABORTED = new AbortController().signal;
+
 /** Default {@link RedisStoreOptions.receiptTtlMs}. */
 export const DEFAULT_RECEIPT_TTL_MS = 30_000;
 
@@ -287,11 +289,10 @@ export class RedisStore implements Store {
   ): Promise<unknown[]> {
     this.#checkReady(code);
     const tag = (ledgers[0] as LedgerKeys).tag;
-    // The engine makes a call's AbortController only when asked for it; ask now, so that an abort
-    // on timeout can be seen when a late answer arrives.
-    if (reversal !== undefined) void call.signal;
+    // When the engine gives up, on this process's monotonic clock (immune to wall-clock steps).
+    const giveUpAt = monotonicMs() + (call.deadline - Date.now());
     return new Promise<unknown[]>((resolve, reject) => {
-      this.#batcher.push({ code, keys, args, call, tag, resolve, reject, ...(reversal ? { reversal } : {}) });
+      this.#batcher.push({ code, keys, args, call, giveUpAt, tag, resolve, reject, ...(reversal ? { reversal } : {}) });
     }).then((answer) => {
       const status = answer[0];
       if (status === -1) {
@@ -315,9 +316,9 @@ export class RedisStore implements Store {
         const keys: string[] = [receipt];
         const args: string[] = [String(this.#receiptTtlMs)];
         for (const op of live) {
-          const deadline = op.call.deadline;
+          const deadline = op.giveUpAt;
           args.push(op.code, String(op.keys.length), String(op.args.length + 2));
-          args.push(Number.isFinite(deadline) ? String(this.#clock.serverDeadlineUs(deadline)) : "", nowArg(op.call));
+          args.push(Number.isFinite(deadline) ? String(this.#clock.serverTimeUs(op.giveUpAt)) : "", nowArg(op.call));
           for (const arg of op.args) args.push(arg);
           for (const key of op.keys) keys.push(key);
         }
@@ -334,7 +335,7 @@ export class RedisStore implements Store {
         // The server lost its script cache (a restart), so nothing ran: send the text, but not
         // for calls the engine has already given up on.
         live = live.filter((op) => {
-          if (!op.call.signal.aborted) return true;
+          if (monotonicMs() < op.giveUpAt) return true;
           op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
           return false;
         });
@@ -376,13 +377,19 @@ export class RedisStore implements Store {
       at += 1 + length;
     }
     const late: { op: Operation; index: number }[] = [];
+    const now = monotonicMs();
     for (let i = 0; i < operations.length; i++) {
       const op = operations[i] as Operation;
       const answer = answers[i] as unknown[];
-      // Ran in time by the server's clock, but answered after the engine gave up and reported a
-      // failure: a charge or hold nobody will settle. Reverse it.
-      if (op.reversal && op.call.signal.aborted && answer[0] === 1) late.push({ op, index: i + 1 });
-      op.resolve(answer);
+      // Ran in time by the server's clock, but answered when the engine gives up (or has given up
+      // and reported a failure): a charge or hold nobody would settle. Report it failed, so that
+      // an engine still waiting agrees, and reverse it.
+      if (op.reversal && answer[0] === 1 && now >= op.giveUpAt - 1) {
+        late.push({ op, index: i + 1 });
+        op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
+      } else {
+        op.resolve(answer);
+      }
     }
     if (late.length > 0) this.#reverse(receipt, late);
   }
@@ -442,7 +449,7 @@ export class RedisStore implements Store {
       now: first.call.now,
       timeoutMs: this.#receiptTtlMs,
       deadline: Number.POSITIVE_INFINITY,
-      signal: new AbortController().signal,
+      signal: NEVER_ABORTED,
     };
     const giveUpAt = monotonicMs() + this.#receiptTtlMs - 500;
     this.#pendingReversals += reversible.length;
@@ -458,7 +465,16 @@ export class RedisStore implements Store {
         return;
       }
       new Promise<unknown[]>((resolve, reject) => {
-        this.#batcher.push({ code: OP.undo, keys, args, call, tag, resolve, reject });
+        this.#batcher.push({
+          code: OP.undo,
+          keys,
+          args,
+          call,
+          giveUpAt: Number.POSITIVE_INFINITY,
+          tag,
+          resolve,
+          reject,
+        });
       }).then((answer) => {
         if (answer[0] === 1) this.#pendingReversals -= reversible.length;
         else retry();

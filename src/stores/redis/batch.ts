@@ -10,6 +10,8 @@ export interface Operation {
   readonly args: readonly string[];
   /** The engine's call: its deadline and clock. */
   readonly call: StoreCall;
+  /** monotonicMs() at which the engine gives up on the call (Infinity: never). */
+  readonly giveUpAt: number;
   /** Hash tag of the operation's keys: a batch on a cluster holds one tag only. */
   readonly tag: string;
   /**
@@ -31,7 +33,13 @@ export interface Reversal {
 }
 
 /** Most operations one script call carries, so that no batch blocks the server for long. */
-export const MAX_BATCH = Number(process.env.BG_MAX_BATCH ?? 32);
+export const MAX_BATCH = 32;
+/**
+ * Operations of one tick are spread over up to this many script calls, so that the server runs
+ * one while the client reads the answer of another and sends the next: one call for everything
+ * would leave each side idle half the time.
+ */
+export const PIPELINE = 4;
 
 /**
  * Collects the operations started in one tick of the event loop and hands them over together once
@@ -64,11 +72,12 @@ export class Batcher {
     const queue = this.#queue;
     this.#queue = [];
     if (!this.#byTag) {
-      if (queue.length <= MAX_BATCH) {
+      const size = Math.min(MAX_BATCH, Math.ceil(queue.length / PIPELINE));
+      if (queue.length <= size) {
         this.#send(queue);
         return;
       }
-      for (let i = 0; i < queue.length; i += MAX_BATCH) this.#send(queue.slice(i, i + MAX_BATCH));
+      for (let i = 0; i < queue.length; i += size) this.#send(queue.slice(i, i + size));
       return;
     }
     const groups = new Map<string, Operation[]>();

@@ -69,14 +69,17 @@ local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)|(%d*)$
 -- Times are kept as the strings they were written as.
 local function open(k, now, window)
   local tk, lk, sk, xk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
-  local st = { t = tk, l = lk, s = sk, x = xk, dirty = false, wrote = false }
   local v = redis.call('GET', tk)
+  local c, r, o, z, p, e, keep, n, g
   if v then
-    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n, st.g = smatch(v, STATE)
-    if not st.c then error('corrupt budgetgate state at ' .. tk .. ': ' .. v) end
+    c, r, o, z, p, e, keep, n, g = smatch(v, STATE)
+    if not c then error('corrupt budgetgate state at ' .. tk .. ': ' .. v) end
   else
-    st.c, st.r, st.o, st.z, st.p, st.e, st.k, st.n, st.g = '0', '0', '', '', '', '', '', '', fmt('%d', us)
+    c, r, o, z, p, e, keep, n, g = '0', '0', '', '', '', '', '', '', fmt('%d', us)
   end
+  -- Every field at once, and few (keys are found from i): growing a table rehashes it, and a
+  -- bigger one costs more to make and to collect.
+  local st = { i = k, c = c, r = r, o = o, z = z, p = p, e = e, k = keep, n = n, g = g, dirty = false, wrote = false }
   if window then
     local horizon = now - window
     local gone, back = '0', '0'
@@ -122,7 +125,7 @@ end
 local function straggle(st, time_s, member)
   if st.p == '' then st.new_s = true end
   st.n = fmt('%d', (tonum(st.n) or 0) + 1)
-  redis.call('ZADD', st.s, time_s, member .. ':' .. st.n)
+  redis.call('ZADD', KEYS[st.i + 3], time_s, member .. ':' .. st.n)
   if st.p == '' or tonum(time_s) < tonum(st.p) then st.p = time_s end
 end
 
@@ -138,7 +141,7 @@ local function spend(st, now, now_s, window, amount)
   local zn = tonum(st.z)
   if not zn or now >= zn then
     if st.o == '' then st.o, st.new_l = now_s, true end
-    redis.call('RPUSH', st.l, now_s, amount)
+    redis.call('RPUSH', KEYS[st.i + 2], now_s, amount)
     st.z = now_s
   else
     straggle(st, now_s, amount)
@@ -165,34 +168,34 @@ end
 local function close(st, window, hold_ttl)
   if not st.dirty then return end
   if not st.wrote or st.k == 'p' then
-    redis.call('SET', st.t, pack(st), 'KEEPTTL')
+    redis.call('SET', KEYS[st.i + 1], pack(st), 'KEEPTTL')
     return
   end
   if not window then
     st.k = 'p'
-    redis.call('SET', st.t, pack(st))
-    redis.call('PERSIST', st.l)
-    redis.call('PERSIST', st.s)
-    redis.call('PERSIST', st.x)
+    redis.call('SET', KEYS[st.i + 1], pack(st))
+    redis.call('PERSIST', KEYS[st.i + 2])
+    redis.call('PERSIST', KEYS[st.i + 3])
+    redis.call('PERSIST', KEYS[st.i + 4])
     return
   end
   local life = window
   if hold_ttl and hold_ttl > life then life = hold_ttl end
   life = math.ceil(life * 1000) + 1000
   if (tonum(st.k) or 0) >= ms + life then
-    redis.call('SET', st.t, pack(st), 'KEEPTTL')
-    if st.new_l then redis.call('PEXPIREAT', st.l, st.k) end
-    if st.new_s then redis.call('PEXPIREAT', st.s, st.k) end
-    if st.wrote_x then redis.call('PEXPIREAT', st.x, st.k) end
+    redis.call('SET', KEYS[st.i + 1], pack(st), 'KEEPTTL')
+    if st.new_l then redis.call('PEXPIREAT', KEYS[st.i + 2], st.k) end
+    if st.new_s then redis.call('PEXPIREAT', KEYS[st.i + 3], st.k) end
+    if st.wrote_x then redis.call('PEXPIREAT', KEYS[st.i + 4], st.k) end
     return
   end
   local slack = math.floor(life / 8)
   if slack > 60000 then slack = 60000 end
   st.k = fmt('%d', ms + life + slack)
-  redis.call('SET', st.t, pack(st), 'PXAT', st.k)
-  redis.call('PEXPIREAT', st.l, st.k)
-  redis.call('PEXPIREAT', st.s, st.k)
-  redis.call('PEXPIREAT', st.x, st.k)
+  redis.call('SET', KEYS[st.i + 1], pack(st), 'PXAT', st.k)
+  redis.call('PEXPIREAT', KEYS[st.i + 2], st.k)
+  redis.call('PEXPIREAT', KEYS[st.i + 3], st.k)
+  redis.call('PEXPIREAT', KEYS[st.i + 4], st.k)
 end
 
 -- a + b <= m, for canonical digit strings, without building the sum when lengths settle it.
@@ -218,7 +221,7 @@ end
 
 -- Takes hold id (amount) off a ledger if it still counts there.
 local function unhold(st, amount, id)
-  if redis.call('ZREM', st.x, amount .. ':' .. id) == 1 then
+  if redis.call('ZREM', KEYS[st.i + 4], amount .. ':' .. id) == 1 then
     st.r = sub(st.r, amount)
     st.dirty = true
   end
@@ -230,6 +233,17 @@ local OPS = {}
 -- Answer: {1 allowed | 0 blocked, spent per line}.
 OPS.c = function(k, nk, a, now, now_s)
   local amount, lines = ARGV[a], nk / 4
+  if lines == 1 then
+    -- The common case, without the tables of several lines.
+    local window = window_of(ARGV[a + 2])
+    local st = open(k, now, window)
+    local total = st.c
+    if st.r ~= '0' then total = add(st.c, st.r) end
+    local allowed = sum_le(total, amount, ARGV[a + 1])
+    if allowed then spend(st, now, now_s, window, amount) end
+    close(st, window, nil)
+    return { allowed and 1 or 0, total }
+  end
   local states, windows, answer = decide(k, lines, a + 1, now, amount)
   for i = 1, lines do
     if answer[1] == 1 then spend(states[i], now, now_s, windows[i], amount) end
@@ -250,7 +264,7 @@ OPS.r = function(k, nk, a, now, now_s)
     for i = 1, lines do
       local st = states[i]
       st.r = add(st.r, amount)
-      redis.call('ZADD', st.x, expires_s, member)
+      redis.call('ZADD', KEYS[st.i + 4], expires_s, member)
       st.dirty, st.wrote, st.wrote_x = true, true, true
       if st.e == '' or expires < tonum(st.e) then st.e = expires_s end
     end
@@ -345,11 +359,10 @@ OPS.u = function(k, nk, a, now)
 end
 
 -- One status character per operation, for the receipt; and whether the operation changed anything.
+local STATUS = { [-2] = 'E', [-1] = 'S', [0] = '0', [1] = '1', [2] = '2' }
 local function receipt_status(op, answer)
   local status = answer[1]
-  if status == -1 then return 'S', false end
-  if status == -2 then return 'E', false end
-  return tostring(status), op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0)
+  return STATUS[status], status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0))
 end
 
 local reply = { t[1], t[2] }

@@ -39,12 +39,10 @@ export class ServerClock {
   }
 
   /**
-   * The server time in whole microseconds, at or before the moment that the engine's `deadline`
-   * (a `Date.now()` value) is reached here.
+   * The server time in whole microseconds at or before the moment that this process's monotonic
+   * clock reads `localMs`.
    */
-  serverDeadlineUs(deadline: number): number {
-    const offset = Math.max(this.#current, this.#previous);
-    const localDeadline = monotonicMs() + (deadline - Date.now());
-    return Math.floor((localDeadline + offset) * 1000);
+  serverTimeUs(localMs: number): number {
+    return Math.floor((localMs + Math.max(this.#current, this.#previous)) * 1000);
   }
 }
