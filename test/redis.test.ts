@@ -241,7 +241,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     expect((await ledgerKeys(lifetime)).length).toBe(1); // totals only: a lifetime ledger keeps no spend list
     for (const key of await ledgerKeys(lifetime)) expect(await client.pttl(key)).toBe(-1);
     for (const key of await keysUnder(`${prefix}{${escapeKeyPart(windowed.toString())}}:b:*`)) {
-      expect(await client.pttl(key)).toBeLessThanOrEqual(30_000);
+      expect(await client.pttl(key)).toBeLessThanOrEqual(10_000);
     }
   });
 

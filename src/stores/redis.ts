@@ -43,7 +43,7 @@ export interface RedisStoreOptions {
    * it, a batch that a client sends again after a dropped connection is not applied twice, and one
    * whose answer was lost is reversed once Redis is reachable again; an outage longer than this
    * may leave a charge recorded that was reported failed. Receipts cost about 100 bytes each.
-   * Default 30 000.
+   * Default 10 000.
    */
   readonly receiptTtlMs?: number;
 }
@@ -60,7 +60,7 @@ const HOLD_MEMORY_MARGIN_MS = 60_000;
 const NEVER_ABORTED = new AbortController().signal;
 
 /** Default {@link RedisStoreOptions.receiptTtlMs}. */
-export const DEFAULT_RECEIPT_TTL_MS = 30_000;
+export const DEFAULT_RECEIPT_TTL_MS = 10_000;
 
 interface HeldLines {
   readonly lines: readonly StoreLine[];
@@ -69,10 +69,12 @@ interface HeldLines {
 
 /**
  * A {@link Store} on Redis, shared by every process and host that uses the same server and prefix.
- * Every operation is one Lua script: atomic on the server and one round trip. Amounts stay exact
- * (decimal strings, added in integer limbs in Lua); time comes from the server's clock unless the
- * engine has a clock of its own; a call that arrives at the server after the engine gave up on it
- * changes nothing, and calls fail at once while the connection is down instead of queueing.
+ * Every operation runs inside one Lua script (loaded once, called by SHA-1): atomic on the server
+ * and one round trip; the calls a process makes in the same tick share script calls. Amounts stay
+ * exact (decimal strings, added in integer limbs in Lua); time comes from the server's clock unless
+ * the engine has a clock of its own. A call that reaches the server after the engine gave up on it
+ * changes nothing; one that took effect although the engine reported it failed is reversed; calls
+ * fail at once while the connection is down instead of queueing.
  *
  * Takes an ioredis client (`new Redis()` or `new Cluster()`), a node-redis client
  * (`createClient()`, connected), or any {@link ScriptClient}. The store does not own the client:

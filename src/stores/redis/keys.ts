@@ -23,7 +23,7 @@ export function escapeKeyPart(text: string): string {
 export interface LedgerKeys {
   /** The hash tag (without braces): equal tags mean one slot. */
   readonly tag: string;
-  /** Hash of totals, counters and times (see scripts.ts). */
+  /** The state: totals, counters and times in one string (see scripts.ts). */
   readonly totals: string;
   /** List of spends in time order: time, amount, time, amount… */
   readonly spends: string;
