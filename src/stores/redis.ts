@@ -48,7 +48,7 @@ export interface RedisStoreOptions {
   readonly receiptTtlMs?: number;
 }
 
-/** Default key prefix. */
+/** Default key prefix. @example new RedisStore(redis).prefix === DEFAULT_REDIS_PREFIX // true */
 export const DEFAULT_REDIS_PREFIX = "budgetgate:";
 
 /**
@@ -59,7 +59,7 @@ const HOLD_MEMORY_MARGIN_MS = 60_000;
 
 const NEVER_ABORTED = new AbortController().signal;
 
-/** Default {@link RedisStoreOptions.receiptTtlMs}. */
+/** Default {@link RedisStoreOptions.receiptTtlMs}. @example new RedisStore(redis, { receiptTtlMs: 6 * DEFAULT_RECEIPT_TTL_MS }) */
 export const DEFAULT_RECEIPT_TTL_MS = 10_000;
 
 interface HeldLines {

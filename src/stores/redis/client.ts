@@ -32,7 +32,7 @@ export interface ScriptClient {
   readonly cluster?: boolean;
 }
 
-/** The part of an ioredis client (`Redis` or `Cluster`) the store uses. */
+/** The part of an ioredis client (`Redis` or `Cluster`) the store uses. @example new RedisStore(new Redis()) */
 export interface IoRedisClient {
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   eval(script: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
@@ -41,13 +41,16 @@ export interface IoRedisClient {
   on?(event: "ready", listener: () => void): unknown;
 }
 
-/** Script options as node-redis takes them. */
+/** Script options as node-redis takes them. @example { keys: ["k"], arguments: ["1"] } */
 export interface NodeRedisEvalOptions {
   keys?: string[];
   arguments?: string[];
 }
 
-/** The part of a node-redis client (`createClient()` or `createCluster()`, v4 or v5) the store uses. */
+/**
+ * The part of a node-redis client (`createClient()` or `createCluster()`, v4 or v5) the store uses.
+ * @example new RedisStore(await createClient({ url }).connect())
+ */
 export interface NodeRedisClient {
   evalSha(sha1: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   eval(script: string, options?: NodeRedisEvalOptions): Promise<unknown>;
@@ -57,7 +60,7 @@ export interface NodeRedisClient {
   connect?(): Promise<unknown>;
 }
 
-/** Any client a RedisStore accepts. */
+/** Any client a RedisStore accepts. @example const client: RedisClient = new Redis(); */
 export type RedisClient = IoRedisClient | NodeRedisClient | ScriptClient;
 
 /**
