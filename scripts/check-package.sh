@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run build --silent
+# Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
+# whose classes would fail the core's instanceof checks.
+copies=$(grep -l "var InvalidAmountError = class" dist/*.js dist/*.cjs | grep -v '/index\.' || true)
+if [ -n "$copies" ]; then echo "a subpath bundles its own copy of the core: $copies" >&2; exit 1; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)

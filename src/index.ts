@@ -24,6 +24,7 @@ export {
   ReservationNotFoundError,
   StoreError,
   StoreTimeoutError,
+  show,
 } from "./errors.js";
 export type { AmountSelector, BoundedGuardOptions, FixedGuardOptions, Guard, LedgerSelector } from "./guards.js";
 export { Ledger } from "./ledger.js";

@@ -23,12 +23,12 @@ import {
   StoreError,
   type StoreLine,
   type StoreVerdict,
+  show,
 } from "budgetgate";
 import { type PostgresClient, type PostgresDriver, type PostgresRow, toDriver } from "./postgres/driver.js";
 import { storedKey } from "./postgres/keys.js";
 import { type PostgresNames, postgresNames } from "./postgres/names.js";
 import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./postgres/schema.js";
-import { show } from "./postgres/show.js";
 
 export type {
   PgClientLike,

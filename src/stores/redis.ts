@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "../errors.js";
-import type { Ledger } from "../ledger.js";
-import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import type { Hold, Ledger, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "budgetgate";
+import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "budgetgate";
 import { Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
 import { KeySpace, type LedgerKeys } from "./redis/keys.js";

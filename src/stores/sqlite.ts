@@ -10,13 +10,13 @@ import {
   type StoreLine,
   StoreTimeoutError,
   type StoreVerdict,
+  show,
 } from "budgetgate";
 import { Account } from "./sqlite/accounts.js";
 import { loadDriver, type SqliteDatabase } from "./sqlite/driver.js";
 import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
 import { isBusy, withWriteLock } from "./sqlite/lock.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
-import { show } from "./sqlite/show.js";
 import { prepareStatements, type Statements } from "./sqlite/statements.js";
 
 export type { SqliteDatabase, SqliteStatement } from "./sqlite/driver.js";

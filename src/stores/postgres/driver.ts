@@ -1,5 +1,4 @@
-import { ConfigurationError } from "budgetgate";
-import { show } from "./show.js";
+import { ConfigurationError, show } from "budgetgate";
 
 /** A row as drivers return it: column name to value (NUMERIC and text as strings). */
 export type PostgresRow = Readonly<Record<string, unknown>>;

@@ -1,5 +1,4 @@
-import { ConfigurationError } from "budgetgate";
-import { show } from "./show.js";
+import { ConfigurationError, show } from "budgetgate";
 
 /** Where the store's tables and functions live. */
 export interface PostgresNames {

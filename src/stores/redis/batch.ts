@@ -1,4 +1,4 @@
-import type { StoreCall } from "../../store.js";
+import type { StoreCall } from "budgetgate";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {

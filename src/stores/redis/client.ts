@@ -1,4 +1,4 @@
-import { ConfigurationError, show } from "../../errors.js";
+import { ConfigurationError, show } from "budgetgate";
 
 /**
  * The little a RedisStore needs from a Redis client: run a script by SHA-1 or by text. Implement

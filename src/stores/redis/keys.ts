@@ -1,5 +1,5 @@
-import { ConfigurationError, show } from "../../errors.js";
-import type { Ledger } from "../../ledger.js";
+import type { Ledger } from "budgetgate";
+import { ConfigurationError, show } from "budgetgate";
 
 /**
  * `%`, the hash-tag braces, and UTF-16 halves that are not part of a pair. Escaping `%` keeps the
