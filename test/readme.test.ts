@@ -1,6 +1,8 @@
 /**
  * Every ```ts block of the README is a program: each is written out, type-checked with the project's
  * strict settings, and run. A README example that no longer compiles or throws fails the build.
+ * Blocks fenced as ```typescript are fragments that need credentials or surrounding code (SDK
+ * recipes); their runnable, offline counterparts are the programs in examples/, which CI runs.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
