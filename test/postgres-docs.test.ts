@@ -6,11 +6,11 @@ import { readFileSync } from "node:fs";
 import { postgresSchema } from "budgetgate/postgres";
 import { describe, expect, it } from "vitest";
 
-const doc = readFileSync(new URL("../docs/readme/postgres.md", import.meta.url), "utf8");
+const doc = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 function block(marker: string): string {
   const match = new RegExp(`<!-- ${marker} -->\\n\`\`\`sql\\n([\\s\\S]*?)\`\`\``).exec(doc);
-  if (match === null) throw new Error(`docs/readme/postgres.md has no sql block after <!-- ${marker} -->`);
+  if (match === null) throw new Error(`README.md has no sql block after <!-- ${marker} -->`);
   return match[1] as string;
 }
 
