@@ -33,3 +33,4 @@ export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";
 export type { Awaitable, Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
 export { MemoryStore } from "./stores/memory.js";
+export { verdictOf } from "./verdict.js";

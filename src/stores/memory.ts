@@ -2,6 +2,7 @@ import { monotonicClock } from "../clock.js";
 import { ReservationNotFoundError } from "../errors.js";
 import type { Ledger } from "../ledger.js";
 import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
+import { verdictOf } from "../verdict.js";
 import { TimeHeap } from "./time-heap.js";
 import { TimeQueue } from "./time-queue.js";
 
@@ -71,7 +72,11 @@ export class MemoryStore implements Store {
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
     const now = this.#now(call);
     const states = this.#states(lines, now);
-    const verdict = decide(lines, states, amount);
+    const verdict = verdictOf(
+      lines,
+      states.map((state) => state.total),
+      amount,
+    );
     if (verdict.allowed) for (const state of states) record(state, now, amount);
     return verdict;
   }
@@ -79,7 +84,11 @@ export class MemoryStore implements Store {
   reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
     const now = this.#now(call);
     const states = this.#states(lines, now);
-    const verdict = decide(lines, states, amount);
+    const verdict = verdictOf(
+      lines,
+      states.map((state) => state.total),
+      amount,
+    );
     if (verdict.allowed) {
       for (const state of states) state.reserved += amount;
       const expiresAt = now + hold.ttl;
@@ -190,16 +199,6 @@ export class MemoryStore implements Store {
       return state;
     });
   }
-}
-
-function decide(lines: readonly StoreLine[], states: readonly LedgerState[], amount: bigint): StoreVerdict {
-  let allowed = true;
-  const spent = states.map((state, i) => {
-    const total = state.total;
-    if (total + amount > (lines[i] as StoreLine).maxSpend) allowed = false;
-    return total;
-  });
-  return { allowed, spent };
 }
 
 function record(state: LedgerState, now: number, amount: bigint): void {

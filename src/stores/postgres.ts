@@ -62,14 +62,7 @@ export interface PostgresStoreOptions {
   readonly marginMs?: number;
 }
 
-interface Statements {
-  readonly decide: string;
-  readonly commit: string;
-  readonly release: string;
-  readonly spent: string;
-  readonly clear: string;
-  readonly clearAll: string;
-}
+type Statements = Pick<SchemaObjects, "decide" | "commit" | "release" | "spent" | "clear" | "clearAll">;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 

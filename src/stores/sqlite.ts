@@ -11,6 +11,7 @@ import {
   StoreTimeoutError,
   type StoreVerdict,
   show,
+  verdictOf,
 } from "budgetgate";
 import { Account } from "./sqlite/accounts.js";
 import { loadDriver, type SqliteDatabase } from "./sqlite/driver.js";
@@ -130,7 +131,11 @@ export class SqliteStore implements Store {
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
     return this.#run("charge", call, (now) => {
       const accounts = this.#accounts(lines, now);
-      const verdict = decide(lines, accounts, amount);
+      const verdict = verdictOf(
+        lines,
+        accounts.map((account) => account.spent),
+        amount,
+      );
       if (verdict.allowed) for (const account of accounts) account.record(this.#sql, now, amount);
       for (const account of accounts) account.save(this.#sql);
       return verdict;
@@ -140,7 +145,11 @@ export class SqliteStore implements Store {
   reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
     return this.#run("reserve", call, (now) => {
       const accounts = this.#accounts(lines, now);
-      const verdict = decide(lines, accounts, amount);
+      const verdict = verdictOf(
+        lines,
+        accounts.map((account) => account.spent),
+        amount,
+      );
       if (verdict.allowed) placeHold(this.#sql, accounts, amount, hold, now);
       for (const account of accounts) account.save(this.#sql);
       return verdict;
@@ -274,16 +283,6 @@ function schemaVersion(db: SqliteDatabase, meta: string): string | undefined {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(meta);
   if (exists === undefined) return undefined;
   return db.prepare(`SELECT value FROM "${meta}" WHERE key = 'schema'`).pluck().get() as string | undefined;
-}
-
-function decide(lines: readonly StoreLine[], accounts: readonly Account[], amount: bigint): StoreVerdict {
-  let allowed = true;
-  const spent = accounts.map((account, i) => {
-    const total = account.spent;
-    if (total + amount > (lines[i] as StoreLine).maxSpend) allowed = false;
-    return total;
-  });
-  return { allowed, spent };
 }
 
 function isDatabase(value: unknown): value is SqliteDatabase {

@@ -18,11 +18,6 @@ export class TimeHeap<V> {
     return this.#values.length === 0 ? Number.POSITIVE_INFINITY : (this.#times[0] as number);
   }
 
-  /** The value of the oldest entry (undefined when empty). */
-  peekValue(): V | undefined {
-    return this.#values[0];
-  }
-
   push(time: number, value: V): void {
     let i = this.#values.length;
     if (i === this.#times.length) {
