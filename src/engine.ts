@@ -200,7 +200,9 @@ export class Engine {
   async release(reservation: Reservation): Promise<Settlement> {
     checkReservation(reservation);
     if (!reservation.held) return this.#settleUnheld(reservation, false);
-    const outcome = await this.#settle("release", (call) => this.store.release(reservation.id, call));
+    const outcome = await this.#settle("release", (call) =>
+      this.store.release(reservation.id, reservation.lines, call),
+    );
     return { reservation, recorded: Amount.ZERO, late: outcome.late, overEstimate: false };
   }
 

@@ -100,10 +100,11 @@ export interface Store {
    */
   commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Awaitable<SettleOutcome>;
   /**
-   * Drops hold `id`. A hold that already expired is answered `late: true`.
+   * Drops hold `id` from `lines` (the lines it was reserved on). A hold that already expired is
+   * answered `late: true`.
    * @throws {ReservationNotFoundError} if the hold is unknown or already committed or released.
    */
-  release(id: string, call: StoreCall): Awaitable<SettleOutcome>;
+  release(id: string, lines: readonly StoreLine[], call: StoreCall): Awaitable<SettleOutcome>;
   /** Spend in the window on one line, holds included, in units of 10⁻¹⁸. */
   spent(line: StoreLine, call: StoreCall): Awaitable<bigint>;
   /** Forgets one ledger's spends and holds. */

@@ -264,7 +264,7 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
       await expect(store.commit(randomUUID(), [line, other], 10n ** 18n, call)).rejects.toBeInstanceOf(
         ReservationNotFoundError,
       );
-      await expect(store.release(randomUUID(), call)).rejects.toBeInstanceOf(ReservationNotFoundError);
+      await expect(store.release(randomUUID(), [], call)).rejects.toBeInstanceOf(ReservationNotFoundError);
       expect((await pool.query(`SELECT * FROM ${prefix}_ledgers ORDER BY id`)).rows).toEqual(before);
       expect((await pool.query(`SELECT * FROM ${prefix}_spends`)).rowCount).toBe(1);
     });

@@ -105,7 +105,8 @@ export class MemoryStore implements Store {
     return outcome;
   }
 
-  release(id: string, call: StoreCall): SettleOutcome {
+  /** Drops hold `id`; it is found by id, so `_lines` is not needed. */
+  release(id: string, _lines: readonly StoreLine[], call: StoreCall): SettleOutcome {
     this.#now(call);
     return this.#settle(id);
   }

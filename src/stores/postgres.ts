@@ -164,7 +164,8 @@ export class PostgresStore implements Store {
     return { late: row(rows).late === true };
   }
 
-  async release(id: string, call: StoreCall): Promise<SettleOutcome> {
+  /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
+  async release(id: string, _lines: readonly StoreLine[], call: StoreCall): Promise<SettleOutcome> {
     const rows = await this.#run("release", this.#sql.release, call, id, (budget) => [id, call.now ?? null, budget]);
     return { late: row(rows).late === true };
   }

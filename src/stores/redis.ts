@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Hold, Ledger, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "budgetgate";
 import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "budgetgate";
-import { Batcher, type Operation, type Reversal } from "./redis/batch.js";
+import { type Answer, Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
 import { KeySpace, type LedgerKeys } from "./redis/keys.js";
 import { OP, SCRIPTS, type Script } from "./redis/scripts.js";
@@ -50,21 +50,10 @@ export interface RedisStoreOptions {
 /** Default key prefix. @example new RedisStore(redis).prefix === DEFAULT_REDIS_PREFIX // true */
 export const DEFAULT_REDIS_PREFIX = "budgetgate:";
 
-/**
- * How long this process remembers which ledgers a hold is on (so that `release`, which names only
- * the hold, can find its keys) beyond the hold's TTL and late-commit window.
- */
-const HOLD_MEMORY_MARGIN_MS = 60_000;
-
 const NEVER_ABORTED = new AbortController().signal;
 
 /** Default {@link RedisStoreOptions.receiptTtlMs}. @example new RedisStore(redis, { receiptTtlMs: 6 * DEFAULT_RECEIPT_TTL_MS }) */
 export const DEFAULT_RECEIPT_TTL_MS = 10_000;
-
-interface HeldLines {
-  readonly lines: readonly StoreLine[];
-  readonly forgetAt: number;
-}
 
 /**
  * A {@link Store} on Redis, shared by every process and host that uses the same server and prefix.
@@ -90,7 +79,6 @@ export class RedisStore implements Store {
   readonly #client: ScriptClient;
   readonly #keys: KeySpace;
   readonly #clock = new ServerClock();
-  readonly #holds = new Map<string, HeldLines>();
   readonly #batcher: Batcher;
   /** Batch ids are this, a dot, and a counter: unique across processes and store objects. */
   readonly #instance = randomBytes(8).toString("hex");
@@ -148,41 +136,31 @@ export class RedisStore implements Store {
   /** Checks that `amount` fits on every line and records it, atomically. */
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "charge");
-    const args = [amount.toString()];
-    for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
-    const reversal: Reversal = {
-      code: "c",
-      amount: args[0] as string,
-      id: "",
-      windows: lines.map((l) => windowArg(l.window)),
-    };
-    const answer = await this.#run(OP.charge, keys, flatten(keys), args, call, reversal);
+    const amountText = amount.toString();
+    const reversal: Reversal = { code: "c", amount: amountText, id: "", windows: lines.map(windowArg) };
+    const answer = await this.#run(
+      OP.charge,
+      keys,
+      stateKeys(keys),
+      `${amountText}|${limitFields(lines)}`,
+      call,
+      reversal,
+    );
     return verdict(answer, lines.length);
   }
 
   /** Checks that `amount` fits on every line and holds it, atomically. */
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
-    const keys = this.#ledgerKeys(lines, "reserve");
-    const flat = flatten(keys);
-    flat.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
-    const args = [amount.toString(), hold.id, String(hold.ttl), String(hold.retain)];
-    for (const line of lines) args.push(line.maxSpend.toString(), windowArg(line.window));
-    const started = monotonicMs();
-    const reversal: Reversal = {
-      code: "r",
-      amount: args[0] as string,
-      id: hold.id,
-      windows: lines.map((l) => windowArg(l.window)),
-    };
-    const answer = verdict(await this.#run(OP.reserve, keys, flat, args, call, reversal), lines.length);
-    if (answer.allowed) {
-      this.#forgetOldHolds(started);
-      this.#holds.set(hold.id, {
-        lines,
-        forgetAt: started + (hold.ttl + hold.retain) * 1000 + HOLD_MEMORY_MARGIN_MS,
-      });
+    if (hold.id.includes("|")) {
+      throw new ConfigurationError(`Invalid hold id ${show(hold.id)}: RedisStore takes ids without "|", such as UUIDs`);
     }
-    return answer;
+    const keys = this.#ledgerKeys(lines, "reserve");
+    const declared = stateKeys(keys);
+    declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
+    const amountText = amount.toString();
+    const fields = `${amountText}|${hold.id}|${hold.ttl}|${hold.retain}|${limitFields(lines)}`;
+    const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, windows: lines.map(windowArg) };
+    return verdict(await this.#run(OP.reserve, keys, declared, fields, call, reversal), lines.length);
   }
 
   /**
@@ -194,33 +172,26 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Drops hold `id`, atomically.
-   * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten; also when it
-   * was made through another RedisStore object (this one must know which ledgers it is on).
+   * Drops hold `id` from `lines`, atomically.
+   * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
-  release(id: string, call: StoreCall): Promise<SettleOutcome> {
-    const held = this.#holds.get(id);
-    if (held === undefined) {
-      return Promise.reject(
-        new ReservationNotFoundError(id, "this RedisStore made no such hold, or it was settled or forgotten"),
-      );
-    }
-    return this.#settle(id, held.lines, "", call);
+  release(id: string, lines: readonly StoreLine[], call: StoreCall): Promise<SettleOutcome> {
+    return this.#settle(id, lines, "", call);
   }
 
   /** Spend in the window on one line, holds included. */
   async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
     const keys = [this.#keys.ledger(line.ledger, line.key)];
-    const answer = await this.#run(OP.spent, keys, flatten(keys), [windowArg(line.window)], call);
-    if (answer[0] !== 1) throw unexpected(answer, "spent");
-    return units(answer[1], "spent");
+    const answer = await this.#run(OP.spent, keys, stateKeys(keys), `${windowArg(line)}|`, call);
+    if (answer.status !== 1 || answer.values.length !== 1) throw unexpected(answer, "spent");
+    return units(answer.values[0], "spent");
   }
 
   /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
     const keys = [this.#keys.ledger(ledger, ledger.toString())];
-    const answer = await this.#run(OP.clear, keys, flatten(keys), [], call);
-    if (answer[0] !== 1) throw unexpected(answer, "clear");
+    const answer = await this.#run(OP.clear, keys, stateKeys(keys), "", call);
+    if (answer.status !== 1) throw unexpected(answer, "clear");
   }
 
   /**
@@ -234,7 +205,6 @@ export class RedisStore implements Store {
         "RedisStore.clearAll is not supported on a Redis Cluster (keys live on several nodes): clear ledgers one by one, or delete the prefix on each node",
       );
     }
-    this.#holds.clear();
     let cursor = "0";
     do {
       if (call.signal.aborted) throw new StoreTimeoutError("clearAll", call.timeoutMs);
@@ -248,15 +218,16 @@ export class RedisStore implements Store {
   }
 
   async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<SettleOutcome> {
+    // No hold has such an id (reserve refuses it), and it would not survive the wire format.
+    if (id.includes("|")) throw new ReservationNotFoundError(id);
     const keys = this.#ledgerKeys(lines, actual === "" ? "release" : "commit");
-    const flat = flatten(keys);
-    flat.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
-    const args = [id, actual];
-    for (const line of lines) args.push(windowArg(line.window));
-    const answer = await this.#run(OP.settle, keys, flat, args, call);
-    const status = answer[0];
+    const declared = stateKeys(keys);
+    declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
+    let fields = `${id}|${actual}|`;
+    for (const line of lines) fields += `${windowArg(line)}|`;
+    const answer = await this.#run(OP.settle, keys, declared, fields, call);
+    const status = answer.status;
     if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
-    this.#holds.delete(id);
     if (status === 0) throw new ReservationNotFoundError(id);
     return { late: status === 2 };
   }
@@ -284,24 +255,34 @@ export class RedisStore implements Store {
     code: string,
     ledgers: readonly LedgerKeys[],
     keys: string[],
-    args: string[],
+    fields: string,
     call: StoreCall,
     reversal?: Reversal,
-  ): Promise<unknown[]> {
+  ): Promise<Answer> {
     this.#checkReady(code);
     const tag = (ledgers[0] as LedgerKeys).tag;
     // When the engine gives up, on this process's monotonic clock (immune to wall-clock steps).
     const giveUpAt = monotonicMs() + (call.deadline - Date.now());
-    return new Promise<unknown[]>((resolve, reject) => {
-      this.#batcher.push({ code, keys, args, call, giveUpAt, tag, resolve, reject, ...(reversal ? { reversal } : {}) });
+    return new Promise<Answer>((resolve, reject) => {
+      this.#batcher.push({
+        code,
+        keys,
+        fields,
+        call,
+        giveUpAt,
+        tag,
+        resolve,
+        reject,
+        ...(reversal ? { reversal } : {}),
+      });
     }).then((answer) => {
-      const status = answer[0];
+      const status = answer.status;
       if (status === -1) {
         // The server ran the operation after its deadline (a replayed or long-delayed command): it
         // changed nothing, and the engine has given up or is about to.
         throw new StoreTimeoutError(nameOf(code), call.timeoutMs);
       }
-      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${String(answer[1])}`);
+      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${answer.values.join("|")}`);
       return answer;
     });
   }
@@ -317,10 +298,8 @@ export class RedisStore implements Store {
         const keys: string[] = [receipt];
         const args: string[] = [String(this.#receiptTtlMs)];
         for (const op of live) {
-          const deadline = op.giveUpAt;
-          args.push(op.code, String(op.keys.length), String(op.args.length + 2));
-          args.push(Number.isFinite(deadline) ? String(this.#clock.serverTimeUs(op.giveUpAt)) : "", nowArg(op.call));
-          for (const arg of op.args) args.push(arg);
+          const deadline = Number.isFinite(op.giveUpAt) ? this.#clock.serverTimeUs(op.giveUpAt) : "";
+          args.push(`${op.code}|${op.keys.length}|${deadline}|${nowArg(op.call)}|${op.fields}`);
           for (const key of op.keys) keys.push(key);
         }
         sent = true;
@@ -363,29 +342,23 @@ export class RedisStore implements Store {
       this.#replayed(operations, String(reply[1]), receipt);
       return;
     }
-    if (!Array.isArray(reply) || reply.length < 2) {
-      throw new StoreError(`Redis batch script answered ${show(reply)}: expected an array`);
+    if (!Array.isArray(reply) || reply.length !== 2 + operations.length) {
+      throw new StoreError(
+        `Redis batch script answered ${show(reply)}: expected an array of ${2 + operations.length} elements`,
+      );
     }
     this.#clock.observe(reply[0], reply[1], monotonicMs());
-    let at = 2;
-    const answers: unknown[][] = [];
-    for (let i = 0; i < operations.length; i++) {
-      const length = reply[at];
-      if (typeof length !== "number" || at + 1 + length > reply.length) {
-        throw new StoreError(`Redis batch script answered ${show(reply)}: malformed at element ${at}`);
-      }
-      answers.push(reply.slice(at + 1, at + 1 + length));
-      at += 1 + length;
-    }
+    const answers: Answer[] = [];
+    for (let i = 0; i < operations.length; i++) answers.push(parseAnswer(reply[2 + i], reply));
     const late: { op: Operation; index: number }[] = [];
     const now = monotonicMs();
     for (let i = 0; i < operations.length; i++) {
       const op = operations[i] as Operation;
-      const answer = answers[i] as unknown[];
+      const answer = answers[i] as Answer;
       // Ran in time by the server's clock, but answered when the engine gives up (or has given up
       // and reported a failure): a charge or hold nobody would settle. Report it failed, so that
       // an engine still waiting agrees, and reverse it.
-      if (op.reversal && answer[0] === 1 && now >= op.giveUpAt - 1) {
+      if (op.reversal && answer.status === 1 && now >= op.giveUpAt - 1) {
         late.push({ op, index: i + 1 });
         op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
       } else {
@@ -416,9 +389,9 @@ export class RedisStore implements Store {
           ),
         );
       } else if (op.code === OP.settle && (status === "0" || status === "1" || status === "2")) {
-        op.resolve([Number(status)]);
+        op.resolve({ status: Number(status), values: [] });
       } else if ((op.code === OP.clear || op.code === OP.undo) && status === "1") {
-        op.resolve([1]);
+        op.resolve({ status: 1, values: [] });
       } else {
         op.reject(new StoreError(`Redis ${name} failed: the connection dropped before the answer arrived`));
       }
@@ -436,10 +409,11 @@ export class RedisStore implements Store {
     const reversible = entries.filter((e) => e.op.reversal !== undefined);
     if (reversible.length === 0) return;
     const keys = [receipt];
-    const args = [String(reversible.length)];
+    let fields = `${reversible.length}|`;
     for (const { op, index } of reversible) {
       const r = op.reversal as Reversal;
-      args.push(String(index), r.code, String(r.windows.length), r.amount, nowArg(op.call), r.id, ...r.windows);
+      fields += `${index}|${r.code}|${r.windows.length}|${r.amount}|${nowArg(op.call)}|${r.id}|`;
+      for (const window of r.windows) fields += `${window}|`;
       for (const key of op.keys) keys.push(key);
     }
     const first = (reversible[0] as { op: Operation }).op;
@@ -465,11 +439,11 @@ export class RedisStore implements Store {
         retry();
         return;
       }
-      new Promise<unknown[]>((resolve, reject) => {
+      new Promise<Answer>((resolve, reject) => {
         this.#batcher.push({
           code: OP.undo,
           keys,
-          args,
+          fields,
           call,
           giveUpAt: Number.POSITIVE_INFINITY,
           tag,
@@ -477,7 +451,7 @@ export class RedisStore implements Store {
           reject,
         });
       }).then((answer) => {
-        if (answer[0] === 1) this.#pendingReversals -= reversible.length;
+        if (answer.status === 1) this.#pendingReversals -= reversible.length;
         else retry();
       }, retry);
     };
@@ -523,14 +497,6 @@ export class RedisStore implements Store {
     );
     return this.#calibration;
   }
-
-  /** Drops what this process remembers of holds past their late-commit window, oldest first. */
-  #forgetOldHolds(now: number): void {
-    for (const [id, held] of this.#holds) {
-      if (held.forgetAt > now) return;
-      this.#holds.delete(id);
-    }
-  }
 }
 
 const OPERATION_NAMES: Record<string, string> = {
@@ -550,21 +516,44 @@ function nowArg(call: StoreCall): string {
   return call.now === undefined ? "" : String(call.now);
 }
 
-function windowArg(window: number | null): string {
-  return window === null ? "" : String(window);
+function windowArg(line: StoreLine): string {
+  return line.window === null ? "" : String(line.window);
 }
 
-function flatten(keys: readonly LedgerKeys[]): string[] {
-  const flat: string[] = [];
-  for (const k of keys) flat.push(k.totals, k.spends, k.stragglers, k.holds);
-  return flat;
+/** Each line's limit and window, as charge and reserve take them. */
+function limitFields(lines: readonly StoreLine[]): string {
+  let fields = "";
+  for (const line of lines) fields += `${line.maxSpend}|${windowArg(line)}|`;
+  return fields;
 }
 
-function verdict(answer: unknown[], lines: number): StoreVerdict {
-  const status = answer[0];
-  if ((status !== 0 && status !== 1) || answer.length !== 1 + lines) throw unexpected(answer, "charge/reserve");
+function stateKeys(keys: readonly LedgerKeys[]): string[] {
+  return keys.map((k) => k.state);
+}
+
+/**
+ * One operation's answer: a string of fields joined by "|", status first. A client that turns
+ * replies that look like numbers into numbers (Upstash's does by default) can only have done so
+ * to a lone status, which a number keeps exactly.
+ */
+function parseAnswer(element: unknown, reply: unknown): Answer {
+  const text = typeof element === "number" ? String(element) : element;
+  if (typeof text !== "string") {
+    throw new StoreError(`Redis batch script answered ${show(reply)}: expected a string per operation`);
+  }
+  const bar = text.indexOf("|");
+  if (bar === -1) return { status: Number(text), values: [] };
+  const status = Number(text.slice(0, bar));
+  // An error message may hold "|" itself.
+  const values = status === -2 ? [text.slice(bar + 1)] : text.slice(bar + 1).split("|");
+  return { status, values };
+}
+
+function verdict(answer: Answer, lines: number): StoreVerdict {
+  const status = answer.status;
+  if ((status !== 0 && status !== 1) || answer.values.length !== lines) throw unexpected(answer, "charge/reserve");
   const spent: bigint[] = [];
-  for (let i = 0; i < lines; i++) spent.push(units(answer[1 + i], "charge/reserve"));
+  for (let i = 0; i < lines; i++) spent.push(units(answer.values[i], "charge/reserve"));
   return { allowed: status === 1, spent };
 }
 
@@ -577,8 +566,10 @@ function units(value: unknown, script: string): bigint {
   );
 }
 
-function unexpected(answer: unknown[], operation: string): StoreError {
-  return new StoreError(`Redis ${operation} script answered ${show(answer)}: unexpected status ${show(answer[0])}`);
+function unexpected(answer: Answer, operation: string): StoreError {
+  return new StoreError(
+    `Redis ${operation} script answered ${show([answer.status, ...answer.values].join("|"))}: unexpected status or length`,
+  );
 }
 
 function isNoScript(error: unknown): boolean {

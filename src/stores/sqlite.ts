@@ -167,7 +167,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  release(id: string, call: StoreCall): SettleOutcome {
+  /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
+  release(id: string, _lines: readonly StoreLine[], call: StoreCall): SettleOutcome {
     return this.#run("release", call, (now) => settleHold(this.#sql, id, now));
   }
 

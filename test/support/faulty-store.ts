@@ -29,7 +29,7 @@ export class FaultyStore implements Store {
     this.#wrap(call, () => this.inner.reserve(lines, amount, hold, call));
   commit: Store["commit"] = (id, lines, actual, call) =>
     this.#wrap(call, () => this.inner.commit(id, lines, actual, call));
-  release: Store["release"] = (id, call) => this.#wrap(call, () => this.inner.release(id, call));
+  release: Store["release"] = (id, lines, call) => this.#wrap(call, () => this.inner.release(id, lines, call));
   spent: Store["spent"] = (line, call) => this.#wrap(call, () => this.inner.spent(line, call));
   clear: Store["clear"] = (ledger, call) => this.#wrap(call, () => this.inner.clear(ledger, call));
   clearAll: Store["clearAll"] = (call) => this.#wrap(call, () => this.inner.clearAll(call));

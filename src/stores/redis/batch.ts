@@ -4,10 +4,10 @@ import type { StoreCall } from "budgetgate";
 export interface Operation {
   /** Operation code of the batch script (see scripts.ts). */
   readonly code: string;
-  /** The operation's keys. */
+  /** The keys it declares: its ledgers' state keys, then a hold's key for a reserve or settle. */
   readonly keys: readonly string[];
-  /** The operation's arguments after the deadline and now. */
-  readonly args: readonly string[];
+  /** Its own fields, after the deadline and now, each ended by "|" (see scripts.ts). */
+  readonly fields: string;
   /** The engine's call: its deadline and clock. */
   readonly call: StoreCall;
   /** monotonicMs() at which the engine gives up on the call (Infinity: never). */
@@ -19,9 +19,15 @@ export interface Operation {
    * caller was told it failed.
    */
   readonly reversal?: Reversal;
-  /** Gets the operation's answer: status first. */
-  resolve(answer: unknown[]): void;
+  /** Gets the operation's answer: the status, then the fields that follow it. */
+  resolve(answer: Answer): void;
   reject(error: unknown): void;
+}
+
+/** An operation's answer: its status (see scripts.ts) and the fields after it. */
+export interface Answer {
+  readonly status: number;
+  readonly values: readonly string[];
 }
 
 /** How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it. */

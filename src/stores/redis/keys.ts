@@ -23,22 +23,23 @@ export function escapeKeyPart(text: string): string {
 export interface LedgerKeys {
   /** The hash tag (without braces): equal tags mean one slot. */
   readonly tag: string;
-  /** The state: totals, counters and times in one string (see scripts.ts). */
-  readonly totals: string;
-  /** List of spends in time order: time, amount, time, amount… */
-  readonly spends: string;
-  /** Sorted set of spends that came out of time order; members `amount:n`. */
-  readonly stragglers: string;
-  /** Sorted set of active holds by expiry time; members `amount:id`. */
-  readonly holds: string;
+  /**
+   * The state key (kind `t`): totals, counters and times in one string. The ledger's other keys,
+   * which the script derives from it, differ only in the kind letter: `l` its spends, `s` its
+   * out-of-order spends, `x` its holds (see scripts.ts).
+   */
+  readonly state: string;
 }
 
 /**
- * Maps ledgers to keys. The layout is `prefix{tag}:kind` when the tag is the ledger itself (the
- * default: one slot per ledger), and `prefix{tag}:kind:ledger` when a `hashTag` function groups
- * ledgers; `kind` is one letter (`t`, `l`, `s`, `x`) for ledger keys, `h` for a hold and `b` for a batch receipt. The prefix has no
- * braces, the tag and ledger are escaped, so reading a key back is unambiguous: the layout is
- * injective.
+ * Maps ledgers to keys. A ledger's keys are `prefix{tag}:kind` when the tag is the ledger itself
+ * (the default: one slot per ledger), and `prefix{tag}@ledger:kind` when a `hashTag` function
+ * groups ledgers; `kind`, one letter (`t`, `l`, `s`, `x`), comes last so that the script derives a
+ * ledger's other keys from its state key by replacing it. A hold's key is `prefix{tag}:h:id`, a
+ * batch receipt's `prefix{tag}:b:batch`. The prefix has no braces and the tag, ledger and id are
+ * escaped, so the first `}` ends the tag; after it, ledger keys of the default layout hold exactly
+ * two characters, holds and receipts begin `:h:` and `:b:`, grouped ledger keys begin `@` and end
+ * `:kind`. Reading a key back is therefore unambiguous: the layout is injective.
  */
 export class KeySpace {
   readonly prefix: string;
@@ -78,16 +79,9 @@ export class KeySpace {
         );
       }
       tag = escapeKeyPart(chosen);
-      suffix = `:${escaped}`;
+      suffix = `@${escaped}`;
     }
-    const base = `${this.prefix}{${tag}}`;
-    keys = {
-      tag,
-      totals: `${base}:t${suffix}`,
-      spends: `${base}:l${suffix}`,
-      stragglers: `${base}:s${suffix}`,
-      holds: `${base}:x${suffix}`,
-    };
+    keys = { tag, state: `${this.prefix}{${tag}}${suffix}:t` };
     // A bounded cache: a service that sees millions of ledgers must not keep all their names.
     if (this.#cache.size >= 10_000) this.#cache.clear();
     this.#cache.set(key, keys);

@@ -13,34 +13,39 @@ import { ARITHMETIC_LUA } from "./arith.js";
  * and a lower bound of the earliest hold expiry, so a call with nothing due does no query.
  *
  * Every batch that changes something leaves a receipt under its own id, for `receiptTtlMs`: the
- * server time it ran at and one status character per operation. A batch whose receipt exists does nothing and answers
- * {'R', receipt}: a client that resends a command after a dropped connection (ioredis does) cannot
- * apply it twice. The undo operation reads a receipt to reverse, exactly, the charges and holds of
- * a batch that took effect although the engine had given up on them (or could not know); on a
- * batch that never ran it leaves a tombstone receipt "X", so that it never will.
+ * server time it ran at and one status character per operation. A batch whose receipt exists does
+ * nothing and answers {'R', receipt}: a client that resends a command after a dropped connection
+ * (ioredis does) cannot apply it twice. The undo operation reads a receipt to reverse, exactly, the
+ * charges and holds of a batch that took effect although the engine had given up on them (or could
+ * not know); on a batch that never ran it leaves a tombstone receipt "X", so that it never will.
  *
  * Redis has no rollback: a script that fails halfway keeps its earlier writes. So each operation
  * reads and decides first and writes last (the only earlier writes are expiries, correct on their
  * own), and runs under pcall so that one failing operation does not abort the others.
  *
- * Per ledger, four keys (see keys.ts). The state, a string "c|r|o|z|p|e|k|n|g": c committed and
- * r reserved (decimal strings of units), o and z the oldest and newest spend time in the list,
- * p the oldest straggler time, e a lower bound of the earliest hold expiry, k keep-until (server
- * ms, or "p" for never), n a straggler counter, g the server µs at which this state was created.
- * A list of spends in time order (time, amount, time, amount…); a sorted set of stragglers, spends
- * that came out of time order (members "amount:n") and refunds ("-amount:n", which leave the window
- * exactly when the spend they cancel does); a sorted set of active holds by expiry (members
- * "amount:id"). A hold's own key holds "amount|expiresAt|forgetAt".
+ * Per ledger, four keys (see keys.ts), which differ only in their last letter, the kind: `t` the
+ * state, a string "c|r|o|z|p|e|k|n|g": c committed and r reserved (decimal strings of units), o and
+ * z the oldest and newest spend time in the list, p the oldest straggler time, e a lower bound of
+ * the earliest hold expiry, k keep-until (server ms, or "p" for never), n a straggler counter, g the
+ * server µs at which this state was created. `l` a list of spends in time order (time, amount,
+ * time, amount…). `s` a sorted set of stragglers, spends that came out of time order (members
+ * "amount:n") and refunds ("-amount:n", which leave the window exactly when the spend they cancel
+ * does). `x` a sorted set of active holds by expiry (members "amount:id"). A hold's own key holds
+ * "amount|expiresAt|forgetAt".
  *
- * Batch layout. KEYS[1] is the batch's receipt key, then each operation's keys in turn. ARGV[1] is
- * the receipt lifetime in ms; then per operation its code, number of keys, number of arguments,
- * and the arguments, which begin with the deadline (server µs, '' for none) and now ('' for the
- * server's clock). Reply: server seconds, microseconds, then per operation the length of its
- * answer and the answer, whose first element is the status: -1 deadline passed (nothing done),
- * -2 error (with the message).
+ * Wire format, kept small because every argument costs the client and the server alike. Each
+ * ledger is named by its state key only; the script derives the other three, which end in another
+ * kind letter and share its hash tag, hence its Cluster slot. KEYS[1] is the batch's receipt key, then each operation's keys in
+ * turn: its ledgers' state keys, then the hold's key for a reserve or settle. ARGV[1] is the
+ * receipt lifetime in ms; then one string per operation, fields each ended by "|": code, number of
+ * keys, deadline (server µs, empty for none), now (empty for the server's clock), then its own.
+ * Reply: server seconds, microseconds, then one string per operation, fields joined by "|", the
+ * first the status: -1 deadline passed (nothing done), -2 error (then the message).
  */
-const BATCH = `${ARITHMETIC_LUA}
-local smatch = string.match
+const BATCH = `--!df flags=allow-undeclared-keys
+-- (Dragonfly refuses keys a script does not declare unless told; Redis reads this as a comment.)
+${ARITHMETIC_LUA}
+local smatch, sfind, gmatch, concat = string.match, string.find, string.gmatch, table.concat
 local RECEIPT_TTL = ARGV[1]
 local seen = redis.call('GET', KEYS[1])
 if seen then return { 'R', seen } end
@@ -52,6 +57,24 @@ local function seconds(sec, usec) return sec .. '.' .. string.rep('0', 6 - #usec
 -- The server's time in seconds as a string, so that it is stored as read, never reformatted.
 local server_now_s = seconds(t[1], t[2])
 local function window_of(w) if w == '' then return nil end return tonum(w) end
+
+-- The fields of an operation's text from position pos on (each ended by '|'), for the operations
+-- that have no pattern of their own.
+local function split(text, pos)
+  local f, n = {}, 0
+  for x in gmatch(ssub(text, pos), '([^|]*)|') do n = n + 1; f[n] = x end
+  return f
+end
+
+-- Another key of a ledger: its state key with the last letter, its kind, replaced (keys.ts).
+local function sibling(st, kind)
+  local base = st.base
+  if not base then
+    base = ssub(st.tk, 1, -2)
+    st.base = base
+  end
+  return base .. kind
+end
 
 local function first_score(key)
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -65,10 +88,10 @@ end
 
 local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)|(%d*)$'
 
--- Reads a ledger (keys KEYS[k+1..k+4]) and drops the spends and holds whose time has passed.
+-- Reads a ledger (state key KEYS[ki]) and drops the spends and holds whose time has passed.
 -- Times are kept as the strings they were written as.
-local function open(k, now, window)
-  local tk, lk, sk, xk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+local function open(ki, now, window)
+  local tk = KEYS[ki]
   local v = redis.call('GET', tk)
   local c, r, o, z, p, e, keep, n, g
   if v then
@@ -77,14 +100,16 @@ local function open(k, now, window)
   else
     c, r, o, z, p, e, keep, n, g = '0', '0', '', '', '', '', '', '', fmt('%d', us)
   end
-  -- Every field at once, and few (keys are found from i): growing a table rehashes it, and a
-  -- bigger one costs more to make and to collect.
-  local st = { i = k, c = c, r = r, o = o, z = z, p = p, e = e, k = keep, n = n, g = g, dirty = false, wrote = false }
+  -- Every field at once: growing a table rehashes it, and a bigger one costs more to make and to
+  -- collect.
+  local st = { tk = tk, base = false, c = c, r = r, o = o, z = z, p = p, e = e, k = keep, n = n,
+    g = g, dirty = false, wrote = false }
   if window then
     local horizon = now - window
     local gone, back = '0', '0'
-    local on = tonum(st.o)
+    local on = tonum(o)
     if on and on < horizon then
+      local lk = sibling(st, 'l')
       repeat
         gone = add(gone, redis.call('LPOP', lk, 2)[2])
         local head = redis.call('LINDEX', lk, 0)
@@ -93,8 +118,9 @@ local function open(k, now, window)
       until not on or on >= horizon
       if st.o == '' then st.z = '' end
     end
-    local pn = tonum(st.p)
+    local pn = tonum(p)
     if pn and pn < horizon then
+      local sk = sibling(st, 's')
       local bound = '(' .. fmt('%.17g', horizon)
       local members = redis.call('ZRANGEBYSCORE', sk, '-inf', bound)
       for j = 1, #members do
@@ -110,8 +136,9 @@ local function open(k, now, window)
       st.dirty = true
     end
   end
-  local en = tonum(st.e)
+  local en = tonum(e)
   if en and en <= now then
+    local xk = sibling(st, 'x')
     local bound = fmt('%.17g', now)
     st.r = sub(st.r, sum_members(redis.call('ZRANGEBYSCORE', xk, '-inf', bound)))
     redis.call('ZREMRANGEBYSCORE', xk, '-inf', bound)
@@ -125,7 +152,7 @@ end
 local function straggle(st, time_s, member)
   if st.p == '' then st.new_s = true end
   st.n = fmt('%d', (tonum(st.n) or 0) + 1)
-  redis.call('ZADD', KEYS[st.i + 3], time_s, member .. ':' .. st.n)
+  redis.call('ZADD', sibling(st, 's'), time_s, member .. ':' .. st.n)
   if st.p == '' or tonum(time_s) < tonum(st.p) then st.p = time_s end
 end
 
@@ -141,7 +168,7 @@ local function spend(st, now, now_s, window, amount)
   local zn = tonum(st.z)
   if not zn or now >= zn then
     if st.o == '' then st.o, st.new_l = now_s, true end
-    redis.call('RPUSH', KEYS[st.i + 2], now_s, amount)
+    redis.call('RPUSH', sibling(st, 'l'), now_s, amount)
     st.z = now_s
   else
     straggle(st, now_s, amount)
@@ -168,34 +195,34 @@ end
 local function close(st, window, hold_ttl)
   if not st.dirty then return end
   if not st.wrote or st.k == 'p' then
-    redis.call('SET', KEYS[st.i + 1], pack(st), 'KEEPTTL')
+    redis.call('SET', st.tk, pack(st), 'KEEPTTL')
     return
   end
   if not window then
     st.k = 'p'
-    redis.call('SET', KEYS[st.i + 1], pack(st))
-    redis.call('PERSIST', KEYS[st.i + 2])
-    redis.call('PERSIST', KEYS[st.i + 3])
-    redis.call('PERSIST', KEYS[st.i + 4])
+    redis.call('SET', st.tk, pack(st))
+    redis.call('PERSIST', sibling(st, 'l'))
+    redis.call('PERSIST', sibling(st, 's'))
+    redis.call('PERSIST', sibling(st, 'x'))
     return
   end
   local life = window
   if hold_ttl and hold_ttl > life then life = hold_ttl end
   life = math.ceil(life * 1000) + 1000
   if (tonum(st.k) or 0) >= ms + life then
-    redis.call('SET', KEYS[st.i + 1], pack(st), 'KEEPTTL')
-    if st.new_l then redis.call('PEXPIREAT', KEYS[st.i + 2], st.k) end
-    if st.new_s then redis.call('PEXPIREAT', KEYS[st.i + 3], st.k) end
-    if st.wrote_x then redis.call('PEXPIREAT', KEYS[st.i + 4], st.k) end
+    redis.call('SET', st.tk, pack(st), 'KEEPTTL')
+    if st.new_l then redis.call('PEXPIREAT', sibling(st, 'l'), st.k) end
+    if st.new_s then redis.call('PEXPIREAT', sibling(st, 's'), st.k) end
+    if st.wrote_x then redis.call('PEXPIREAT', sibling(st, 'x'), st.k) end
     return
   end
   local slack = math.floor(life / 8)
   if slack > 60000 then slack = 60000 end
   st.k = fmt('%d', ms + life + slack)
-  redis.call('SET', KEYS[st.i + 1], pack(st), 'PXAT', st.k)
-  redis.call('PEXPIREAT', KEYS[st.i + 2], st.k)
-  redis.call('PEXPIREAT', KEYS[st.i + 3], st.k)
-  redis.call('PEXPIREAT', KEYS[st.i + 4], st.k)
+  redis.call('SET', st.tk, pack(st), 'PXAT', st.k)
+  redis.call('PEXPIREAT', sibling(st, 'l'), st.k)
+  redis.call('PEXPIREAT', sibling(st, 's'), st.k)
+  redis.call('PEXPIREAT', sibling(st, 'x'), st.k)
 end
 
 -- a + b <= m, for canonical digit strings, without building the sum when lengths settle it.
@@ -205,66 +232,72 @@ local function sum_le(a, b, m)
   return le(add(a, b), m)
 end
 
--- Opens every line and decides whether amount fits all. Lines: ARGV[a + 2i - 2] max, [a + 2i - 1] window.
-local function decide(k, lines, a, now, amount)
-  local states, windows, answer = {}, {}, { 1 }
+-- Opens every line and decides whether amount fits all. Line i has max f[2i - 1] and window f[2i].
+-- Returns the states, windows, whether it fits, and the totals as 'total|total…'.
+local function decide(k, lines, f, now, amount)
+  local states, windows, totals, fits = {}, {}, {}, true
   for i = 1, lines do
-    local window = window_of(ARGV[a + 2 * i - 1])
-    local st = open(k + 4 * (i - 1), now, window)
+    local window = window_of(f[2 * i])
+    local st = open(k + i, now, window)
     states[i], windows[i] = st, window
     local total = add(st.c, st.r)
-    answer[i + 1] = total
-    if not sum_le(total, amount, ARGV[a + 2 * i - 2]) then answer[1] = 0 end
+    totals[i] = total
+    if not sum_le(total, amount, f[2 * i - 1]) then fits = false end
   end
-  return states, windows, answer
+  return states, windows, fits, concat(totals, '|')
 end
 
 -- Takes hold id (amount) off a ledger if it still counts there.
 local function unhold(st, amount, id)
-  if redis.call('ZREM', KEYS[st.i + 4], amount .. ':' .. id) == 1 then
+  if redis.call('ZREM', sibling(st, 'x'), amount .. ':' .. id) == 1 then
     st.r = sub(st.r, amount)
     st.dirty = true
   end
 end
 
+-- Each operation gets the index before its first key, its number of keys, its text and the
+-- position of its own fields in it, and the time; it answers a string, status first.
 local OPS = {}
 
--- charge. Keys: 4 per line. Arguments: amount, then max and window per line.
--- Answer: {1 allowed | 0 blocked, spent per line}.
-OPS.c = function(k, nk, a, now, now_s)
-  local amount, lines = ARGV[a], nk / 4
-  if lines == 1 then
+-- charge. Keys: a state key per line. Fields: amount, then max and window per line.
+-- Answer: '1' allowed or '0' blocked, then the spend per line before it.
+OPS.c = function(k, nk, text, pos, now, now_s)
+  if nk == 1 then
     -- The common case, without the tables of several lines.
-    local window = window_of(ARGV[a + 2])
-    local st = open(k, now, window)
+    local amount, max, w = smatch(text, '^(%d+)|(%d+)|([^|]*)|$', pos)
+    local window = window_of(w)
+    local st = open(k + 1, now, window)
     local total = st.c
     if st.r ~= '0' then total = add(st.c, st.r) end
-    local allowed = sum_le(total, amount, ARGV[a + 1])
+    local allowed = sum_le(total, amount, max)
     if allowed then spend(st, now, now_s, window, amount) end
     close(st, window, nil)
-    return { allowed and 1 or 0, total }
+    return (allowed and '1|' or '0|') .. total
   end
-  local states, windows, answer = decide(k, lines, a + 1, now, amount)
-  for i = 1, lines do
-    if answer[1] == 1 then spend(states[i], now, now_s, windows[i], amount) end
+  local amount, at = smatch(text, '^(%d+)|()', pos)
+  local states, windows, fits, totals = decide(k, nk, split(text, at), now, amount)
+  for i = 1, nk do
+    if fits then spend(states[i], now, now_s, windows[i], amount) end
     close(states[i], windows[i], nil)
   end
-  return answer
+  return (fits and '1|' or '0|') .. totals
 end
 
--- reserve. Keys: 4 per line, then the hold's. Arguments: amount, id, ttl, retain, then max and
--- window per line. Answer as for charge.
-OPS.r = function(k, nk, a, now, now_s)
-  local amount, id, ttl, retain, lines = ARGV[a], ARGV[a + 1], tonum(ARGV[a + 2]), tonum(ARGV[a + 3]), (nk - 1) / 4
-  local states, windows, answer = decide(k, lines, a + 4, now, amount)
-  if answer[1] == 1 then
+-- reserve. Keys: a state key per line, then the hold's. Fields: amount, id, ttl, retain, then max
+-- and window per line. Answer as for charge.
+OPS.r = function(k, nk, text, pos, now)
+  local amount, id, ttl, retain, at = smatch(text, '^(%d+)|([^|]*)|([^|]*)|([^|]*)|()', pos)
+  ttl, retain = tonum(ttl), tonum(retain)
+  local lines = nk - 1
+  local states, windows, fits, totals = decide(k, lines, split(text, at), now, amount)
+  if fits then
     local expires = now + ttl
     local expires_s = fmt('%.17g', expires)
     local member = amount .. ':' .. id
     for i = 1, lines do
       local st = states[i]
       st.r = add(st.r, amount)
-      redis.call('ZADD', KEYS[st.i + 4], expires_s, member)
+      redis.call('ZADD', sibling(st, 'x'), expires_s, member)
       st.dirty, st.wrote, st.wrote_x = true, true, true
       if st.e == '' or expires < tonum(st.e) then st.e = expires_s end
     end
@@ -272,17 +305,18 @@ OPS.r = function(k, nk, a, now, now_s)
       'PX', fmt('%d', math.ceil((ttl + retain) * 1000) + 1000))
   end
   for i = 1, lines do close(states[i], windows[i], ttl) end
-  return answer
+  return (fits and '1|' or '0|') .. totals
 end
 
--- commit or release. Keys: 4 per line, then the hold's. Arguments: id, actual ('' for a release),
--- then window per line. Answer: {1 settled | 2 settled late | 0 not found}.
-OPS.s = function(k, nk, a, now, now_s)
-  local id, actual, lines = ARGV[a], ARGV[a + 1], (nk - 1) / 4
+-- commit or release. Keys: a state key per line, then the hold's. Fields: id, actual (empty for a
+-- release), then window per line. Answer: '1' settled, '2' settled late, '0' not found.
+OPS.s = function(k, nk, text, pos, now, now_s)
+  local f, lines = split(text, pos), nk - 1
+  local id, actual = f[1], f[2]
   local states, windows = {}, {}
   for i = 1, lines do
-    local window = window_of(ARGV[a + 1 + i])
-    states[i], windows[i] = open(k + 4 * (i - 1), now, window), window
+    local window = window_of(f[2 + i])
+    states[i], windows[i] = open(k + i, now, window), window
   end
   local hold_key = KEYS[k + nk]
   local record = redis.call('GET', hold_key)
@@ -291,7 +325,7 @@ OPS.s = function(k, nk, a, now, now_s)
   if not amount or now >= tonum(forget) then
     if record then redis.call('DEL', hold_key) end
     for i = 1, lines do close(states[i], windows[i], nil) end
-    return { 0 }
+    return '0'
   end
   local late = tonum(expires) <= now
   if not late then
@@ -302,101 +336,100 @@ OPS.s = function(k, nk, a, now, now_s)
     for i = 1, lines do spend(states[i], now, now_s, windows[i], actual) end
   end
   for i = 1, lines do close(states[i], windows[i], nil) end
-  if late then return { 2 } end
-  return { 1 }
+  if late then return '2' end
+  return '1'
 end
 
--- spent. Keys: the ledger's 4. Arguments: window. Answer: {1, total}.
-OPS.q = function(k, nk, a, now)
-  local st = open(k, now, window_of(ARGV[a]))
+-- spent. Keys: the state key. Fields: window. Answer: '1', then the total.
+OPS.q = function(k, nk, text, pos, now)
+  local st = open(k + 1, now, window_of(smatch(text, '^([^|]*)|', pos)))
   close(st, nil, nil)
-  return { 1, add(st.c, st.r) }
+  return '1|' .. add(st.c, st.r)
 end
 
--- clear. Keys: the ledger's 4. No arguments. Answer: {1}.
-OPS.d = function(k, nk, a, now)
-  redis.call('DEL', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4])
-  return { 1 }
+-- clear. Keys: the state key. Answer: '1'.
+OPS.d = function(k)
+  local st = { tk = KEYS[k + 1], base = false }
+  redis.call('DEL', st.tk, sibling(st, 'l'), sibling(st, 's'), sibling(st, 'x'))
+  return '1'
 end
 
 -- undo: reverses the charges and holds of an earlier batch that took effect although their caller
--- was told they failed. Keys: the batch's receipt key, then per operation its keys (4 per line,
--- then the hold's for a reserve). Arguments: the number of operations, then per operation its
--- position in the batch, code, number of lines, amount, now ('' for the batch's server time),
--- hold id ('' for a charge), and window per line. Answer: {1}.
-OPS.u = function(k, nk, a, now)
+-- was told they failed. Keys: the batch's receipt key, then per operation its keys (a state key
+-- per line, then the hold's for a reserve). Fields: the number of operations, then per operation
+-- its position in the batch, code, number of lines, amount, now (empty for the batch's server
+-- time), hold id (empty for a charge), and window per line. Answer: '1'.
+OPS.u = function(k, nk, text, pos, now)
   local receipt_key = KEYS[k + 1]
   local receipt = redis.call('GET', receipt_key)
   if not receipt then
     redis.call('SET', receipt_key, 'X', 'PX', RECEIPT_TTL) -- never ran: now it never will
-    return { 1 }
+    return '1'
   end
-  if receipt == 'X' then return { 1 } end
+  if receipt == 'X' then return '1' end
   local sec, usec, statuses = smatch(receipt, '^(%d+)|(%d+)|(.*)$')
   local batch_us = tonum(sec) * 1000000 + tonum(usec)
   local batch_now_s = seconds(sec, usec)
-  local kp, ap = k + 1, a + 1
-  for _ = 1, tonum(ARGV[a]) do
-    local index, code, lines = tonum(ARGV[ap]), ARGV[ap + 1], tonum(ARGV[ap + 2])
-    local amount, given, id = ARGV[ap + 3], ARGV[ap + 4], ARGV[ap + 5]
-    if string.sub(statuses, index, index) == '1' then
+  local f = split(text, pos)
+  local kp, fp = k + 1, 2
+  for _ = 1, tonum(f[1]) do
+    local index, code, lines = tonum(f[fp]), f[fp + 1], tonum(f[fp + 2])
+    local amount, given, id = f[fp + 3], f[fp + 4], f[fp + 5]
+    if ssub(statuses, index, index) == '1' then
       local time_s = batch_now_s
       if given ~= '' then time_s = given end
       for i = 1, lines do
-        local window = window_of(ARGV[ap + 5 + i])
-        local st = open(kp + 4 * (i - 1), now, window)
+        local window = window_of(f[fp + 5 + i])
+        local st = open(kp + i, now, window)
         if code == 'c' then refund(st, now, window, amount, time_s, batch_us) else unhold(st, amount, id) end
         close(st, window, nil)
       end
-      if code == 'r' then redis.call('DEL', KEYS[kp + 4 * lines + 1]) end
+      if code == 'r' then redis.call('DEL', KEYS[kp + lines + 1]) end
     end
-    kp = kp + 4 * lines
+    kp = kp + lines
     if code == 'r' then kp = kp + 1 end
-    ap = ap + 6 + lines
+    fp = fp + 6 + lines
   end
   redis.call('SET', receipt_key, 'X', 'KEEPTTL')
-  return { 1 }
-end
-
--- One status character per operation, for the receipt; and whether the operation changed anything.
-local STATUS = { [-2] = 'E', [-1] = 'S', [0] = '0', [1] = '1', [2] = '2' }
-local function receipt_status(op, answer)
-  local status = answer[1]
-  return STATUS[status], status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0))
+  return '1'
 end
 
 local reply = { t[1], t[2] }
 local statuses, changed = {}, false
-local k, a, n = 1, 2, #ARGV
-while a <= n do
-  local op, nk, na = ARGV[a], tonum(ARGV[a + 1]), tonum(ARGV[a + 2])
-  local base = a + 3
-  local deadline, now_s = ARGV[base], ARGV[base + 1]
+local k = 1
+for j = 2, #ARGV do
+  local text = ARGV[j]
+  local op, nk, deadline, now_s, pos = smatch(text, '^(%a)|(%d+)|(%d*)|([^|]*)|()')
+  nk = tonum(nk)
   local answer
   if deadline ~= '' and us > tonum(deadline) then
-    answer = { -1 }
+    answer = '-1'
   else
     if now_s == '' then now_s = server_now_s end
-    local ok, out = pcall(OPS[op], k, nk, base + 2, tonum(now_s), now_s)
+    local ok, out = pcall(OPS[op], k, nk, text, pos, tonum(now_s), now_s)
     if ok then
       answer = out
     elseif type(out) == 'table' and out.err then
-      answer = { -2, out.err }
+      answer = '-2|' .. out.err
     else
-      answer = { -2, tostring(out) }
+      answer = '-2|' .. tostring(out)
     end
   end
-  local status, effect = receipt_status(op, answer)
-  statuses[#statuses + 1] = status
-  changed = changed or effect
-  local m = #reply
-  reply[m + 1] = #answer
-  for i = 1, #answer do reply[m + 1 + i] = answer[i] end
-  k, a = k + nk, base + na
+  -- One status character per operation for the receipt: S deadline passed, E error, else the
+  -- status; and whether the operation changed anything.
+  local first = ssub(answer, 1, 1)
+  if first == '-' then
+    statuses[j - 1] = ssub(answer, 2, 2) == '1' and 'S' or 'E'
+  else
+    statuses[j - 1] = first
+    if op == 'd' or op == 'u' or (op ~= 'q' and first ~= '0') then changed = true end
+  end
+  reply[j + 1] = answer
+  k = k + nk
 end
 -- A batch that changed nothing needs no receipt: running it again would only decide again.
 if changed then
-  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
+  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. concat(statuses), 'PX', RECEIPT_TTL)
 end
 return reply
 `;
