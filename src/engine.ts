@@ -459,13 +459,17 @@ class Call implements StoreCall {
     this.deadline = Date.now() + timeoutMs;
   }
 
+  // Made on first use: most calls never look at their signal.
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
     return this.#controller.signal;
   }
 
+  // Made here if nobody has looked yet, so that a store reading the signal after the timeout
+  // still finds it aborted.
   abort(reason: unknown): void {
-    this.#controller?.abort(reason);
+    this.#controller ??= new AbortController();
+    this.#controller.abort(reason);
   }
 }
 

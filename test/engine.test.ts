@@ -15,9 +15,12 @@ import {
   InvalidBudgetError,
   InvalidLedgerError,
   Ledger,
+  MemoryStore,
   Mode,
   ReservationNotFoundError,
   Status,
+  type Store,
+  type StoreCall,
   StoreError,
   StoreErrorMode,
   StoreTimeoutError,
@@ -265,6 +268,27 @@ describe("Engine", () => {
     await expect(engine.clearAll()).rejects.toBeInstanceOf(StoreError);
     store.mode = "slow";
     expect((await engine.check(ledger, "0.01", budget)).allowed).toBe(true);
+  });
+
+  it("hands a store that first looks at its call's signal after the timeout an aborted signal", async () => {
+    let late: StoreCall | undefined;
+    const inner = new MemoryStore();
+    const slow: Store = {
+      charge: (_lines, _amount, call) => {
+        late = call; // keeps the call, but does not look at its signal yet
+        return new Promise<never>(() => {});
+      },
+      reserve: (lines, amount, hold, call) => inner.reserve(lines, amount, hold, call),
+      commit: (id, lines, actual, call) => inner.commit(id, lines, actual, call),
+      release: (id, lines, call) => inner.release(id, lines, call),
+      spent: (line, call) => inner.spent(line, call),
+      clear: (l, call) => inner.clear(l, call),
+      clearAll: (call) => inner.clearAll(call),
+    };
+    const engine = new Engine({ store: slow, storeTimeoutMs: 20 });
+    expect((await engine.check(ledger, "0.01", budget)).reason).toBe(BlockReason.STORE_ERROR);
+    expect(late?.signal.aborted).toBe(true);
+    expect(late?.signal.reason).toBeInstanceOf(StoreTimeoutError);
   });
 
   it("throws StoreError from commit when the store fails, keeping the hold", async () => {
