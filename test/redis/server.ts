@@ -35,10 +35,13 @@ function ping(port: number): Promise<boolean> {
 
 export class RedisServer {
   readonly port: number;
+  readonly #options: readonly string[];
   #watchdog: ChildProcess | undefined;
 
-  constructor(port: number) {
+  /** `options`: more redis-server options, e.g. `["--cluster-enabled", "yes"]`. */
+  constructor(port: number, options: readonly string[] = []) {
     this.port = port;
+    this.#options = options;
   }
 
   /** True between start and stop. */
@@ -49,7 +52,9 @@ export class RedisServer {
   /** Starts the server and waits until it answers PING. */
   async start(): Promise<void> {
     if (this.#watchdog) throw new Error(`redis-server on port ${this.port} is already running`);
-    this.#watchdog = spawn(process.execPath, [WATCHDOG, String(this.port)], { stdio: "ignore" });
+    this.#watchdog = spawn(process.execPath, [WATCHDOG, String(this.port), ...this.#options], {
+      stdio: "ignore",
+    });
     const end = Date.now() + 10_000;
     while (Date.now() < end) {
       if (await ping(this.port)) return;

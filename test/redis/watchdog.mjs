@@ -1,12 +1,12 @@
 // Runs a throwaway redis-server for the fault-injection tests, and makes sure it dies with the test:
 // SIGTERM here kills the server at once (a crash, not a shutdown), and so does the test process
-// going away without cleaning up. Usage: node watchdog.mjs <port>
+// going away without cleaning up. Usage: node watchdog.mjs <port> [more redis-server options…]
 import { spawn } from "node:child_process";
 
-const port = process.argv[2];
+const [port, ...more] = process.argv.slice(2);
 const server = spawn(
   "redis-server",
-  ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+  ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...more],
   { stdio: "ignore" },
 );
 const parent = process.ppid;
