@@ -562,7 +562,7 @@ const DIGITS = /^\d+$/;
 function units(value: unknown, script: string): bigint {
   if (typeof value === "string" && DIGITS.test(value)) return BigInt(value);
   throw new StoreError(
-    `Redis ${script} script answered the amount ${show(value)}: expected a string of digits (a client that parses replies as JSON numbers loses digits; turn that off)`,
+    `Redis ${script} script answered the amount ${show(value)}: expected a string of digits`,
   );
 }
 
