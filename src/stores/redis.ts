@@ -149,7 +149,10 @@ export class RedisStore implements Store {
     return verdict(answer, lines.length);
   }
 
-  /** Checks that `amount` fits on every line and holds it, atomically. */
+  /**
+   * Checks that `amount` fits on every line and holds it, atomically.
+   * @throws {ConfigurationError} if the hold's id holds "|" (the engine's are UUIDs).
+   */
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
     if (hold.id.includes("|")) {
       throw new ConfigurationError(`Invalid hold id ${show(hold.id)}: RedisStore takes ids without "|", such as UUIDs`);
@@ -561,9 +564,7 @@ const DIGITS = /^\d+$/;
 
 function units(value: unknown, script: string): bigint {
   if (typeof value === "string" && DIGITS.test(value)) return BigInt(value);
-  throw new StoreError(
-    `Redis ${script} script answered the amount ${show(value)}: expected a string of digits`,
-  );
+  throw new StoreError(`Redis ${script} script answered the amount ${show(value)}: expected a string of digits`);
 }
 
 function unexpected(answer: Answer, operation: string): StoreError {

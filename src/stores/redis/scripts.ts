@@ -45,7 +45,7 @@ import { ARITHMETIC_LUA } from "./arith.js";
 const BATCH = `--!df flags=allow-undeclared-keys
 -- (Dragonfly refuses keys a script does not declare unless told; Redis reads this as a comment.)
 ${ARITHMETIC_LUA}
-local smatch, sfind, gmatch, concat = string.match, string.find, string.gmatch, table.concat
+local smatch, gmatch, concat = string.match, string.gmatch, table.concat
 local RECEIPT_TTL = ARGV[1]
 local seen = redis.call('GET', KEYS[1])
 if seen then return { 'R', seen } end
