@@ -137,7 +137,7 @@ export class RedisStore implements Store {
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "charge");
     const amountText = amount.toString();
-    const reversal: Reversal = { code: "c", amount: amountText, id: "", windows: lines.map(windowArg) };
+    const reversal: Reversal = { code: "c", amount: amountText, id: "", lines };
     const answer = await this.#run(
       OP.charge,
       keys,
@@ -162,7 +162,7 @@ export class RedisStore implements Store {
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
     const amountText = amount.toString();
     const fields = `${amountText}|${hold.id}|${hold.ttl}|${hold.retain}|${limitFields(lines)}`;
-    const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, windows: lines.map(windowArg) };
+    const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines };
     return verdict(await this.#run(OP.reserve, keys, declared, fields, call, reversal), lines.length);
   }
 
@@ -415,8 +415,8 @@ export class RedisStore implements Store {
     let fields = `${reversible.length}|`;
     for (const { op, index } of reversible) {
       const r = op.reversal as Reversal;
-      fields += `${index}|${r.code}|${r.windows.length}|${r.amount}|${nowArg(op.call)}|${r.id}|`;
-      for (const window of r.windows) fields += `${window}|`;
+      fields += `${index}|${r.code}|${r.lines.length}|${r.amount}|${nowArg(op.call)}|${r.id}|`;
+      for (const line of r.lines) fields += `${windowArg(line)}|`;
       for (const key of op.keys) keys.push(key);
     }
     const first = (reversible[0] as { op: Operation }).op;

@@ -1,4 +1,4 @@
-import type { StoreCall } from "budgetgate";
+import type { StoreCall, StoreLine } from "budgetgate";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {
@@ -30,12 +30,15 @@ export interface Answer {
   readonly values: readonly string[];
 }
 
-/** How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it. */
+/**
+ * How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it. The lines are
+ * kept as they are and turned into arguments only for an undo, which is rare.
+ */
 export interface Reversal {
   readonly code: "c" | "r";
   readonly amount: string;
   readonly id: string;
-  readonly windows: readonly string[];
+  readonly lines: readonly StoreLine[];
 }
 
 /** Most operations one script call carries, so that no batch blocks the server for long. */
