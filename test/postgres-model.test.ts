@@ -6,11 +6,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { Budget, Engine, Ledger, type Reservation } from "budgetgate";
-import { PostgresStore } from "budgetgate/postgres";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../src/index.js";
-import { dropPrefix, testPool, testPrefix } from "./postgres/setup.js";
+import { suiteStore } from "./postgres/setup.js";
 import { findService } from "./support/services.js";
 
 const service = await findService("DATABASE_URL");
@@ -51,17 +50,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe.skipIf(!service.ok)("PostgresStore against MemoryStore", () => {
-  const pool = testPool(service.url);
-  const prefix = testPrefix("model");
-  let store: PostgresStore;
-  beforeAll(async () => {
-    store = new PostgresStore(pool, { prefix });
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await dropPrefix(pool, prefix);
-    await pool.end();
-  });
+  const suite = suiteStore(service.url, "model");
 
   it("decides, settles and reports spend exactly as the reference store", async () => {
     await fc.assert(
@@ -73,7 +62,7 @@ describe.skipIf(!service.ok)("PostgresStore against MemoryStore", () => {
           const clock = { now: 1_000 };
           const options = { clock: () => clock.now, reservationTtl: 4, lateCommitWindow: 20, storeTimeoutMs: 10_000 };
           const reference = new Engine({ store: new MemoryStore(), ...options });
-          const engine = new Engine({ store, ...options });
+          const engine = new Engine({ store: suite.store, ...options });
           const ns = `m${randomUUID().replaceAll("-", "").slice(0, 10)}`;
           const ledgers = [new Ledger(ns, "r", "a"), new Ledger(ns, "r", "b")];
           const budget = new Budget({ maxSpend: (maxCents / 100).toFixed(2), window });

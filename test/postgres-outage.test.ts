@@ -9,8 +9,9 @@ import { createServer, type Socket } from "node:net";
 import { BlockReason, Budget, Engine, Ledger, Status, StoreError, StoreErrorMode } from "budgetgate";
 import { PostgresStore } from "budgetgate/postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Cluster, clusterUnavailable, sparePort, startCluster } from "./postgres/cluster.js";
+import { type Cluster, clusterUnavailable, startCluster } from "./postgres/cluster.js";
 import { dropPrefix, testPool, testPrefix } from "./postgres/setup.js";
+import { sparePort } from "./support/ports.js";
 import { findService } from "./support/services.js";
 
 const service = await findService("DATABASE_URL");

@@ -8,10 +8,9 @@ import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Budget, Engine, Ledger } from "budgetgate";
-import { PostgresStore } from "budgetgate/postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Job, Outcome } from "./postgres/contend-worker.js";
-import { dropPrefix, testPool, testPrefix } from "./postgres/setup.js";
+import { suiteStore } from "./postgres/setup.js";
 import { findService } from "./support/services.js";
 
 const service = await findService("DATABASE_URL");
@@ -64,22 +63,12 @@ async function contend(jobs: readonly Job[]): Promise<Outcome[]> {
 }
 
 describe.skipIf(!service.ok)("PostgresStore across processes", () => {
-  const pool = testPool(service.url);
-  const prefix = testPrefix("procs");
-  let store: PostgresStore;
-  beforeAll(async () => {
-    store = new PostgresStore(pool, { prefix });
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await dropPrefix(pool, prefix);
-    await pool.end();
-  });
+  const suite = suiteStore(service.url, "procs");
 
   const jobs = (mode: Job["mode"], calls: number, ns: string): Job[] =>
     Array.from({ length: PROCESSES }, (_, worker) => ({
       url: service.url,
-      prefix,
+      prefix: suite.prefix,
       ns,
       worker,
       mode,
@@ -94,7 +83,10 @@ describe.skipIf(!service.ok)("PostgresStore across processes", () => {
     const outcomes = await contend(jobs("single", 60, n)); // 240 attempts at 0.07 against 10.00
     expect(outcomes.map((o) => o.storeErrors)).toEqual([0, 0, 0, 0]);
     expect(outcomes.reduce((sum, o) => sum + o.allowed, 0)).toBe(142);
-    const spent = await new Engine({ store }).spent(ledger(n, "global"), new Budget({ maxSpend: "10.00" }));
+    const spent = await new Engine({ store: suite.store }).spent(
+      ledger(n, "global"),
+      new Budget({ maxSpend: "10.00" }),
+    );
     expect(spent.toString()).toBe("9.94");
   }, 60_000);
 
@@ -102,7 +94,7 @@ describe.skipIf(!service.ok)("PostgresStore across processes", () => {
     const n = ns();
     const outcomes = await contend(jobs("multi", 40, n));
     expect(outcomes.map((o) => o.storeErrors)).toEqual([0, 0, 0, 0]);
-    const engine = new Engine({ store });
+    const engine = new Engine({ store: suite.store });
     const budget = new Budget({ maxSpend: "1000" });
     const spent = async (principal: string) => (await engine.spent(ledger(n, principal), budget)).units;
     const unit = 5n * 10n ** 16n; // 0.05
@@ -123,7 +115,10 @@ describe.skipIf(!service.ok)("PostgresStore across processes", () => {
     expect(outcomes.map((o) => o.storeErrors)).toEqual([0, 0, 0, 0]);
     const held = outcomes.reduce((sum, o) => sum + o.allowed, 0);
     expect(held).toBeGreaterThanOrEqual(20); // at most 32 in flight at once, each holding 0.5: 20 always fit
-    const spent = await new Engine({ store }).spent(ledger(n, "global"), new Budget({ maxSpend: "10.00" }));
+    const spent = await new Engine({ store: suite.store }).spent(
+      ledger(n, "global"),
+      new Budget({ maxSpend: "10.00" }),
+    );
     expect(spent.units).toBe(BigInt(held) * 25n * 10n ** 16n);
     expect(spent.lte("10.00")).toBe(true);
   }, 60_000);

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger, ReservationNotFoundError } from "../src/index.js";
 import { RedisStore, type RedisStoreOptions } from "../src/stores/redis.js";
 import { sleep } from "./redis/helpers.js";
-import { RedisServer, sparePort } from "./redis/server.js";
+import { RedisServer } from "./redis/server.js";
+import { sparePort } from "./support/ports.js";
 
 const hasTools =
   spawnSync("redis-server", ["--version"]).status === 0 && spawnSync("redis-cli", ["--version"]).status === 0;

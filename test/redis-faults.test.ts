@@ -11,7 +11,8 @@ import { Budget, Engine, Ledger, type Store } from "../src/index.js";
 import { SCRIPTS } from "../src/stores/redis/scripts.js";
 import { RedisStore, type ScriptClient } from "../src/stores/redis.js";
 import { sleep, waitFor } from "./redis/helpers.js";
-import { RedisServer, sparePort } from "./redis/server.js";
+import { RedisServer } from "./redis/server.js";
+import { sparePort } from "./support/ports.js";
 
 const hasServer = spawnSync("redis-server", ["--version"]).status === 0;
 if (!hasServer) {

@@ -6,10 +6,10 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { sparePort } from "../support/ports.js";
 
 const run = promisify(execFile);
 const BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -32,18 +32,6 @@ export function clusterUnavailable(): string | null {
     return "running as root without runuser";
   }
   return null;
-}
-
-/** A port nothing listens on right now. */
-export function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 /** Initialises and starts a cluster; resolves once it accepts connections. */

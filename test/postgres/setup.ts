@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { PostgresStore, type PostgresStoreOptions } from "../../src/stores/postgres.js";
 
 /** A fresh prefix such as `bgt_conf_1a2b3c4d`. */
@@ -39,4 +40,38 @@ export async function migratedStore(
   const store = new PostgresStore(pool, { prefix: testPrefix(label), ...options });
   await store.migrate();
   return store;
+}
+
+/** A pool, the prefix in use, and the store once migrated. */
+export interface SuiteStore {
+  readonly pool: pg.Pool;
+  readonly prefix: string;
+  /** The migrated store; available from the tests on (after beforeAll). */
+  readonly store: PostgresStore;
+}
+
+/**
+ * For the enclosing describe: a pool on `url`, and a store migrated under a fresh prefix before its
+ * tests; the prefix's tables are dropped and the pool ended after them.
+ */
+export function suiteStore(url: string, label: string): SuiteStore {
+  const pool = testPool(url);
+  const prefix = testPrefix(label);
+  let store: PostgresStore | undefined;
+  beforeAll(async () => {
+    store = new PostgresStore(pool, { prefix });
+    await store.migrate();
+  });
+  afterAll(async () => {
+    await dropPrefix(pool, prefix);
+    await pool.end();
+  });
+  return {
+    pool,
+    prefix,
+    get store(): PostgresStore {
+      if (store === undefined) throw new Error(`the ${label} store is used before its migration ran`);
+      return store;
+    },
+  };
 }

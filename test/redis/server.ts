@@ -1,22 +1,10 @@
 /** A redis-server on a spare port that a test can crash and restart. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { sleep } from "./helpers.js";
 
 const WATCHDOG = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
-
-/** A TCP port nothing listens on now. */
-export function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 /** Sends PING; true on +PONG. */
 function ping(port: number): Promise<boolean> {
