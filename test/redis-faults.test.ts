@@ -183,9 +183,10 @@ describe.skipIf(!hasServer)("RedisStore when Redis crashes and comes back", () =
     // The stale calls did run on the new server (concurrent calls share one script call)…
     expect((await scriptCalls(admin)).eval).toBeGreaterThanOrEqual(1);
     const statuses: unknown[] = [];
-    // Each reply: the server's seconds and microseconds, then one answer per operation, status first.
-    for (const reply of replies.slice(before) as string[][]) statuses.push(...reply.slice(2));
-    expect(statuses).toEqual(Array(decisions.length).fill("-1")); // …each answered "deadline passed"…
+    // Each reply: the server's seconds and microseconds, then per operation its status and values;
+    // an operation past its deadline has no values.
+    for (const reply of replies.slice(before) as unknown[][]) statuses.push(...reply.slice(2));
+    expect(statuses).toEqual(Array(decisions.length).fill(-1)); // …each answered "deadline passed"…
     for (const ledger of ledgers) expect((await engine.spent(ledger, budget)).isZero()).toBe(true); // …and changed nothing
     expect(await admin.keys("faults:replay:{*:h:*")).toEqual([]); // no hold was placed
     queueing.disconnect();

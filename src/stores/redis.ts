@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Hold, Ledger, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "budgetgate";
 import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "budgetgate";
+import { joinLimbs } from "./redis/arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
 import { KeySpace, type LedgerKeys } from "./redis/keys.js";
@@ -142,7 +143,7 @@ export class RedisStore implements Store {
       OP.charge,
       keys,
       stateKeys(keys),
-      `${amountText}|${limitFields(lines)}`,
+      `${amountText}\0${limitFields(lines)}`,
       call,
       reversal,
     );
@@ -151,17 +152,19 @@ export class RedisStore implements Store {
 
   /**
    * Checks that `amount` fits on every line and holds it, atomically.
-   * @throws {ConfigurationError} if the hold's id holds "|" (the engine's are UUIDs).
+   * @throws {ConfigurationError} if the hold's id holds a zero byte (the engine's are UUIDs).
    */
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
-    if (hold.id.includes("|")) {
-      throw new ConfigurationError(`Invalid hold id ${show(hold.id)}: RedisStore takes ids without "|", such as UUIDs`);
+    if (hold.id.includes("\0")) {
+      throw new ConfigurationError(
+        `Invalid hold id ${show(hold.id)}: RedisStore takes ids without zero bytes, such as UUIDs`,
+      );
     }
     const keys = this.#ledgerKeys(lines, "reserve");
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
     const amountText = amount.toString();
-    const fields = `${amountText}|${hold.id}|${hold.ttl}|${hold.retain}|${limitFields(lines)}`;
+    const fields = `${amountText}\0${hold.id}\0${hold.ttl}\0${hold.retain}\0${limitFields(lines)}`;
     const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines };
     return verdict(await this.#run(OP.reserve, keys, declared, fields, call, reversal), lines.length);
   }
@@ -185,9 +188,9 @@ export class RedisStore implements Store {
   /** Spend in the window on one line, holds included. */
   async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
     const keys = [this.#keys.ledger(line.ledger, line.key)];
-    const answer = await this.#run(OP.spent, keys, stateKeys(keys), `${windowArg(line)}|`, call);
-    if (answer.status !== 1 || answer.values.length !== 1) throw unexpected(answer, "spent");
-    return units(answer.values[0], "spent");
+    const answer = await this.#run(OP.spent, keys, stateKeys(keys), `${windowArg(line)}\0`, call);
+    if (answer.status !== 1 || answer.values.length !== 3) throw unexpected(answer, "spent");
+    return units(answer.values, 0, "spent");
   }
 
   /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
@@ -222,12 +225,12 @@ export class RedisStore implements Store {
 
   async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<SettleOutcome> {
     // No hold has such an id (reserve refuses it), and it would not survive the wire format.
-    if (id.includes("|")) throw new ReservationNotFoundError(id);
+    if (id.includes("\0")) throw new ReservationNotFoundError(id);
     const keys = this.#ledgerKeys(lines, actual === "" ? "release" : "commit");
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
-    let fields = `${id}|${actual}|`;
-    for (const line of lines) fields += `${windowArg(line)}|`;
+    let fields = `${id}\0${actual}\0`;
+    for (const line of lines) fields += `${windowArg(line)}\0`;
     const answer = await this.#run(OP.settle, keys, declared, fields, call);
     const status = answer.status;
     if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
@@ -285,7 +288,7 @@ export class RedisStore implements Store {
         // changed nothing, and the engine has given up or is about to.
         throw new StoreTimeoutError(nameOf(code), call.timeoutMs);
       }
-      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${answer.values.join("|")}`);
+      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${String(answer.values[0])}`);
       return answer;
     });
   }
@@ -302,7 +305,7 @@ export class RedisStore implements Store {
         const args: string[] = [String(this.#receiptTtlMs)];
         for (const op of live) {
           const deadline = Number.isFinite(op.giveUpAt) ? this.#clock.serverTimeUs(op.giveUpAt) : "";
-          args.push(`${op.code}|${op.keys.length}|${deadline}|${nowArg(op.call)}|${op.fields}`);
+          args.push(`${op.code}\0${op.keys.length}\0${deadline}\0${nowArg(op.call)}\0${op.fields}`);
           for (const key of op.keys) keys.push(key);
         }
         sent = true;
@@ -345,14 +348,9 @@ export class RedisStore implements Store {
       this.#replayed(operations, String(reply[1]), receipt);
       return;
     }
-    if (!Array.isArray(reply) || reply.length !== 2 + operations.length) {
-      throw new StoreError(
-        `Redis batch script answered ${show(reply)}: expected an array of ${2 + operations.length} elements`,
-      );
-    }
+    if (!Array.isArray(reply)) throw new StoreError(`Redis batch script answered ${show(reply)}: expected an array`);
+    const answers = splitAnswers(operations, reply);
     this.#clock.observe(reply[0], reply[1], monotonicMs());
-    const answers: Answer[] = [];
-    for (let i = 0; i < operations.length; i++) answers.push(parseAnswer(reply[2 + i], reply));
     const late: { op: Operation; index: number }[] = [];
     const now = monotonicMs();
     for (let i = 0; i < operations.length; i++) {
@@ -412,11 +410,11 @@ export class RedisStore implements Store {
     const reversible = entries.filter((e) => e.op.reversal !== undefined);
     if (reversible.length === 0) return;
     const keys = [receipt];
-    let fields = `${reversible.length}|`;
+    let fields = `${reversible.length}\0`;
     for (const { op, index } of reversible) {
       const r = op.reversal as Reversal;
-      fields += `${index}|${r.code}|${r.lines.length}|${r.amount}|${nowArg(op.call)}|${r.id}|`;
-      for (const line of r.lines) fields += `${windowArg(line)}|`;
+      fields += `${index}\0${r.code}\0${r.lines.length}\0${r.amount}\0${nowArg(op.call)}\0${r.id}\0`;
+      for (const line of r.lines) fields += `${windowArg(line)}\0`;
       for (const key of op.keys) keys.push(key);
     }
     const first = (reversible[0] as { op: Operation }).op;
@@ -526,7 +524,7 @@ function windowArg(line: StoreLine): string {
 /** Each line's limit and window, as charge and reserve take them. */
 function limitFields(lines: readonly StoreLine[]): string {
   let fields = "";
-  for (const line of lines) fields += `${line.maxSpend}|${windowArg(line)}|`;
+  for (const line of lines) fields += `${line.maxSpend}\0${windowArg(line)}\0`;
   return fields;
 }
 
@@ -535,41 +533,55 @@ function stateKeys(keys: readonly LedgerKeys[]): string[] {
 }
 
 /**
- * One operation's answer: a string of fields joined by "|", status first. A client that turns
- * replies that look like numbers into numbers (Upstash's does by default) can only have done so
- * to a lone status, which a number keeps exactly.
+ * Splits a batch's flat reply (server time, then per operation its status and values, see
+ * scripts.ts) into each operation's answer.
  */
-function parseAnswer(element: unknown, reply: unknown): Answer {
-  const text = typeof element === "number" ? String(element) : element;
-  if (typeof text !== "string") {
-    throw new StoreError(`Redis batch script answered ${show(reply)}: expected a string per operation`);
+function splitAnswers(operations: readonly Operation[], reply: readonly unknown[]): Answer[] {
+  const answers: Answer[] = [];
+  let at = 2;
+  for (const op of operations) {
+    const status = Number(reply[at]);
+    const end = at + 1 + (status === -1 ? 0 : status === -2 ? 1 : valueCount(op));
+    if (end > reply.length) break;
+    answers.push({ status, values: reply.slice(at + 1, end) });
+    at = end;
   }
-  const bar = text.indexOf("|");
-  if (bar === -1) return { status: Number(text), values: [] };
-  const status = Number(text.slice(0, bar));
-  // An error message may hold "|" itself.
-  const values = status === -2 ? [text.slice(bar + 1)] : text.slice(bar + 1).split("|");
-  return { status, values };
+  if (answers.length !== operations.length || at !== reply.length) {
+    throw new StoreError(
+      `Redis batch script answered ${show(reply)}: expected the server time and the answers of ${operations.length} operations`,
+    );
+  }
+  return answers;
+}
+
+/** How many values an operation that ran answers: three limbs per total. */
+function valueCount(op: Operation): number {
+  if (op.code === OP.charge) return 3 * op.keys.length;
+  if (op.code === OP.reserve) return 3 * (op.keys.length - 1); // its last key is the hold's
+  if (op.code === OP.spent) return 3;
+  return 0;
 }
 
 function verdict(answer: Answer, lines: number): StoreVerdict {
   const status = answer.status;
-  if ((status !== 0 && status !== 1) || answer.values.length !== lines) throw unexpected(answer, "charge/reserve");
+  if ((status !== 0 && status !== 1) || answer.values.length !== 3 * lines) throw unexpected(answer, "charge/reserve");
   const spent: bigint[] = [];
-  for (let i = 0; i < lines; i++) spent.push(units(answer.values[i], "charge/reserve"));
+  for (let i = 0; i < lines; i++) spent.push(units(answer.values, 3 * i, "charge/reserve"));
   return { allowed: status === 1, spent };
 }
 
-const DIGITS = /^\d+$/;
-
-function units(value: unknown, script: string): bigint {
-  if (typeof value === "string" && DIGITS.test(value)) return BigInt(value);
-  throw new StoreError(`Redis ${script} script answered the amount ${show(value)}: expected a string of digits`);
+/** The amount whose three limbs start at `values[at]`. */
+function units(values: readonly unknown[], at: number, script: string): bigint {
+  const amount = joinLimbs(values[at], values[at + 1], values[at + 2]);
+  if (amount !== undefined) return amount;
+  throw new StoreError(
+    `Redis ${script} script answered the limbs ${show(values.slice(at, at + 3))}: expected three integers below 10^15`,
+  );
 }
 
 function unexpected(answer: Answer, operation: string): StoreError {
   return new StoreError(
-    `Redis ${operation} script answered ${show([answer.status, ...answer.values].join("|"))}: unexpected status or length`,
+    `Redis ${operation} script answered ${show([answer.status, ...answer.values])}: unexpected status or length`,
   );
 }
 

@@ -6,7 +6,7 @@ export interface Operation {
   readonly code: string;
   /** The keys it declares: its ledgers' state keys, then a hold's key for a reserve or settle. */
   readonly keys: readonly string[];
-  /** Its own fields, after the deadline and now, each ended by "|" (see scripts.ts). */
+  /** Its own fields, after the deadline and now, each ended by a zero byte (see scripts.ts). */
   readonly fields: string;
   /** The engine's call: its deadline and clock. */
   readonly call: StoreCall;
@@ -24,10 +24,10 @@ export interface Operation {
   reject(error: unknown): void;
 }
 
-/** An operation's answer: its status (see scripts.ts) and the fields after it. */
+/** An operation's answer: its status (see scripts.ts) and the values after it. */
 export interface Answer {
   readonly status: number;
-  readonly values: readonly string[];
+  readonly values: readonly unknown[];
 }
 
 /**

@@ -23,46 +23,82 @@ import { ARITHMETIC_LUA } from "./arith.js";
  * reads and decides first and writes last (the only earlier writes are expiries, correct on their
  * own), and runs under pcall so that one failing operation does not abort the others.
  *
- * Per ledger, four keys (see keys.ts), which differ only in their last letter, the kind: `t` the
- * state, a string "c|r|o|z|p|e|k|n|g": c committed and r reserved (decimal strings of units), o and
- * z the oldest and newest spend time in the list, p the oldest straggler time, e a lower bound of
- * the earliest hold expiry, k keep-until (server ms, or "p" for never), n a straggler counter, g the
- * server µs at which this state was created. `l` a list of spends in time order (time, amount,
- * time, amount…). `s` a sorted set of stragglers, spends that came out of time order (members
- * "amount:n") and refunds ("-amount:n", which leave the window exactly when the spend they cancel
- * does). `x` a sorted set of active holds by expiry (members "amount:id"). A hold's own key holds
- * "amount|expiresAt|forgetAt".
+ * What costs in Redis Lua is turning strings into numbers and back (strtod, sprintf), pattern
+ * matching, and making strings and tables; the hot path avoids all four. Per ledger, four keys
+ * (see keys.ts), which differ only in their last letter, the kind:
+ * - `t` the state: 13 little-endian doubles packed by `struct` (104 bytes), read and written
+ *   whole without a conversion: committed c and reserved r (three limbs each, see arith.ts); o and
+ *   z, the oldest and newest spend time in the list (o = +inf, z = -inf when it is empty); p the
+ *   oldest straggler time (+inf: none); e a lower bound of the earliest hold expiry (+inf: none);
+ *   k keep-until in server ms (0 unknown, +inf never); n a straggler counter; g the server µs at
+ *   which this state was created. Times are in seconds, as the engine's clock gives them.
+ * - `l` the spends in time order, as amount, time of the next, amount, time of the next, …:
+ *   amounts as the decimal strings they came as, times packed doubles. Popping two elements takes
+ *   the oldest spend and learns the time of the new oldest at once.
+ * - `s` a sorted set of stragglers, spends that came out of time order (members "amount:n") and
+ *   refunds ("-amount:n", which leave the window exactly when the spend they cancel does).
+ * - `x` a sorted set of active holds by expiry (members "amount:id").
+ * A hold's own key holds its expiry and forget-by times (two packed doubles), then its amount.
  *
  * Wire format, kept small because every argument costs the client and the server alike. Each
  * ledger is named by its state key only; the script derives the other three, which end in another
- * kind letter and share its hash tag, hence its Cluster slot. KEYS[1] is the batch's receipt key, then each operation's keys in
- * turn: its ledgers' state keys, then the hold's key for a reserve or settle. ARGV[1] is the
- * receipt lifetime in ms; then one string per operation, fields each ended by "|": code, number of
- * keys, deadline (server µs, empty for none), now (empty for the server's clock), then its own.
- * Reply: server seconds, microseconds, then one string per operation, fields joined by "|", the
- * first the status: -1 deadline passed (nothing done), -2 error (then the message).
+ * kind letter and share its hash tag, hence its Cluster slot. KEYS[1] is the batch's receipt key,
+ * then each operation's keys in turn: its ledgers' state keys, then the hold's key for a reserve or
+ * settle. ARGV[1] is the receipt lifetime in ms; then one string per operation, fields each ended
+ * by a zero byte (read by struct.unpack in one call): code, number of keys, deadline (server µs,
+ * empty for none), now (empty for the server's clock), then its own. Reply: one flat array (a
+ * nested one costs Redis several lookups per table to convert): server seconds, microseconds,
+ * then per operation its status and its values, as many as its code and status imply: -1 deadline
+ * passed (nothing done), -2 error (then the message); amounts as their three limbs, integers below
+ * 10^15.
  */
 const BATCH = `--!df flags=allow-undeclared-keys
 -- (Dragonfly refuses keys a script does not declare unless told; Redis reads this as a comment.)
 ${ARITHMETIC_LUA}
-local smatch, gmatch, concat = string.match, string.gmatch, table.concat
+local unpack, pack, fmt, gmatch, smatch = struct.unpack, struct.pack, string.format, string.gmatch, string.match
+local HUGE = math.huge
 local RECEIPT_TTL = ARGV[1]
 local seen = redis.call('GET', KEYS[1])
 if seen then return { 'R', seen } end
 
 local t = redis.call('TIME')
-local us = tonum(t[1]) * 1000000 + tonum(t[2])
+-- The reply, and its length: operations append their values to it (see the end).
+local reply, rn = { t[1], t[2] }, 2
+local function emit(h, m, l)
+  reply[rn + 1], reply[rn + 2], reply[rn + 3] = h, m, l
+  rn = rn + 3
+end
+-- Server time in µs, and as a 16-digit string that deadlines (also µs) compare with as strings.
+local function micros(sec, usec) return tonum(sec) * 1000000 + tonum(usec) end
+local us = micros(t[1], t[2])
+local us_s = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+local server_now = us / 1000000
 local ms = math.floor(us / 1000)
-local function seconds(sec, usec) return sec .. '.' .. string.rep('0', 6 - #usec) .. usec end
--- The server's time in seconds as a string, so that it is stored as read, never reformatted.
-local server_now_s = seconds(t[1], t[2])
-local function window_of(w) if w == '' then return nil end return tonum(w) end
 
--- The fields of an operation's text from position pos on (each ended by '|'), for the operations
--- that have no pattern of their own.
+-- Small numbers of the fields (windows, counts, TTLs), converted once per call.
+local NUM = {}
+local function num(s)
+  local v = NUM[s]
+  if v == nil then
+    v = tonum(s)
+    NUM[s] = v
+  end
+  return v
+end
+local function window_of(w) if w == '' then return nil end return num(w) end
+
+-- A time packed as the list keeps it; the batch's own time is packed once.
+local packed_at, packed = nil, nil
+local function time_bytes(x)
+  if x ~= packed_at then packed_at, packed = x, pack('<d', x) end
+  return packed
+end
+
+-- The fields of an operation's text from position pos on, for the operations whose number of
+-- fields varies.
 local function split(text, pos)
   local f, n = {}, 0
-  for x in gmatch(ssub(text, pos), '([^|]*)|') do n = n + 1; f[n] = x end
+  for x in gmatch(ssub(text, pos), '([^%z]*)%z') do n = n + 1; f[n] = x end
   return f
 end
 
@@ -78,310 +114,317 @@ end
 
 local function first_score(key)
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return first[2] or ''
-end
-local function sum_members(members)
-  local total = '0'
-  for j = 1, #members do total = add(total, smatch(members[j], '^%d+')) end
-  return total
+  if first[2] then return tonum(first[2]) end
+  return HUGE
 end
 
-local STATE = '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(%d*)|(%d*)$'
+local STATE = '<ddddddddddddd'
+-- One state table per line, reused by every operation: operations run one after another, and a
+-- table made per call would cost more to make and to collect than the work it holds.
+local POOL = {}
 
--- Reads a ledger (state key KEYS[ki]) and drops the spends and holds whose time has passed.
--- Times are kept as the strings they were written as.
-local function open(ki, now, window)
+-- Reads a ledger (state key KEYS[ki]) into the slot-th state table and drops the spends and holds
+-- whose time has passed.
+local function open(ki, now, window, slot)
   local tk = KEYS[ki]
-  local v = redis.call('GET', tk)
-  local c, r, o, z, p, e, keep, n, g
-  if v then
-    c, r, o, z, p, e, keep, n, g = smatch(v, STATE)
-    if not c then error('corrupt budgetgate state at ' .. tk .. ': ' .. v) end
-  else
-    c, r, o, z, p, e, keep, n, g = '0', '0', '', '', '', '', '', '', fmt('%d', us)
+  local st = POOL[slot]
+  if not st then
+    st = {}
+    POOL[slot] = st
   end
-  -- Every field at once: growing a table rehashes it, and a bigger one costs more to make and to
-  -- collect.
-  local st = { tk = tk, base = false, c = c, r = r, o = o, z = z, p = p, e = e, k = keep, n = n,
-    g = g, dirty = false, wrote = false }
+  st.tk, st.base, st.dirty, st.wrote, st.new_l, st.new_s, st.wrote_x = tk, false, false, false, false, false, false
+  local v = redis.call('GET', tk)
+  if v then
+    if #v ~= 104 then error('corrupt budgetgate state at ' .. tk) end
+    st.ch, st.cm, st.cl, st.rh, st.rm, st.rl, st.o, st.z, st.p, st.e, st.k, st.n, st.g = unpack(STATE, v)
+  else
+    st.ch, st.cm, st.cl, st.rh, st.rm, st.rl, st.o, st.z, st.p, st.e, st.k, st.n, st.g =
+      0, 0, 0, 0, 0, 0, HUGE, -HUGE, HUGE, HUGE, 0, 0, us
+  end
   if window then
     local horizon = now - window
-    local gone, back = '0', '0'
-    local on = tonum(o)
-    if on and on < horizon then
+    local gh, gm, gl, bh, bm, bl = 0, 0, 0, 0, 0, 0
+    if st.o < horizon then
       local lk = sibling(st, 'l')
       repeat
-        gone = add(gone, redis.call('LPOP', lk, 2)[2])
-        local head = redis.call('LINDEX', lk, 0)
-        st.o = head or ''
-        on = head and tonum(head)
-      until not on or on >= horizon
-      if st.o == '' then st.z = '' end
+        local popped = redis.call('LPOP', lk, 2)
+        if not popped then error('corrupt budgetgate spends at ' .. lk) end
+        gh, gm, gl = add3(gh, gm, gl, dec(popped[1]))
+        if popped[2] then st.o = unpack('<d', popped[2]) else st.o = HUGE end
+      until st.o >= horizon
+      if st.o == HUGE then st.z = -HUGE end
+      st.dirty = true
     end
-    local pn = tonum(p)
-    if pn and pn < horizon then
+    if st.p < horizon then
       local sk = sibling(st, 's')
       local bound = '(' .. fmt('%.17g', horizon)
       local members = redis.call('ZRANGEBYSCORE', sk, '-inf', bound)
       for j = 1, #members do
         local sign, amount = smatch(members[j], '^(-?)(%d+)')
-        if sign == '-' then back = add(back, amount) else gone = add(gone, amount) end
+        if sign == '-' then bh, bm, bl = add3(bh, bm, bl, dec(amount)) else gh, gm, gl = add3(gh, gm, gl, dec(amount)) end
       end
       redis.call('ZREMRANGEBYSCORE', sk, '-inf', bound)
       st.p = first_score(sk)
-    end
-    if gone ~= '0' or back ~= '0' then
-      -- Refunds first: a refunded spend leaves together with its refund.
-      st.c = sub(add(st.c, back), gone)
       st.dirty = true
     end
+    if st.dirty then
+      -- Refunds first: a refunded spend leaves together with its refund.
+      local ch, cm, cl = add3(st.ch, st.cm, st.cl, bh, bm, bl)
+      st.ch, st.cm, st.cl = sub3(ch, cm, cl, gh, gm, gl)
+    end
   end
-  local en = tonum(e)
-  if en and en <= now then
+  if st.e <= now then
     local xk = sibling(st, 'x')
-    local bound = fmt('%.17g', now)
-    st.r = sub(st.r, sum_members(redis.call('ZRANGEBYSCORE', xk, '-inf', bound)))
-    redis.call('ZREMRANGEBYSCORE', xk, '-inf', bound)
+    local members = redis.call('ZRANGEBYSCORE', xk, '-inf', now)
+    local rh, rm, rl = st.rh, st.rm, st.rl
+    for j = 1, #members do rh, rm, rl = sub3(rh, rm, rl, dec(smatch(members[j], '^%d+'))) end
+    st.rh, st.rm, st.rl = rh, rm, rl
+    redis.call('ZREMRANGEBYSCORE', xk, '-inf', now)
     st.e = first_score(xk)
     st.dirty = true
   end
   return st
 end
 
--- Adds a member to the stragglers at time_s (a spend that came out of order, or a refund "-").
-local function straggle(st, time_s, member)
-  if st.p == '' then st.new_s = true end
-  st.n = fmt('%d', (tonum(st.n) or 0) + 1)
-  redis.call('ZADD', sibling(st, 's'), time_s, member .. ':' .. st.n)
-  if st.p == '' or tonum(time_s) < tonum(st.p) then st.p = time_s end
+-- Adds a member to the stragglers at time (a spend that came out of order, or a refund "-").
+local function straggle(st, time, member)
+  if st.p == HUGE then st.new_s = true end
+  st.n = st.n + 1
+  redis.call('ZADD', sibling(st, 's'), time, member .. ':' .. st.n)
+  if time < st.p then st.p = time end
 end
 
--- Records a spend at now (now_s as a string). Spends almost always come in time order and go to
+-- Records a spend (a decimal string) at now. Spends almost always come in time order and go to
 -- the tail of a list whose head is the oldest: O(1) both ways. One older than the newest (a clock
 -- set back, or processes with clocks of their own) goes to the stragglers instead.
 -- Lifetime ledgers keep only the total: their spends never leave.
-local function spend(st, now, now_s, window, amount)
+local function spend(st, now, window, amount)
   if amount == '0' then return end
-  st.c = add(st.c, amount)
+  st.ch, st.cm, st.cl = add3(st.ch, st.cm, st.cl, dec(amount))
   st.dirty, st.wrote = true, true
   if not window then return end
-  local zn = tonum(st.z)
-  if not zn or now >= zn then
-    if st.o == '' then st.o, st.new_l = now_s, true end
-    redis.call('RPUSH', sibling(st, 'l'), now_s, amount)
-    st.z = now_s
+  if now >= st.z then
+    if st.o == HUGE then
+      st.o, st.new_l = now, true
+      redis.call('RPUSH', sibling(st, 'l'), amount)
+    else
+      redis.call('RPUSH', sibling(st, 'l'), time_bytes(now), amount)
+    end
+    st.z = now
   else
-    straggle(st, now_s, amount)
+    straggle(st, now, amount)
   end
 end
 
--- Takes back a spend of amount recorded at time_s by a batch that ran at server µs batch_us,
--- unless the ledger was cleared since (its state is younger) or the spend has left the window.
-local function refund(st, now, window, amount, time_s, batch_us)
-  if amount == '0' or tonum(st.g) > batch_us then return end
-  if window and tonum(time_s) < now - window then return end
-  st.c = sub(st.c, amount)
+-- Takes back a spend of amount recorded at time by a batch that ran at server µs batch_us, unless
+-- the ledger was cleared since (its state is younger) or the spend has left the window.
+local function refund(st, now, window, amount, time, batch_us)
+  if amount == '0' or st.g > batch_us then return end
+  if window and time < now - window then return end
+  st.ch, st.cm, st.cl = sub3(st.ch, st.cm, st.cl, dec(amount))
   st.dirty, st.wrote = true, true
-  if window then straggle(st, time_s, '-' .. amount) end
+  if window then straggle(st, time, '-' .. amount) end
 end
 
 -- Writes the state back. After a write, keeps the ledger's keys alive while anything in them
 -- counts: the window (spends), the hold TTL (holds), forever for a lifetime budget. keep-until only
 -- grows, with some slack so that most writes need not move it.
-local function pack(st)
-  return st.c .. '|' .. st.r .. '|' .. st.o .. '|' .. st.z .. '|' .. st.p .. '|' .. st.e .. '|' .. st.k .. '|'
-    .. st.n .. '|' .. st.g
-end
 local function close(st, window, hold_ttl)
   if not st.dirty then return end
-  if not st.wrote or st.k == 'p' then
-    redis.call('SET', st.tk, pack(st), 'KEEPTTL')
-    return
+  local keep = true -- keep the keys' expiry as it is
+  if st.wrote and st.k ~= HUGE then
+    if not window then
+      st.k, keep = HUGE, false
+    else
+      local life = window
+      if hold_ttl and hold_ttl > life then life = hold_ttl end
+      life = math.ceil(life * 1000) + 1000
+      if st.k < ms + life then
+        local slack = math.floor(life / 8)
+        if slack > 60000 then slack = 60000 end
+        st.k, keep = ms + life + slack, false
+      end
+    end
   end
-  if not window then
-    st.k = 'p'
-    redis.call('SET', st.tk, pack(st))
+  local v = pack(STATE, st.ch, st.cm, st.cl, st.rh, st.rm, st.rl, st.o, st.z, st.p, st.e, st.k, st.n, st.g)
+  if keep then
+    redis.call('SET', st.tk, v, 'KEEPTTL')
+    -- Keys made by this call take the ledger's expiry (a lifetime ledger's never expire).
+    if st.k ~= HUGE then
+      if st.new_l then redis.call('PEXPIREAT', sibling(st, 'l'), st.k) end
+      if st.new_s then redis.call('PEXPIREAT', sibling(st, 's'), st.k) end
+      if st.wrote_x then redis.call('PEXPIREAT', sibling(st, 'x'), st.k) end
+    end
+  elseif st.k == HUGE then
+    redis.call('SET', st.tk, v)
     redis.call('PERSIST', sibling(st, 'l'))
     redis.call('PERSIST', sibling(st, 's'))
     redis.call('PERSIST', sibling(st, 'x'))
-    return
+  else
+    redis.call('SET', st.tk, v, 'PXAT', st.k)
+    redis.call('PEXPIREAT', sibling(st, 'l'), st.k)
+    redis.call('PEXPIREAT', sibling(st, 's'), st.k)
+    redis.call('PEXPIREAT', sibling(st, 'x'), st.k)
   end
-  local life = window
-  if hold_ttl and hold_ttl > life then life = hold_ttl end
-  life = math.ceil(life * 1000) + 1000
-  if (tonum(st.k) or 0) >= ms + life then
-    redis.call('SET', st.tk, pack(st), 'KEEPTTL')
-    if st.new_l then redis.call('PEXPIREAT', sibling(st, 'l'), st.k) end
-    if st.new_s then redis.call('PEXPIREAT', sibling(st, 's'), st.k) end
-    if st.wrote_x then redis.call('PEXPIREAT', sibling(st, 'x'), st.k) end
-    return
-  end
-  local slack = math.floor(life / 8)
-  if slack > 60000 then slack = 60000 end
-  st.k = fmt('%d', ms + life + slack)
-  redis.call('SET', st.tk, pack(st), 'PXAT', st.k)
-  redis.call('PEXPIREAT', sibling(st, 'l'), st.k)
-  redis.call('PEXPIREAT', sibling(st, 's'), st.k)
-  redis.call('PEXPIREAT', sibling(st, 'x'), st.k)
-end
-
--- a + b <= m, for canonical digit strings, without building the sum when lengths settle it.
-local function sum_le(a, b, m)
-  local la, lb, lm = #a, #b, #m
-  if la < lm - 1 and lb < lm - 1 then return true end
-  return le(add(a, b), m)
 end
 
 -- Opens every line and decides whether amount fits all. Line i has max f[2i - 1] and window f[2i].
--- Returns the states, windows, whether it fits, and the totals as 'total|total…'.
+-- Emits each line's total; returns the states, windows, and whether it fits.
 local function decide(k, lines, f, now, amount)
-  local states, windows, totals, fits = {}, {}, {}, true
+  local states, windows, fits = {}, {}, true
+  local ah, am, al = dec(amount)
   for i = 1, lines do
     local window = window_of(f[2 * i])
-    local st = open(k + i, now, window)
+    local st = open(k + i, now, window, i)
     states[i], windows[i] = st, window
-    local total = add(st.c, st.r)
-    totals[i] = total
-    if not sum_le(total, amount, f[2 * i - 1]) then fits = false end
+    local th, tm, tl = add3(st.ch, st.cm, st.cl, st.rh, st.rm, st.rl)
+    emit(th, tm, tl)
+    local sh, sm, sl = add3(th, tm, tl, ah, am, al)
+    if not le3(sh, sm, sl, dec(f[2 * i - 1])) then fits = false end
   end
-  return states, windows, fits, concat(totals, '|')
+  return states, windows, fits
 end
 
 -- Takes hold id (amount) off a ledger if it still counts there.
 local function unhold(st, amount, id)
   if redis.call('ZREM', sibling(st, 'x'), amount .. ':' .. id) == 1 then
-    st.r = sub(st.r, amount)
+    st.rh, st.rm, st.rl = sub3(st.rh, st.rm, st.rl, dec(amount))
     st.dirty = true
   end
 end
 
 -- Each operation gets the index before its first key, its number of keys, its text and the
--- position of its own fields in it, and the time; it answers a string, status first.
+-- position of its own fields in it, and the time; it emits its values and returns its status.
 local OPS = {}
 
 -- charge. Keys: a state key per line. Fields: amount, then max and window per line.
--- Answer: '1' allowed or '0' blocked, then the spend per line before it.
-OPS.c = function(k, nk, text, pos, now, now_s)
+-- Status: 1 allowed or 0 blocked. Values: the spend per line before it.
+OPS.c = function(k, nk, text, pos, now)
   if nk == 1 then
     -- The common case, without the tables of several lines.
-    local amount, max, w = smatch(text, '^(%d+)|(%d+)|([^|]*)|$', pos)
+    local amount, max, w = unpack('sss', text, pos)
     local window = window_of(w)
-    local st = open(k + 1, now, window)
-    local total = st.c
-    if st.r ~= '0' then total = add(st.c, st.r) end
-    local allowed = sum_le(total, amount, max)
-    if allowed then spend(st, now, now_s, window, amount) end
+    local st = open(k + 1, now, window, 1)
+    local th, tm, tl = st.ch, st.cm, st.cl
+    if st.rl ~= 0 or st.rm ~= 0 or st.rh ~= 0 then th, tm, tl = add3(th, tm, tl, st.rh, st.rm, st.rl) end
+    local sh, sm, sl = add3(th, tm, tl, dec(amount))
+    local allowed = le3(sh, sm, sl, dec(max))
+    if allowed then spend(st, now, window, amount) end
     close(st, window, nil)
-    return (allowed and '1|' or '0|') .. total
+    emit(th, tm, tl)
+    return allowed and 1 or 0
   end
-  local amount, at = smatch(text, '^(%d+)|()', pos)
-  local states, windows, fits, totals = decide(k, nk, split(text, at), now, amount)
+  local amount, at = unpack('s', text, pos)
+  local states, windows, fits = decide(k, nk, split(text, at), now, amount)
   for i = 1, nk do
-    if fits then spend(states[i], now, now_s, windows[i], amount) end
+    if fits then spend(states[i], now, windows[i], amount) end
     close(states[i], windows[i], nil)
   end
-  return (fits and '1|' or '0|') .. totals
+  return fits and 1 or 0
 end
 
 -- reserve. Keys: a state key per line, then the hold's. Fields: amount, id, ttl, retain, then max
--- and window per line. Answer as for charge.
+-- and window per line. Status and values as for charge.
 OPS.r = function(k, nk, text, pos, now)
-  local amount, id, ttl, retain, at = smatch(text, '^(%d+)|([^|]*)|([^|]*)|([^|]*)|()', pos)
-  ttl, retain = tonum(ttl), tonum(retain)
+  local amount, id, ttl, retain, at = unpack('ssss', text, pos)
+  ttl, retain = num(ttl), num(retain)
   local lines = nk - 1
-  local states, windows, fits, totals = decide(k, lines, split(text, at), now, amount)
+  local states, windows, fits = decide(k, lines, split(text, at), now, amount)
   if fits then
     local expires = now + ttl
-    local expires_s = fmt('%.17g', expires)
     local member = amount .. ':' .. id
+    local ah, am, al = dec(amount)
     for i = 1, lines do
       local st = states[i]
-      st.r = add(st.r, amount)
-      redis.call('ZADD', sibling(st, 'x'), expires_s, member)
+      st.rh, st.rm, st.rl = add3(st.rh, st.rm, st.rl, ah, am, al)
+      redis.call('ZADD', sibling(st, 'x'), expires, member)
       st.dirty, st.wrote, st.wrote_x = true, true, true
-      if st.e == '' or expires < tonum(st.e) then st.e = expires_s end
+      if expires < st.e then st.e = expires end
     end
-    redis.call('SET', KEYS[k + nk], amount .. '|' .. expires_s .. '|' .. fmt('%.17g', expires + retain),
-      'PX', fmt('%d', math.ceil((ttl + retain) * 1000) + 1000))
+    redis.call('SET', KEYS[k + nk], pack('<dd', expires, expires + retain) .. amount,
+      'PX', math.ceil((ttl + retain) * 1000) + 1000)
   end
   for i = 1, lines do close(states[i], windows[i], ttl) end
-  return (fits and '1|' or '0|') .. totals
+  return fits and 1 or 0
 end
 
 -- commit or release. Keys: a state key per line, then the hold's. Fields: id, actual (empty for a
--- release), then window per line. Answer: '1' settled, '2' settled late, '0' not found.
-OPS.s = function(k, nk, text, pos, now, now_s)
+-- release), then window per line. Status: 1 settled, 2 settled late, 0 not found.
+OPS.s = function(k, nk, text, pos, now)
   local f, lines = split(text, pos), nk - 1
   local id, actual = f[1], f[2]
   local states, windows = {}, {}
   for i = 1, lines do
     local window = window_of(f[2 + i])
-    states[i], windows[i] = open(k + i, now, window), window
+    states[i], windows[i] = open(k + i, now, window, i), window
   end
   local hold_key = KEYS[k + nk]
   local record = redis.call('GET', hold_key)
   local amount, expires, forget
-  if record then amount, expires, forget = smatch(record, '^(%d+)|([^|]+)|([^|]+)$') end
-  if not amount or now >= tonum(forget) then
+  if record and #record > 16 then
+    expires, forget = unpack('<dd', record)
+    amount = ssub(record, 17)
+  end
+  if not amount or now >= forget then
     if record then redis.call('DEL', hold_key) end
     for i = 1, lines do close(states[i], windows[i], nil) end
-    return '0'
+    return 0
   end
-  local late = tonum(expires) <= now
+  local late = expires <= now
   if not late then
     for i = 1, lines do unhold(states[i], amount, id) end
   end
   redis.call('DEL', hold_key)
   if actual ~= '' then
-    for i = 1, lines do spend(states[i], now, now_s, windows[i], actual) end
+    for i = 1, lines do spend(states[i], now, windows[i], actual) end
   end
   for i = 1, lines do close(states[i], windows[i], nil) end
-  if late then return '2' end
-  return '1'
+  if late then return 2 end
+  return 1
 end
 
--- spent. Keys: the state key. Fields: window. Answer: '1', then the total.
+-- spent. Keys: the state key. Fields: window. Status 1; value: the total.
 OPS.q = function(k, nk, text, pos, now)
-  local st = open(k + 1, now, window_of(smatch(text, '^([^|]*)|', pos)))
+  local st = open(k + 1, now, window_of(unpack('s', text, pos)), 1)
   close(st, nil, nil)
-  return '1|' .. add(st.c, st.r)
+  emit(add3(st.ch, st.cm, st.cl, st.rh, st.rm, st.rl))
+  return 1
 end
 
--- clear. Keys: the state key. Answer: '1'.
+-- clear. Keys: the state key. Status 1.
 OPS.d = function(k)
   local st = { tk = KEYS[k + 1], base = false }
   redis.call('DEL', st.tk, sibling(st, 'l'), sibling(st, 's'), sibling(st, 'x'))
-  return '1'
+  return 1
 end
 
 -- undo: reverses the charges and holds of an earlier batch that took effect although their caller
 -- was told they failed. Keys: the batch's receipt key, then per operation its keys (a state key
 -- per line, then the hold's for a reserve). Fields: the number of operations, then per operation
 -- its position in the batch, code, number of lines, amount, now (empty for the batch's server
--- time), hold id (empty for a charge), and window per line. Answer: '1'.
+-- time), hold id (empty for a charge), and window per line. Status 1.
 OPS.u = function(k, nk, text, pos, now)
   local receipt_key = KEYS[k + 1]
   local receipt = redis.call('GET', receipt_key)
   if not receipt then
     redis.call('SET', receipt_key, 'X', 'PX', RECEIPT_TTL) -- never ran: now it never will
-    return '1'
+    return 1
   end
-  if receipt == 'X' then return '1' end
+  if receipt == 'X' then return 1 end
   local sec, usec, statuses = smatch(receipt, '^(%d+)|(%d+)|(.*)$')
-  local batch_us = tonum(sec) * 1000000 + tonum(usec)
-  local batch_now_s = seconds(sec, usec)
+  local batch_us = micros(sec, usec)
   local f = split(text, pos)
   local kp, fp = k + 1, 2
   for _ = 1, tonum(f[1]) do
     local index, code, lines = tonum(f[fp]), f[fp + 1], tonum(f[fp + 2])
     local amount, given, id = f[fp + 3], f[fp + 4], f[fp + 5]
     if ssub(statuses, index, index) == '1' then
-      local time_s = batch_now_s
-      if given ~= '' then time_s = given end
+      local time = batch_us / 1000000
+      if given ~= '' then time = tonum(given) end
       for i = 1, lines do
         local window = window_of(f[fp + 5 + i])
-        local st = open(kp + i, now, window)
-        if code == 'c' then refund(st, now, window, amount, time_s, batch_us) else unhold(st, amount, id) end
+        local st = open(kp + i, now, window, i)
+        if code == 'c' then refund(st, now, window, amount, time, batch_us) else unhold(st, amount, id) end
         close(st, window, nil)
       end
       if code == 'r' then redis.call('DEL', KEYS[kp + lines + 1]) end
@@ -391,45 +434,42 @@ OPS.u = function(k, nk, text, pos, now)
     fp = fp + 6 + lines
   end
   redis.call('SET', receipt_key, 'X', 'KEEPTTL')
-  return '1'
+  return 1
 end
 
-local reply = { t[1], t[2] }
+-- One status character per operation for the receipt: S deadline passed, E error, else the status.
+local STATUS_CHARS = { [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
 local statuses, changed = {}, false
 local k = 1
 for j = 2, #ARGV do
   local text = ARGV[j]
-  local op, nk, deadline, now_s, pos = smatch(text, '^(%a)|(%d+)|(%d*)|([^|]*)|()')
-  nk = tonum(nk)
-  local answer
-  if deadline ~= '' and us > tonum(deadline) then
-    answer = '-1'
-  else
-    if now_s == '' then now_s = server_now_s end
-    local ok, out = pcall(OPS[op], k, nk, text, pos, tonum(now_s), now_s)
+  local op, nk, deadline, now_s, pos = unpack('ssss', text)
+  nk = num(nk)
+  rn = rn + 1
+  local at, status = rn, -1
+  reply[at] = status -- a placeholder, so that the reply stays a sequence
+  -- Past the deadline: both are µs, and digit strings of one length compare as their numbers.
+  if deadline == '' or #us_s < #deadline or (#us_s == #deadline and us_s <= deadline) then
+    local now = server_now
+    if now_s ~= '' then now = tonum(now_s) end
+    local ok, out = pcall(OPS[op], k, nk, text, pos, now)
     if ok then
-      answer = out
-    elseif type(out) == 'table' and out.err then
-      answer = '-2|' .. out.err
+      status = out
     else
-      answer = '-2|' .. tostring(out)
+      -- Drop what the operation emitted before it failed.
+      for i = rn, at + 1, -1 do reply[i] = nil end
+      rn, status = at + 1, -2
+      if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
     end
   end
-  -- One status character per operation for the receipt: S deadline passed, E error, else the
-  -- status; and whether the operation changed anything.
-  local first = ssub(answer, 1, 1)
-  if first == '-' then
-    statuses[j - 1] = ssub(answer, 2, 2) == '1' and 'S' or 'E'
-  else
-    statuses[j - 1] = first
-    if op == 'd' or op == 'u' or (op ~= 'q' and first ~= '0') then changed = true end
-  end
-  reply[j + 1] = answer
+  reply[at] = status
+  statuses[j - 1] = STATUS_CHARS[status]
+  if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0)) then changed = true end
   k = k + nk
 end
 -- A batch that changed nothing needs no receipt: running it again would only decide again.
 if changed then
-  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. concat(statuses), 'PX', RECEIPT_TTL)
+  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
 end
 return reply
 `;
