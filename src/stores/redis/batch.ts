@@ -48,7 +48,7 @@ export const MAX_BATCH = 32;
  * one while the client reads the answer of another and sends the next: one call for everything
  * would leave each side idle half the time.
  */
-export const PIPELINE = 4;
+export const PIPELINE = 2;
 
 /**
  * Collects the operations started in one tick of the event loop and hands them over together once
