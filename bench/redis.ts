@@ -15,7 +15,9 @@ import { RedisStore } from "../src/stores/redis.js";
 import { printTable, progress, quantile } from "./stats.js";
 
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+/** Warm-up calls per subject at each concurrency, enough for V8 to compile every hot path. */
+const WARM_UP = 10_000;
 const KEYS = 1000;
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,16,128").split(",").map(Number);
 /** Calls per round at each concurrency: enough for a stable rate, small enough for a 2-core box. */
@@ -89,7 +91,7 @@ async function main() {
     const results = new Map<string, Round[]>();
     for (const subject of subjects) {
       progress(`warm-up: ${subject.name}, ${inFlight} in flight`);
-      await round(subject, inFlight, Math.min(calls, 2_000));
+      await round(subject, inFlight, WARM_UP);
       results.set(subject.name, []);
     }
     for (let r = 0; r < ROUNDS; r++) {
