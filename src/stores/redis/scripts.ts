@@ -36,7 +36,7 @@ import { ARITHMETIC_LUA } from "./arith.js";
  *   Times are in seconds, as the engine's clock gives them.
  * - `l` the spends in time order, as amount, time of the next, amount, time of the next, …:
  *   amounts as the decimal strings they came as, times packed doubles. Popping two elements takes
- *   the oldest spend and learns the time of the new oldest at once.
+ *   the oldest spend and learns the time of the new oldest.
  * - `s` a sorted set of stragglers, spends that came out of time order (members "amount:n") and
  *   refunds ("-amount:n", which leave the window exactly when the spend they cancel does).
  * - `x` a sorted set of active holds by expiry (members "amount:id").
@@ -155,10 +155,12 @@ local function open(ki, now, window, slot)
     if st.o < horizon then
       local lk = sibling(st, 'l')
       repeat
-        local popped = redis.call('LPOP', lk, 2)
-        if not popped then error('corrupt budgetgate spends at ' .. lk) end
-        gh, gm, gl = add3(gh, gm, gl, dec(popped[1]))
-        if popped[2] then st.o = unpack('<d', popped[2]) else st.o = HUGE end
+        -- Two single pops, not one of two: an array answer costs Lua a table, dearer than a call.
+        local amount = redis.call('LPOP', lk)
+        if not amount then error('corrupt budgetgate spends at ' .. lk) end
+        gh, gm, gl = add3(gh, gm, gl, dec(amount))
+        local next_time = redis.call('LPOP', lk)
+        if next_time then st.o = unpack('<d', next_time) else st.o = HUGE end
       until st.o >= horizon
       if st.o == HUGE then st.z = -HUGE end
       st.dirty = true
