@@ -327,8 +327,7 @@ OPS.c = function(k, nk, text, pos, now)
     local amount, max, w = unpack('sss', text, pos)
     local window = window_of(w)
     local st = open(k + 1, now, window, 1)
-    local th, tm, tl = st.ch, st.cm, st.cl
-    if st.rl ~= 0 or st.rm ~= 0 or st.rh ~= 0 then th, tm, tl = add3(th, tm, tl, st.rh, st.rm, st.rl) end
+    local th, tm, tl = add3(st.ch, st.cm, st.cl, st.rh, st.rm, st.rl)
     local sh, sm, sl = add3(th, tm, tl, dec(amount))
     local allowed = le3(sh, sm, sl, dec(max))
     if allowed then spend(st, now, window, amount) end
