@@ -130,7 +130,10 @@ export function budgetDecision(
   });
 }
 
-/** Builds the decision for one ledger when the store failed, per the budget's `onStoreError`. */
+/**
+ * Builds the decision for one ledger when the store failed, per the budget's `onStoreError`. The
+ * message begins as the original package's does: `Store error (fail-open): …`.
+ */
 export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Amount, error: unknown): Decision {
   const open = budget.onStoreError === "FAIL_OPEN";
   const why = error instanceof Error ? error.message : String(error);
@@ -139,7 +142,7 @@ export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Am
     ledger,
     budget,
     reason: BlockReason.STORE_ERROR,
-    message: `Store error (${open ? "failing open" : "failing closed"}): ${why}`,
+    message: `Store error (${open ? "fail-open" : "fail-closed"}): ${why}`,
     spentInWindow: Amount.ZERO,
     requested,
     remaining: Amount.ZERO,

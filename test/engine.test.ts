@@ -308,7 +308,7 @@ describe("Engine", () => {
     const decision = await engine.check(ledger, "0.01", budget);
     expect(decision.status).toBe(Status.BLOCK);
     expect(decision.reason).toBe(BlockReason.STORE_ERROR);
-    expect(decision.message).toMatch(/failing closed.*connection refused/);
+    expect(decision.message).toMatch(/^Store error \(fail-closed\): .*connection refused/);
     const { reservation } = await engine.reserve(ledger, "0.01", budget);
     expect(reservation).toBeNull();
   });
@@ -321,6 +321,7 @@ describe("Engine", () => {
     const decision = await engine.check(ledger, "0.01", open);
     expect(decision.status).toBe(Status.ALLOW);
     expect(decision.reason).toBe(BlockReason.STORE_ERROR);
+    expect(decision.message).toMatch(/^Store error \(fail-open\): /);
     const { reservation } = await engine.reserve(ledger, "0.5", open);
     if (!reservation) throw new Error("a fail-open reserve still hands out a reservation");
     expect(reservation.held).toBe(false);
