@@ -57,8 +57,11 @@ export class Decision {
   readonly reason: BlockReason | null;
   /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
+  /** Spend in the window at decision time, holds included: with this request if it was recorded. */
   readonly spentInWindow: Amount;
+  /** The amount asked for: the cost, or the estimate held. */
   readonly requested: Amount;
+  /** `maxSpend − spentInWindow`, never below zero. */
   readonly remaining: Amount;
   /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
   readonly perLedger: readonly Decision[];
