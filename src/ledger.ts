@@ -2,8 +2,9 @@ import { InvalidLedgerError, show } from "./errors.js";
 
 /**
  * Longest ledger key, `ledger.toString()`, in UTF-8 bytes. A store keeps the key in an index, and
- * PostgreSQL's btree refuses entries past about 2,700 bytes: 1,024 bytes leave room for the store's
- * escapes, which at most double the length. Use an id or a digest for anything longer.
+ * PostgreSQL's btree refuses entries past about 2,700 bytes: 1,024 bytes leave room for
+ * PostgresStore's escapes (of `\`, NUL and lone surrogates), which at most double a key. Name
+ * anything longer by an id or a digest.
  *
  * @example
  * new Ledger("openai", "gpt-4o", `user:${"x".repeat(2000)}`); // throws InvalidLedgerError
