@@ -3,7 +3,11 @@ import { InvalidAmountError } from "./errors.js";
 /** Decimal places every amount is exact to. */
 export const DECIMALS = 18;
 const UNIT = 10n ** 18n;
-/** Largest magnitude an amount may have, in units of 10⁻¹⁸: 38 significant digits. */
+/**
+ * Largest magnitude `Amount.from` accepts, in units of 10⁻¹⁸: 38 significant digits, what every
+ * store holds exactly per amount. Sums may go past it (a ledger's total after commits above their
+ * estimates) and still print, compare and subtract exactly.
+ */
 export const MAX_UNITS = 10n ** 38n - 1n;
 
 /** What `Amount.from` accepts: a plain decimal string, a bigint, a finite number or an Amount. */
@@ -114,19 +118,19 @@ export class Amount {
 
   /** `this + other`, exact; keeps the larger scale. @example Amount.from("1.5").plus("0.25") // 1.75 */
   plus(other: AmountInput): Amount {
-    const o = Amount.from(other, { allowNegative: true });
+    const o = operand(other);
     return new Amount(this.units + o.units, Math.max(this.scale, o.scale));
   }
 
   /** `this − other`, exact; may be negative. @example Amount.from("10.00").minus("0.03") // 9.97 */
   minus(other: AmountInput): Amount {
-    const o = Amount.from(other, { allowNegative: true });
+    const o = operand(other);
     return new Amount(this.units - o.units, Math.max(this.scale, o.scale));
   }
 
   /** −1, 0 or 1 as `this` is below, equal to or above `other`. @example Amount.from(1).compare("1.00") // 0 */
   compare(other: AmountInput): -1 | 0 | 1 {
-    const o = Amount.from(other, { allowNegative: true });
+    const o = operand(other);
     return this.units < o.units ? -1 : this.units > o.units ? 1 : 0;
   }
 
@@ -191,6 +195,14 @@ export class Amount {
       `Amount ${this.toString()} cannot be used with JavaScript arithmetic operators; use plus(), minus() or compare()`,
     );
   }
+}
+
+/**
+ * An operand of arithmetic. An Amount is taken as it is, even past 38 digits: the limit is on what
+ * callers pass in, while a total of over-estimate commits can exceed it and must still compare.
+ */
+function operand(value: AmountInput): Amount {
+  return value instanceof Amount ? value : Amount.from(value, { allowNegative: true });
 }
 
 const PARSED = new Map<string, Amount>();

@@ -34,16 +34,20 @@ export interface DecisionInit {
 /**
  * The verdict on one request: ALLOW or BLOCK, why, and the numbers behind it.
  *
- * `spentInWindow` is the spend in the window before this request, holds included; `remaining` is
- * what is left once this decision has taken effect (after the request if it was allowed), never
- * below zero. When several ledgers were charged together, the decision is that of the ledger that
- * blocked (or, when all allowed, the one with the least left), and `perLedger` holds each one's.
- * On a store failure the store could not say what was spent: `spentInWindow` and `remaining` are 0.
+ * `spentInWindow` is the spend in the window at decision time, holds included, as the original
+ * package reports it: after an ALLOW it includes the amount just recorded or held; after a BLOCK
+ * nothing was recorded, so it is the spend before the request. `remaining` is
+ * `maxSpend − spentInWindow`, never below zero. When several ledgers were charged together, the
+ * decision is that of the ledger that blocked (or, when all allowed, the one with the least left),
+ * and `perLedger` holds each one's; when one blocked, nothing was recorded on the others either,
+ * so theirs report the spend before the request. On a store failure the store could not say what
+ * was spent: `spentInWindow` and `remaining` are 0.
  *
  * @example
- * const decision = await engine.check(ledger, "0.03");
- * if (decision.blocked) console.log(decision.message); // "Budget exceeded: 9.99 + 0.03 > 10.00"
- * JSON.stringify(decision); // {"schema_version":"0.2.2","status":"BLOCK",…}
+ * const decision = await engine.check(ledger, "0.03"); // the first call on a 10.00 budget
+ * decision.spentInWindow.toString(); // "0.03"
+ * decision.remaining.toString();     // "9.97"
+ * JSON.stringify(decision); // {"schema_version":"0.2.2","status":"ALLOW",…,"spent_in_window":"0.03",…}
  */
 export class Decision {
   readonly status: Status;
@@ -53,8 +57,11 @@ export class Decision {
   readonly reason: BlockReason | null;
   /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
+  /** Spend in the window at decision time, holds included: with this request if it was recorded. */
   readonly spentInWindow: Amount;
+  /** The amount asked for: the cost, or the estimate held. */
   readonly requested: Amount;
+  /** `maxSpend − spentInWindow`, never below zero. */
   readonly remaining: Amount;
   /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
   readonly perLedger: readonly Decision[];
@@ -97,37 +104,39 @@ export class Decision {
 }
 
 /**
- * Builds the decision for one ledger from the spend a store reported (`spentUnits`, 10⁻¹⁸ units,
- * printed with the scale of the budget and request). `recorded` says whether the request was
- * recorded: a ledger with room is not charged when another ledger of the same call blocked.
+ * Builds the decision for one ledger from the spend a store reported before the request
+ * (`beforeUnits`, 10⁻¹⁸ units, of any size: over-estimate commits may take a total past 38
+ * digits). `recorded` says whether the request was recorded: a ledger with room is not charged
+ * when another ledger of the same call blocked. Amounts print with the scale of the budget and
+ * request.
  */
 export function budgetDecision(
   ledger: Ledger,
   budget: Budget,
   requested: Amount,
-  spentUnits: bigint,
+  beforeUnits: bigint,
   recorded: boolean,
 ): Decision {
   const scale = Math.max(budget.maxSpend.scale, requested.scale);
-  const spent = Amount.fromUnits(spentUnits, scale);
-  const fits = spentUnits + requested.units <= budget.maxSpend.units;
-  const left = budget.maxSpend
-    .minus(spent)
-    .minus(recorded ? requested : Amount.ZERO)
-    .clampToZero();
+  const before = Amount.fromUnits(beforeUnits, scale);
+  const fits = beforeUnits + requested.units <= budget.maxSpend.units;
+  const spent = recorded ? before.plus(requested) : before;
   return new Decision({
     status: fits ? Status.ALLOW : Status.BLOCK,
     ledger,
     budget,
     reason: fits ? null : BlockReason.BUDGET_EXCEEDED,
-    message: fits ? null : `Budget exceeded: ${spent} + ${requested} > ${budget.maxSpend}`,
+    message: fits ? null : `Budget exceeded: ${before} + ${requested} > ${budget.maxSpend}`,
     spentInWindow: spent,
     requested,
-    remaining: left,
+    remaining: budget.maxSpend.minus(spent).clampToZero(),
   });
 }
 
-/** Builds the decision for one ledger when the store failed, per the budget's `onStoreError`. */
+/**
+ * Builds the decision for one ledger when the store failed, per the budget's `onStoreError`. The
+ * message begins as the original package's does: `Store error (fail-open): …`.
+ */
 export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Amount, error: unknown): Decision {
   const open = budget.onStoreError === "FAIL_OPEN";
   const why = error instanceof Error ? error.message : String(error);
@@ -136,7 +145,7 @@ export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Am
     ledger,
     budget,
     reason: BlockReason.STORE_ERROR,
-    message: `Store error (${open ? "failing open" : "failing closed"}): ${why}`,
+    message: `Store error (${open ? "fail-open" : "fail-closed"}): ${why}`,
     spentInWindow: Amount.ZERO,
     requested,
     remaining: Amount.ZERO,

@@ -27,7 +27,7 @@ export {
   show,
 } from "./errors.js";
 export type { AmountSelector, BoundedGuardOptions, FixedGuardOptions, Guard, LedgerSelector } from "./guards.js";
-export { Ledger } from "./ledger.js";
+export { Ledger, MAX_LEDGER_KEY_BYTES } from "./ledger.js";
 export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
 export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";

@@ -1,6 +1,21 @@
 import { InvalidLedgerError, show } from "./errors.js";
 
 /**
+ * Longest ledger key, `ledger.toString()`, in UTF-8 bytes. A store keeps the key in an index, and
+ * PostgreSQL's btree refuses entries past about 2,700 bytes: 1,024 bytes leave room for
+ * PostgresStore's escapes (of `\`, NUL and lone surrogates), which at most double a key. Name
+ * anything longer by an id or a digest.
+ *
+ * @example
+ * new Ledger("openai", "gpt-4o", `user:${"x".repeat(2000)}`); // throws InvalidLedgerError
+ * MAX_LEDGER_KEY_BYTES; // 1024
+ */
+export const MAX_LEDGER_KEY_BYTES = 1024;
+
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+const UTF8 = new TextEncoder();
+
+/**
  * Names one spend stream: `(namespace, resource, principal)`, such as `openai / gpt-4o / user:123`.
  * Two ledgers share state only if all three fields are equal.
  *
@@ -8,7 +23,12 @@ import { InvalidLedgerError, show } from "./errors.js";
  * nor `@`, the resource no `@` — so it is also the key every store derives its state from, and two
  * distinct ledgers never collide: `("a", "b:c", "x")` is `a:b:c@x`, `("a", "b", "c:x")` is `a:b@c:x`.
  *
- * @throws {InvalidLedgerError} if a field is not a non-empty string or holds a separator it may not.
+ * No field holds a line break (`\n`, `\r`, U+2028, U+2029): a ledger's name stays on one line in
+ * logs, and its decision record matches the schema's ledger pattern. The key is at most
+ * {@link MAX_LEDGER_KEY_BYTES} bytes of UTF-8, so that every store can index it.
+ *
+ * @throws {InvalidLedgerError} if a field is not a non-empty string, holds a separator it may not
+ * or a line break, or the key is longer than {@link MAX_LEDGER_KEY_BYTES}.
  * @example
  * const ledger = new Ledger("openai", "gpt-4o", "user:123");
  * ledger.toString(); // "openai:gpt-4o@user:123"
@@ -30,6 +50,7 @@ export class Ledger {
     this.resource = resource;
     this.principal = principal;
     this.#key = `${namespace}:${resource}@${principal}`;
+    checkLength(this.#key);
   }
 
   /**
@@ -67,9 +88,28 @@ function checkField(field: string, value: unknown, forbidden: RegExp | null, nam
   if (typeof value !== "string" || value.length === 0) {
     throw new InvalidLedgerError(`Invalid ledger ${field} ${show(value)}: expected a non-empty string`);
   }
+  const lineBreak = LINE_BREAK.exec(value)?.[0];
+  if (lineBreak !== undefined) {
+    const code = `U+${lineBreak.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+    throw new InvalidLedgerError(
+      `Invalid ledger ${field} ${show(value)}: it may not contain a line break (${code}); a ledger's name is one line`,
+    );
+  }
   if (forbidden?.test(value)) {
     throw new InvalidLedgerError(
       `Invalid ledger ${field} ${show(value)}: it may not contain ${named}, which separate the fields of "namespace:resource@principal"`,
+    );
+  }
+}
+
+function checkLength(key: string): void {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short keys need no count.
+  if (key.length * 3 <= MAX_LEDGER_KEY_BYTES) return;
+  // TextEncoder counts a lone surrogate as the 3 bytes of U+FFFD.
+  const bytes = UTF8.encode(key).length;
+  if (bytes > MAX_LEDGER_KEY_BYTES) {
+    throw new InvalidLedgerError(
+      `Invalid ledger ${show(`${key.slice(0, 40)}…`)}: its name is ${bytes} bytes of UTF-8, over the limit of ${MAX_LEDGER_KEY_BYTES} (MAX_LEDGER_KEY_BYTES); name long principals by an id or a digest`,
     );
   }
 }

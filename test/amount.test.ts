@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Amount, InvalidAmountError } from "../src/index.js";
+import { Amount, InvalidAmountError, MAX_UNITS } from "../src/index.js";
 
 describe("Amount", () => {
   it("parses plain decimal strings, keeping their scale", () => {
@@ -40,6 +40,17 @@ describe("Amount", () => {
     expect(Amount.from("12345678901234567.123456789012345678").plus("0.000000000000000001").toString()).toBe(
       "12345678901234567.123456789012345679",
     );
+  });
+
+  it("adds, subtracts and compares sums past 38 digits, which Amount.from still refuses as input", () => {
+    const top = Amount.fromUnits(MAX_UNITS, 2);
+    const total = top.plus(top);
+    expect(total.toString()).toBe("199999999999999999999.999999999999999998");
+    expect(total.gt(top)).toBe(true);
+    expect(Amount.from("10").minus(total).clampToZero().isZero()).toBe(true);
+    expect(total.minus(top).equals(top)).toBe(true);
+    expect(() => Amount.from(total)).toThrow(/more than 38 significant digits/);
+    expect(() => Amount.from("199999999999999999999.999999999999999998")).toThrow(InvalidAmountError);
   });
 
   it("compares by value, whatever the scale", () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import Ajv2020 from "ajv/dist/2020.js";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   Amount,
@@ -15,6 +16,7 @@ import {
   InvalidBudgetError,
   InvalidLedgerError,
   Ledger,
+  MAX_LEDGER_KEY_BYTES,
   MemoryStore,
   Mode,
   ReservationNotFoundError,
@@ -56,9 +58,30 @@ describe("Ledger", () => {
     [["n", "r@x"], /resource "r@x": it may not contain "@"/],
     [[1, "r"], /namespace 1: expected a non-empty string/],
     [["n", null], /resource null/],
+    [["a\nb", "r"], /namespace "a\\nb": it may not contain a line break \(U\+000A\)/],
+    [["n", "r\r"], /resource "r\\r": it may not contain a line break \(U\+000D\)/],
+    [["n", "r", "user:1\n"], /principal "user:1\\n": it may not contain a line break \(U\+000A\)/],
+    [["n", "r", "x\u2028y"], /principal "x\u2028y": it may not contain a line break \(U\+2028\)/],
+    [["n", "r", "\u2029"], /principal "\u2029": it may not contain a line break \(U\+2029\)/],
   ])("rejects %j with InvalidLedgerError", (args, message) => {
     expect(() => new Ledger(...(args as [string, string, string]))).toThrow(InvalidLedgerError);
     expect(() => new Ledger(...(args as [string, string, string]))).toThrow(message);
+  });
+
+  it("refuses a name over MAX_LEDGER_KEY_BYTES of UTF-8, naming its length and the limit", () => {
+    expect(MAX_LEDGER_KEY_BYTES).toBe(1024);
+    const fill = (bytes: number) => "x".repeat(bytes - "n:r@".length);
+    expect(new Ledger("n", "r", fill(1024)).toString()).toHaveLength(1024);
+    expect(() => new Ledger("n", "r", fill(1025))).toThrow(InvalidLedgerError);
+    expect(() => new Ledger("n", "r", fill(1025))).toThrow(/1025 bytes of UTF-8, over the limit of 1024/);
+    expect(() => Ledger.parse(`n:r@${fill(3000)}`)).toThrow(/3000 bytes of UTF-8/);
+    // é is 2 bytes, 😀 4 (two UTF-16 units), a lone surrogate 3 (sent as U+FFFD).
+    const wide = `${"é".repeat(300)}${"😀".repeat(50)}${"\uD800".repeat(73)}`;
+    expect(new Ledger("n", "r", `${wide}x`).toString()).toHaveLength(4 + 300 + 100 + 73 + 1);
+    expect(() => new Ledger("n", "r", `${wide}xx`)).toThrow(/1025 bytes/);
+    expect(() => new Ledger("n", "r", `${wide}é`)).toThrow(/1025 bytes/);
+    // The last lone surrogate and a low one pair up: 4 bytes, not 3 + 3.
+    expect(new Ledger("n", "r", `${wide}\uDC00`).principal).toHaveLength(474);
   });
 });
 
@@ -113,7 +136,7 @@ describe("Decision", () => {
       ledger: "openai:gpt-4o@user:123",
       reason: null,
       message: null,
-      spent_in_window: "0.00",
+      spent_in_window: "0.03",
       requested: "0.03",
       remaining: "0.02",
     });
@@ -121,9 +144,76 @@ describe("Decision", () => {
       status: "BLOCK",
       reason: "BUDGET_EXCEEDED",
       message: "Budget exceeded: 0.03 + 0.03 > 0.05",
+      spent_in_window: "0.03",
       remaining: "0.02",
     });
     expect(failed.toJSON()).toMatchObject({ status: "BLOCK", reason: "STORE_ERROR" });
+  });
+
+  it("reports the spend at decision time, as the original does: an allow includes what it recorded", async () => {
+    const engine = new Engine();
+    const first = await engine.check(ledger, "0.03", budget);
+    expect([first.spentInWindow.toString(), first.remaining.toString()]).toEqual(["0.03", "9.97"]);
+    const big = await engine.check(ledger, "9.98", budget);
+    expect(big.toJSON()).toMatchObject({ status: "BLOCK", spent_in_window: "0.03", remaining: "9.97" });
+    const last = await engine.check(ledger, "9.97", budget);
+    expect(last.toJSON()).toMatchObject({ status: "ALLOW", spent_in_window: "10.00", remaining: "0.00" });
+    const over = await engine.check(ledger, "0.01", budget);
+    expect(over.toJSON()).toMatchObject({ status: "BLOCK", spent_in_window: "10.00", remaining: "0.00" });
+
+    const held = new Ledger("openai", "gpt-4o", "user:held");
+    const { decision: hold } = await engine.reserve(held, "0.50", budget);
+    expect([hold.spentInWindow.toString(), hold.remaining.toString()]).toEqual(["0.50", "9.50"]);
+    const { decision: refused } = await engine.reserve(held, "9.51", budget);
+    expect([refused.status, refused.spentInWindow.toString(), refused.remaining.toString()]).toEqual([
+      "BLOCK",
+      "0.50",
+      "9.50",
+    ]);
+  });
+
+  it("reports each ledger of a several-ledger call at decision time; none recorded when one blocked", async () => {
+    const engine = new Engine();
+    const user = { ledger: new Ledger("openai", "gpt-4o", "user:1"), budget: new Budget({ maxSpend: "1.00" }) };
+    const org = { ledger: new Ledger("openai", "gpt-4o", "org"), budget: new Budget({ maxSpend: "5.00" }) };
+    const spentAndLeft = (d: Decision) => d.perLedger.map((p) => `${p.status} ${p.spentInWindow} ${p.remaining}`);
+    const allowed = await engine.check([user, org], "0.60");
+    expect(spentAndLeft(allowed)).toEqual(["ALLOW 0.60 0.40", "ALLOW 0.60 4.40"]);
+    expect(allowed.toJSON()).toMatchObject({ ledger: "openai:gpt-4o@user:1", spent_in_window: "0.60" });
+    const blocked = await engine.check([org, user], "0.60");
+    expect(spentAndLeft(blocked)).toEqual(["ALLOW 0.60 4.40", "BLOCK 0.60 0.40"]);
+    expect(blocked.toJSON()).toMatchObject({ ledger: "openai:gpt-4o@user:1", spent_in_window: "0.60" });
+    const { decision: held } = await engine.reserve([user, org], "0.40");
+    expect(spentAndLeft(held)).toEqual(["ALLOW 1.00 0.00", "ALLOW 1.00 4.00"]);
+  });
+
+  it("gives a schema-valid record for every ledger the constructor accepts", async () => {
+    const engine = new Engine();
+    const small = new Budget({ maxSpend: "1" });
+    const tricky = fc.constantFrom(":", "@", "\n", "\r", "\u2028", "\u2029", "\\", "\u0000", "\uD800", "\uDC00", "é");
+    const char = fc.oneof(
+      { arbitrary: tricky, weight: 1 },
+      { arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), weight: 4 },
+    );
+    const field = fc.string({ unit: char, maxLength: 12 });
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(field, field, field, async (namespace, resource, principal) => {
+        let made: Ledger;
+        try {
+          made = new Ledger(namespace, resource, principal);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidLedgerError);
+          return;
+        }
+        accepted++;
+        const record = (await engine.check(made, "0.01", small)).toJSON();
+        expect(validate(record), `${JSON.stringify(record.ledger)}: ${JSON.stringify(validate.errors)}`).toBe(true);
+        expect(Ledger.parse(record.ledger).equals(made)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(accepted).toBeGreaterThan(100);
   });
 
   it("has enum values equal to their names", () => {
@@ -218,7 +308,7 @@ describe("Engine", () => {
     const decision = await engine.check(ledger, "0.01", budget);
     expect(decision.status).toBe(Status.BLOCK);
     expect(decision.reason).toBe(BlockReason.STORE_ERROR);
-    expect(decision.message).toMatch(/failing closed.*connection refused/);
+    expect(decision.message).toMatch(/^Store error \(fail-closed\): .*connection refused/);
     const { reservation } = await engine.reserve(ledger, "0.01", budget);
     expect(reservation).toBeNull();
   });
@@ -231,6 +321,7 @@ describe("Engine", () => {
     const decision = await engine.check(ledger, "0.01", open);
     expect(decision.status).toBe(Status.ALLOW);
     expect(decision.reason).toBe(BlockReason.STORE_ERROR);
+    expect(decision.message).toMatch(/^Store error \(fail-open\): /);
     const { reservation } = await engine.reserve(ledger, "0.5", open);
     if (!reservation) throw new Error("a fail-open reserve still hands out a reservation");
     expect(reservation.held).toBe(false);

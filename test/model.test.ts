@@ -123,7 +123,14 @@ async function run(ops: Op[], budgetSpecs: { cents: number; window: number | nul
         expect(outcome.reservation !== null).toBe(fits);
       }
       expect(decision.allowed).toBe(fits);
-      expect(decision.perLedger.map((d) => d.spentInWindow.units)).toEqual(expectedSpent);
+      // At decision time: an allowed request is part of the spend, a blocked one is not.
+      const spentAtDecision = expectedSpent.map((spent) => (fits ? spent + amount.units : spent));
+      expect(decision.perLedger.map((d) => d.spentInWindow.units)).toEqual(spentAtDecision);
+      const left = spentAtDecision.map((spent, j) => {
+        const max = (budgets[step.ledgers[j] as number] as Budget).maxSpend.units;
+        return spent < max ? max - spent : 0n;
+      });
+      expect(decision.perLedger.map((d) => d.remaining.units)).toEqual(left);
     } else if (reservations.length > 0) {
       const settle = step as Extract<Op, { hold: number }>;
       const reservation = reservations[settle.hold % reservations.length] as Reservation;

@@ -14,9 +14,12 @@ import {
   Engine,
   type EngineOptions,
   Ledger,
+  MAX_LEDGER_KEY_BYTES,
+  MAX_UNITS,
   ReservationNotFoundError,
   Status,
   type Store,
+  StoreErrorMode,
 } from "../../src/index.js";
 
 export interface ConformanceSetup {
@@ -264,7 +267,7 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
       const odd = new Ledger(ns, "{x}", "}{ ");
       expect((await engine.check(braces, "1", budget)).allowed).toBe(true);
       expect((await engine.check(odd, "1", budget)).allowed).toBe(true);
-      const unicode = new Ledger(ns, "modèle", "user:ñ\u0000\n");
+      const unicode = new Ledger(ns, "modèle", "user:ñ\u0000\t");
       expect((await engine.check(unicode, "1", budget)).allowed).toBe(true);
       expect((await engine.check(unicode, "1", budget)).blocked).toBe(true);
     });
@@ -381,6 +384,87 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
       await sleep(450);
       expect((await engine.spent(l, budget)).toString()).toBe("0.5");
       expect((await engine.check(l, "0.5", budget)).allowed).toBe(true);
+    });
+
+    describe("ledgers at the length limit, and totals past 38 digits", () => {
+      /** A ledger of exactly MAX_LEDGER_KEY_BYTES bytes: `unit` repeated, then at least one `pad`. */
+      function atLimit(ns: string, unit: string, pad = "x"): Ledger {
+        let principal = "";
+        const bytes = () => Buffer.byteLength(`${ns}:long@${principal}`);
+        while (bytes() + Buffer.byteLength(unit) < MAX_LEDGER_KEY_BYTES) principal += unit;
+        while (bytes() < MAX_LEDGER_KEY_BYTES) principal += pad;
+        const ledger = new Ledger(ns, "long", principal);
+        expect(Buffer.byteLength(ledger.toString())).toBe(MAX_LEDGER_KEY_BYTES);
+        return ledger;
+      }
+
+      it("charges, holds, commits and reads back ledgers of exactly MAX_LEDGER_KEY_BYTES, escapes and all", async () => {
+        const { engine, ns } = rig();
+        const budget = new Budget({ maxSpend: "1", window: 3600 });
+        // What stores escape (PostgreSQL doubles \\ and NUL; Redis widens %, { and } fivefold; both
+        // rewrite lone surrogates), and characters of 2, 3 and 4 bytes.
+        const units = ["\\", "\u0000", "\uD800", "%", "{", "}", "é", "中", "😀", "\\\u0000\uDC00%{}é中😀:@"];
+        const ledgers = units.map((unit) => atLimit(ns, unit));
+        for (const l of ledgers) {
+          const charged = await engine.check(l, "0.25", budget);
+          expect([charged.status, charged.spentInWindow.toString()]).toEqual(["ALLOW", "0.25"]);
+          expect(charged.ledger.toString()).toBe(l.toString());
+          const { reservation, decision } = await engine.reserve(l, "0.5", budget);
+          if (!reservation) throw new Error(`expected a hold on ${JSON.stringify(l.principal.slice(0, 8))}…`);
+          expect(decision.spentInWindow.toString()).toBe("0.75");
+          expect((await engine.commit(reservation, "0.125")).recorded.toString()).toBe("0.125");
+          expect((await engine.spent(l, budget)).toString()).toBe("0.375");
+          const blocked = await engine.check(l, "0.7", budget);
+          expect([blocked.status, blocked.reason, blocked.spentInWindow.toString()]).toEqual([
+            "BLOCK",
+            "BUDGET_EXCEEDED",
+            "0.375",
+          ]);
+        }
+        // Ledgers differing only in their last character share nothing.
+        for (const unit of units) expect((await engine.spent(atLimit(ns, unit, "y"), budget)).isZero()).toBe(true);
+        const together = await engine.check(
+          ledgers.map((l) => ({ ledger: l, budget })),
+          "0.625",
+        );
+        expect(together.perLedger.map((d) => `${d.status} ${d.spentInWindow}`)).toEqual(
+          ledgers.map(() => "ALLOW 1.000"),
+        );
+        for (const l of ledgers) expect((await engine.spent(l, budget)).toString()).toBe("1");
+      });
+
+      it("blocks, and does not fail open, once commits above their estimates take a total past 38 digits", async () => {
+        const { engine, ledger } = rig();
+        const budget = new Budget({ maxSpend: "1", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
+        const l = ledger();
+        const holds = [await engine.reserve(l, "0.5", budget), await engine.reserve(l, "0.5", budget)];
+        for (const { reservation } of holds) {
+          if (!reservation) throw new Error("expected a reservation");
+          expect((await engine.commit(reservation, "99999999999999999999.999999999999999999")).overEstimate).toBe(true);
+        }
+        const total = 2n * MAX_UNITS;
+        expect((await engine.spent(l, budget)).units).toBe(total);
+        expect((await engine.remaining(l, budget)).isZero()).toBe(true);
+        const checked = await engine.check(l, "0.01", budget);
+        expect([checked.status, checked.reason, checked.spentInWindow.units]).toEqual([
+          Status.BLOCK,
+          BlockReason.BUDGET_EXCEEDED,
+          total,
+        ]);
+        expect(checked.remaining.isZero()).toBe(true);
+        expect(checked.toJSON().spent_in_window).toBe("199999999999999999999.999999999999999998");
+        const reserved = await engine.reserve(
+          l,
+          0,
+          new Budget({ maxSpend: "5", onStoreError: StoreErrorMode.FAIL_OPEN }),
+        );
+        expect([reserved.reservation, reserved.decision.reason]).toEqual([null, BlockReason.BUDGET_EXCEEDED]);
+        const other = { ledger: ledger("other"), budget };
+        const both = await engine.check([other, { ledger: l, budget }], "0.01");
+        expect(both.perLedger.map((d) => `${d.status} ${d.reason}`)).toEqual(["ALLOW null", "BLOCK BUDGET_EXCEEDED"]);
+        expect((await engine.spent(other.ledger, budget)).isZero()).toBe(true);
+        expect((await engine.spent(l, budget)).units).toBe(total);
+      });
     });
   });
 }
