@@ -13,8 +13,9 @@ export type UsageProbe<T> = (item: T) => { readonly usage: TokenUsage | undefine
  * - when the source ends, errors, is cancelled by the consumer, or `signal` aborts, without such an
  *   item: the estimate is committed (the call was accepted, so it may have cost money).
  *
- * Settling on abort does not wait for the stream: a provider that ignores the signal would hold it
- * open indefinitely. Nothing is read ahead of the consumer.
+ * Neither settling on abort nor settling on cancel waits for the provider: a cancel is passed on to
+ * the source only once the call is settled, since a provider's cancel may never finish. Nothing is
+ * read ahead of the consumer.
  */
 export function meterReadableStream<T, C>(
   source: ReadableStream<T>,
@@ -56,12 +57,8 @@ export function meterReadableStream<T, C>(
         }
         controller.enqueue(next.value);
       },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          await finish(undefined);
-        }
+      cancel(reason) {
+        return settleThenClose(finish, () => reader.cancel(reason));
       },
     },
     { highWaterMark: 0 },
@@ -70,8 +67,9 @@ export function meterReadableStream<T, C>(
 
 /**
  * @internal An async iterable that passes `source` through and settles `meter` as
- * {@link meterReadableStream} does. Breaking out of the loop closes the source (an SDK stream then
- * aborts its request) and commits. The abort signal is watched from now, not from the first read.
+ * {@link meterReadableStream} does. Breaking out of the loop (or throwing in it) settles, then
+ * closes the source (an SDK stream then aborts its request). The abort signal is watched from now,
+ * not from the first read.
  */
 export function meterAsyncIterable<T, C>(
   source: AsyncIterable<T>,
@@ -81,22 +79,54 @@ export function meterAsyncIterable<T, C>(
 ): AsyncGenerator<T, void, undefined> {
   const finish = settler(meter, signal);
   return (async function* metered() {
+    const iterator = source[Symbol.asyncIterator]();
+    // Iterated by hand rather than with for-await, which would close the source before settling.
+    let ended = false;
     let failed = false;
     try {
-      for await (const item of source) {
-        const final = probe(item);
+      for (;;) {
+        let next: IteratorResult<T>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          ended = true; // a source whose next() throws is done: there is nothing to close
+          throw error;
+        }
+        if (next.done === true) {
+          ended = true;
+          return;
+        }
+        const final = probe(next.value);
         if (final !== null) await finish(final.usage, final.raw);
-        yield item;
+        yield next.value;
       }
     } catch (error) {
       failed = true;
-      await finish(undefined).catch(() => undefined);
       throw error;
     } finally {
-      // Normal end, or the consumer stopped (`return()`): no usage came, so the estimate stands.
-      if (!failed) await finish(undefined);
+      // Normal end, an error, or the consumer stopped (`return()` at the yield): unless the usage
+      // came, the estimate stands. After an error, that error is the one the consumer gets.
+      const stopping = settleThenClose(finish, ended ? undefined : () => iterator.return?.());
+      await (failed ? stopping.catch(() => undefined) : stopping);
     }
   })();
+}
+
+/**
+ * Settles (usage already committed, else the estimate), then closes the source, which may never
+ * finish, reject or throw: the hold is settled whatever closing does, and a failed settlement does
+ * not keep the provider streaming. Closing's own outcome is passed on; a settlement error after it.
+ */
+async function settleThenClose(
+  finish: (usage: undefined) => Promise<unknown>,
+  close: (() => unknown) | undefined,
+): Promise<void> {
+  const failure = await finish(undefined).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+  await close?.();
+  if (failure !== undefined) throw failure.error;
 }
 
 /**

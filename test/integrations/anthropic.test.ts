@@ -3,6 +3,7 @@ import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
 import { anthropicBudget, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
+import { fetchWithCancel, STUBBORN_CANCELS, ttlClock, watchCancel } from "./support/cancel.js";
 
 // Totals, as TokenUsage counts them; on the wire input_tokens is 12 000 − 10 000 − 1 500 = 500.
 const USAGE: WireUsage = { input: 12_000, output: 300, cached: 10_000, cacheWrite: 1_500 };
@@ -24,7 +25,8 @@ const alice = new Ledger("anthropic", "claude-sonnet", "user:alice");
 const messages = [{ role: "user" as const, content: "Summarise the budget" }];
 
 function setup(maxSpend = "1.00") {
-  const engine = new Engine();
+  const { clock, afterTtl } = ttlClock();
+  const engine = new Engine({ clock });
   const budget = new Budget({ maxSpend, window: 3600 });
   const events: SettleEvent<SdkCall>[] = [];
   const budgeted = anthropicBudget({
@@ -35,7 +37,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { engine, budgeted, events, spent };
+  return { afterTtl, engine, budgeted, events, spent };
 }
 
 describe("anthropicBudget with the Anthropic SDK", () => {
@@ -84,6 +86,36 @@ describe("anthropicBudget with the Anthropic SDK", () => {
     expect((await spent()).toString()).toBe(ESTIMATE);
     expect(stream.controller?.signal.aborted).toBe(true);
   });
+
+  it.each(STUBBORN_CANCELS)(
+    "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
+    async (behaviour, cancel) => {
+      const { budgeted, spent, events, afterTtl } = setup();
+      const { onCancel, reached } = watchCancel(() => events.map((e) => e.outcome));
+      const stuck = new Anthropic({
+        apiKey: "sk-ant-local",
+        baseURL: server.url,
+        maxRetries: 0,
+        fetch: fetchWithCancel(cancel, onCancel),
+      });
+      const stream = await budgeted(alice, () =>
+        stuck.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
+      );
+      let seen = 0;
+      const loop = (async () => {
+        for await (const _ of stream) if (++seen === 2) break;
+      })().then(
+        () => "resolved",
+        (error: Error) => error.message,
+      );
+
+      expect(await reached).toEqual(["estimate"]);
+      afterTtl();
+      expect((await spent()).toString()).toBe(ESTIMATE);
+      // The SDK's own answer to closing its stream reaches the consumer unchanged.
+      if (behaviour !== "never settles") expect(await loop).toMatch(/^cancel (refused|threw)$/);
+    },
+  );
 
   it("commits the estimate when the connection drops mid-stream, and rethrows", async () => {
     const { budgeted, spent } = setup();

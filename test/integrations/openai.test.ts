@@ -3,6 +3,7 @@ import { MeteredStream, openaiBudget, type SdkCall, type SettleEvent } from "bud
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
+import { fetchWithCancel, STUBBORN_CANCELS, ttlClock, watchCancel } from "./support/cancel.js";
 
 // The server reports this usage for every request: 1000 in (600 cached), 200 out (50 reasoning).
 const USAGE: WireUsage = { input: 1000, output: 200, cached: 600, reasoning: 50 };
@@ -24,7 +25,8 @@ const alice = new Ledger("openai", "gpt-4o-mini", "user:alice");
 const messages = [{ role: "user" as const, content: "What is a budget?" }];
 
 function setup(maxSpend = "1.00") {
-  const engine = new Engine();
+  const { clock, afterTtl } = ttlClock();
+  const engine = new Engine({ clock });
   const budget = new Budget({ maxSpend, window: 3600 });
   const events: SettleEvent<SdkCall>[] = [];
   const budgeted = openaiBudget({
@@ -35,7 +37,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { engine, budget, budgeted, events, spent };
+  return { afterTtl, engine, budget, budgeted, events, spent };
 }
 
 describe("openaiBudget with the OpenAI SDK", () => {
@@ -152,6 +154,41 @@ describe("openaiBudget with the OpenAI SDK", () => {
     expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
     expect((await spent()).toString()).toBe(ESTIMATE);
   });
+
+  it.each(STUBBORN_CANCELS)(
+    "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
+    async (behaviour, cancel) => {
+      const { budgeted, spent, events, afterTtl } = setup();
+      const { onCancel, reached } = watchCancel(() => events.map((e) => e.outcome));
+      const stuck = new OpenAI({
+        apiKey: "sk-local",
+        baseURL: `${server.url}/v1`,
+        maxRetries: 0,
+        fetch: fetchWithCancel(cancel, onCancel),
+      });
+      const stream = await budgeted(alice, () =>
+        stuck.chat.completions.create({
+          model: "gpt-slow",
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      );
+      let seen = 0;
+      const loop = (async () => {
+        for await (const _ of stream) if (++seen === 2) break;
+      })().then(
+        () => "resolved",
+        (error: Error) => error.message,
+      );
+
+      expect(await reached).toEqual(["estimate"]);
+      afterTtl();
+      expect((await spent()).toString()).toBe(ESTIMATE);
+      // The SDK's own answer to closing its stream reaches the consumer unchanged.
+      if (behaviour !== "never settles") expect(await loop).toMatch(/^cancel (refused|threw)$/);
+    },
+  );
 
   it("commits the estimate when the connection drops mid-stream, and rethrows", async () => {
     const { budgeted, spent, events } = setup();
