@@ -24,7 +24,7 @@ export function meterReadableStream<T, C>(
   probe: UsageProbe<T>,
 ): ReadableStream<T> {
   const reader = source.getReader();
-  const finish = settler(meter, signal);
+  const finish = settler(meter, [signal]);
   return new ReadableStream<T>(
     {
       async pull(controller) {
@@ -67,17 +67,18 @@ export function meterReadableStream<T, C>(
 
 /**
  * @internal An async iterable that passes `source` through and settles `meter` as
- * {@link meterReadableStream} does. Breaking out of the loop (or throwing in it) settles, then
- * closes the source (an SDK stream then aborts its request). The abort signal is watched from now,
- * not from the first read.
+ * {@link meterReadableStream} does, on the first of `signals` to abort. Breaking out of the loop
+ * (or throwing in it) settles, then closes the source (an SDK stream then aborts its request). The
+ * signals are watched from now, not from the first read, so that a stream aborted before it is read
+ * is settled too.
  */
 export function meterAsyncIterable<T, C>(
   source: AsyncIterable<T>,
   meter: Meter<C>,
-  signal: AbortSignal | undefined,
+  signals: readonly (AbortSignal | undefined)[],
   probe: UsageProbe<T>,
 ): AsyncGenerator<T, void, undefined> {
-  const finish = settler(meter, signal);
+  const finish = settler(meter, signals);
   return (async function* metered() {
     const iterator = source[Symbol.asyncIterator]();
     // Iterated by hand rather than with for-await, which would close the source before settling.
@@ -130,21 +131,22 @@ async function settleThenClose(
 }
 
 /**
- * Settles on the first of: final usage, end of stream, abort. The abort listener is removed once
- * settled so that a long-lived signal does not keep this call alive.
+ * Settles on the first of: final usage, end of stream, an abort of any of `signals`. The abort
+ * listeners are removed once settled so that a long-lived signal does not keep this call alive.
  */
 function settler<C>(
   meter: Meter<C>,
-  signal: AbortSignal | undefined,
+  signals: readonly (AbortSignal | undefined)[],
 ): (usage: TokenUsage | undefined, raw?: unknown) => Promise<unknown> {
+  const watched = signals.filter((signal) => signal !== undefined);
   const onAbort = () => {
     // Errors surface through the stream's own end (read, cancel), which settles the same way.
     meter.estimate().catch(() => undefined);
   };
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
+  if (watched.some((signal) => signal.aborted)) onAbort();
+  else for (const signal of watched) signal.addEventListener("abort", onAbort, { once: true });
   return (usage, raw) => {
-    signal?.removeEventListener("abort", onAbort);
+    for (const signal of watched) signal.removeEventListener("abort", onAbort);
     return meter.usage(usage, raw);
   };
 }

@@ -117,6 +117,36 @@ describe("anthropicBudget with the Anthropic SDK", () => {
     },
   );
 
+  it("commits the estimate when the stream's own controller aborts it, read or not", async () => {
+    const { budgeted, spent, events, afterTtl } = setup();
+    const stream = await budgeted(alice, () =>
+      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
+    );
+    stream.controller?.abort();
+
+    expect((await stream.settlement).recorded.toString()).toBe(ESTIMATE);
+    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
+    afterTtl();
+    expect((await spent()).toString()).toBe(ESTIMATE);
+  });
+
+  it("commits the estimate and closes the request when the consumer throws in its loop", async () => {
+    const { budgeted, spent, events } = setup();
+    const stream = await budgeted(alice, () =>
+      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
+    );
+    const mine = new Error("consumer failed");
+    await expect(
+      (async () => {
+        for await (const _ of stream) throw mine;
+      })(),
+    ).rejects.toBe(mine);
+
+    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
+    expect((await spent()).toString()).toBe(ESTIMATE);
+    expect(stream.controller?.signal.aborted).toBe(true);
+  });
+
   it("commits the estimate when the connection drops mid-stream, and rethrows", async () => {
     const { budgeted, spent } = setup();
     const stream = await budgeted(alice, () =>
