@@ -10,7 +10,7 @@ import {
   tokenCost,
 } from "budgetgate/ai-sdk";
 import { describe, expect, it } from "vitest";
-import { STUBBORN_CANCELS, ttlClock, watchCancel } from "./support/cancel.js";
+import { expectSettledBeforeCancel, STUBBORN_CANCELS, ttlClock } from "./support/cancel.js";
 import { type Counts, DEFAULT_COUNTS, type Flavor, v5, v6 } from "./support/models.js";
 
 const PRICES: TokenPrices = { input: "2.50", output: "10.00", cachedInput: "1.25", cacheWrite: "3.125" };
@@ -156,28 +156,19 @@ describe.each<Flavor>([v6, v5])("budgetMiddleware with $name", (ai) => {
   it.each(STUBBORN_CANCELS)(
     "commits the estimate before it cancels a provider stream whose cancel %s",
     async (behaviour, cancel) => {
-      const { middleware, spent, events, afterTtl } = setup();
-      const { onCancel, reached } = watchCancel(() => events.map((e) => e.outcome));
-      const mock = ai.mock({
-        words: 20,
-        cancel: () => {
-          onCancel();
-          return cancel();
-        },
+      const context = setup();
+      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
+        const mock = ai.mock({
+          words: 20,
+          cancel: () => {
+            onCancel();
+            return cancel();
+          },
+        });
+        const reader = (await ai.doStream(mock, context.middleware, { prompt: "hello", ...alice })).getReader();
+        for (let i = 0; i < 4; i++) await reader.read();
+        return { stopped: reader.cancel("user closed the tab") };
       });
-      const stream = await ai.doStream(mock, middleware, { prompt: "hello", ...alice });
-      const reader = stream.getReader();
-      for (let i = 0; i < 4; i++) await reader.read();
-      const cancelled = reader.cancel("user closed the tab").then(
-        () => "resolved",
-        (error: Error) => error.message,
-      );
-
-      expect(await reached).toEqual(["estimate"]);
-      afterTtl();
-      expect((await spent()).toString()).toBe(ESTIMATE);
-      // The provider's own answer to the cancel reaches the consumer unchanged.
-      if (behaviour !== "never settles") expect(await cancelled).toMatch(/^cancel (refused|threw)$/);
     },
   );
 

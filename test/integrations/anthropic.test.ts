@@ -1,9 +1,15 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
-import { anthropicBudget, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
+import { anthropicBudget, type BudgetedCall, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
-import { fetchWithCancel, STUBBORN_CANCELS, ttlClock, watchCancel } from "./support/cancel.js";
+import {
+  breakAfter,
+  expectSettledBeforeCancel,
+  fetchWithCancel,
+  STUBBORN_CANCELS,
+  ttlClock,
+} from "./support/cancel.js";
 
 // Totals, as TokenUsage counts them; on the wire input_tokens is 12 000 − 10 000 − 1 500 = 500.
 const USAGE: WireUsage = { input: 12_000, output: 300, cached: 10_000, cacheWrite: 1_500 };
@@ -23,6 +29,10 @@ afterAll(() => server.close());
 
 const alice = new Ledger("anthropic", "claude-sonnet", "user:alice");
 const messages = [{ role: "user" as const, content: "Summarise the budget" }];
+
+/** A slow message stream: time to stop reading before the final usage comes. */
+const slowStream = (budgeted: BudgetedCall, sdk = client) =>
+  budgeted(alice, () => sdk.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }));
 
 function setup(maxSpend = "1.00") {
   const { clock, afterTtl } = ttlClock();
@@ -77,9 +87,7 @@ describe("anthropicBudget with the Anthropic SDK", () => {
 
   it("commits the estimate, not message_start's partial usage, when the consumer stops early", async () => {
     const { budgeted, spent, events } = setup();
-    const stream = await budgeted(alice, () =>
-      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
-    );
+    const stream = await slowStream(budgeted);
     let seen = 0;
     for await (const _ of stream) if (++seen === 3) break;
     expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
@@ -90,38 +98,25 @@ describe("anthropicBudget with the Anthropic SDK", () => {
   it.each(STUBBORN_CANCELS)(
     "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
     async (behaviour, cancel) => {
-      const { budgeted, spent, events, afterTtl } = setup();
-      const { onCancel, reached } = watchCancel(() => events.map((e) => e.outcome));
-      const stuck = new Anthropic({
-        apiKey: "sk-ant-local",
-        baseURL: server.url,
-        maxRetries: 0,
-        fetch: fetchWithCancel(cancel, onCancel),
+      const context = setup();
+      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
+        const stream = await slowStream(
+          context.budgeted,
+          new Anthropic({
+            apiKey: "sk-ant-local",
+            baseURL: server.url,
+            maxRetries: 0,
+            fetch: fetchWithCancel(cancel, onCancel),
+          }),
+        );
+        return { stopped: breakAfter(stream, 2) };
       });
-      const stream = await budgeted(alice, () =>
-        stuck.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
-      );
-      let seen = 0;
-      const loop = (async () => {
-        for await (const _ of stream) if (++seen === 2) break;
-      })().then(
-        () => "resolved",
-        (error: Error) => error.message,
-      );
-
-      expect(await reached).toEqual(["estimate"]);
-      afterTtl();
-      expect((await spent()).toString()).toBe(ESTIMATE);
-      // The SDK's own answer to closing its stream reaches the consumer unchanged.
-      if (behaviour !== "never settles") expect(await loop).toMatch(/^cancel (refused|threw)$/);
     },
   );
 
   it("commits the estimate when the stream's own controller aborts it, read or not", async () => {
     const { budgeted, spent, events, afterTtl } = setup();
-    const stream = await budgeted(alice, () =>
-      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
-    );
+    const stream = await slowStream(budgeted);
     stream.controller?.abort();
 
     expect((await stream.settlement).recorded.toString()).toBe(ESTIMATE);
@@ -132,9 +127,7 @@ describe("anthropicBudget with the Anthropic SDK", () => {
 
   it("commits the estimate and closes the request when the consumer throws in its loop", async () => {
     const { budgeted, spent, events } = setup();
-    const stream = await budgeted(alice, () =>
-      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
-    );
+    const stream = await slowStream(budgeted);
     const mine = new Error("consumer failed");
     await expect(
       (async () => {

@@ -1,9 +1,15 @@
 import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
-import { MeteredStream, openaiBudget, type SdkCall, type SettleEvent } from "budgetgate/openai";
+import { type BudgetedCall, MeteredStream, openaiBudget, type SdkCall, type SettleEvent } from "budgetgate/openai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
-import { fetchWithCancel, STUBBORN_CANCELS, ttlClock, watchCancel } from "./support/cancel.js";
+import {
+  breakAfter,
+  expectSettledBeforeCancel,
+  fetchWithCancel,
+  STUBBORN_CANCELS,
+  ttlClock,
+} from "./support/cancel.js";
 
 // The server reports this usage for every request: 1000 in (600 cached), 200 out (50 reasoning).
 const USAGE: WireUsage = { input: 1000, output: 200, cached: 600, reasoning: 50 };
@@ -23,6 +29,17 @@ afterAll(() => server.close());
 
 const alice = new Ledger("openai", "gpt-4o-mini", "user:alice");
 const messages = [{ role: "user" as const, content: "What is a budget?" }];
+
+/** A slow chat stream with its usage chunk: time to stop reading before the usage comes. */
+const slowStream = (budgeted: BudgetedCall, sdk = client) =>
+  budgeted(alice, () =>
+    sdk.chat.completions.create({
+      model: "gpt-slow",
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  );
 
 function setup(maxSpend = "1.00") {
   const { clock, afterTtl } = ttlClock();
@@ -158,48 +175,25 @@ describe("openaiBudget with the OpenAI SDK", () => {
   it.each(STUBBORN_CANCELS)(
     "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
     async (behaviour, cancel) => {
-      const { budgeted, spent, events, afterTtl } = setup();
-      const { onCancel, reached } = watchCancel(() => events.map((e) => e.outcome));
-      const stuck = new OpenAI({
-        apiKey: "sk-local",
-        baseURL: `${server.url}/v1`,
-        maxRetries: 0,
-        fetch: fetchWithCancel(cancel, onCancel),
+      const context = setup();
+      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
+        const stream = await slowStream(
+          context.budgeted,
+          new OpenAI({
+            apiKey: "sk-local",
+            baseURL: `${server.url}/v1`,
+            maxRetries: 0,
+            fetch: fetchWithCancel(cancel, onCancel),
+          }),
+        );
+        return { stopped: breakAfter(stream, 2) };
       });
-      const stream = await budgeted(alice, () =>
-        stuck.chat.completions.create({
-          model: "gpt-slow",
-          messages,
-          stream: true,
-          stream_options: { include_usage: true },
-        }),
-      );
-      let seen = 0;
-      const loop = (async () => {
-        for await (const _ of stream) if (++seen === 2) break;
-      })().then(
-        () => "resolved",
-        (error: Error) => error.message,
-      );
-
-      expect(await reached).toEqual(["estimate"]);
-      afterTtl();
-      expect((await spent()).toString()).toBe(ESTIMATE);
-      // The SDK's own answer to closing its stream reaches the consumer unchanged.
-      if (behaviour !== "never settles") expect(await loop).toMatch(/^cancel (refused|threw)$/);
     },
   );
 
   it("commits the estimate when the stream's own controller aborts it, read or not", async () => {
     const { budgeted, spent, events, afterTtl } = setup();
-    const stream = await budgeted(alice, () =>
-      client.chat.completions.create({
-        model: "gpt-slow",
-        messages,
-        stream: true,
-        stream_options: { include_usage: true },
-      }),
-    );
+    const stream = await slowStream(budgeted);
     stream.controller?.abort();
 
     expect((await stream.settlement).recorded.toString()).toBe(ESTIMATE);
@@ -210,14 +204,7 @@ describe("openaiBudget with the OpenAI SDK", () => {
 
   it("commits the estimate and closes the request when the consumer throws in its loop", async () => {
     const { budgeted, spent, events } = setup();
-    const stream = await budgeted(alice, () =>
-      client.chat.completions.create({
-        model: "gpt-slow",
-        messages,
-        stream: true,
-        stream_options: { include_usage: true },
-      }),
-    );
+    const stream = await slowStream(budgeted);
     const mine = new Error("consumer failed");
     await expect(
       (async () => {

@@ -2,7 +2,8 @@
  * Providers whose stream cancel misbehaves, for checking that a budgeted call is settled before the
  * provider's stream is cancelled, whatever that cancel then does.
  */
-import { DEFAULT_RESERVATION_TTL } from "budgetgate";
+import { type Amount, DEFAULT_RESERVATION_TTL } from "budgetgate";
+import { expect } from "vitest";
 
 /** A provider stream's cancel that never settles, rejects, or throws. */
 export const STUBBORN_CANCELS: readonly (readonly [string, () => void | PromiseLike<void>])[] = [
@@ -44,16 +45,47 @@ export function fetchWithCancel(cancel: () => void | PromiseLike<void>, onCancel
   };
 }
 
+/** What the settle-before-cancel scenario reads of a test's set-up. */
+export interface Settling {
+  readonly events: readonly { readonly outcome: string }[];
+  afterTtl(): void;
+  spent(): Promise<Amount>;
+}
+
 /**
- * Notes what had been settled when the provider's cancel was reached: `onCancel` is called from the
- * cancel, `reached` resolves to `settled()` as it was then.
+ * A consumer stops a stream early, and the provider's cancel does `behaviour`. `start(onCancel)`
+ * makes the call against a provider that calls `onCancel` from its cancel, stops reading, and
+ * hands back the consumer's stop (its `cancel()`, or its loop that breaks). Checks that the call
+ * was settled with the estimate when the provider's cancel was reached, is still recorded once the
+ * holds' TTL has passed (when an unsettled hold counts for nothing), and that the provider's own
+ * answer to the cancel reaches the consumer unchanged.
  */
-export function watchCancel<T>(settled: () => T): { readonly onCancel: () => void; readonly reached: Promise<T> } {
+export async function expectSettledBeforeCancel(
+  behaviour: string,
+  settling: Settling,
+  estimate: string,
+  start: (onCancel: () => void) => Promise<{ readonly stopped: Promise<unknown> }>,
+): Promise<void> {
   let onCancel!: () => void;
-  const reached = new Promise<T>((resolve) => {
-    onCancel = () => resolve(settled());
+  const reached = new Promise<string[]>((resolve) => {
+    onCancel = () => resolve(settling.events.map((e) => e.outcome));
   });
-  return { onCancel, reached };
+  const { stopped } = await start(onCancel);
+  const stop = stopped.then(
+    () => "resolved",
+    (error: Error) => error.message,
+  );
+
+  expect(await reached).toEqual(["estimate"]);
+  settling.afterTtl();
+  expect((await settling.spent()).toString()).toBe(estimate);
+  if (behaviour !== "never settles") expect(await stop).toMatch(/^cancel (refused|threw)$/);
+}
+
+/** Reads `count` items of `stream`, then breaks out of the loop. */
+export async function breakAfter(stream: AsyncIterable<unknown>, count: number): Promise<void> {
+  let seen = 0;
+  for await (const _ of stream) if (++seen === count) break;
 }
 
 /** A clock for an engine, and a way past its holds' TTL: an unsettled hold then counts for nothing. */
