@@ -3,13 +3,8 @@ import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
 import { anthropicBudget, type BudgetedCall, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
-import {
-  breakAfter,
-  expectSettledBeforeCancel,
-  fetchWithCancel,
-  STUBBORN_CANCELS,
-  ttlClock,
-} from "./support/cancel.js";
+import { ttlClock } from "./support/cancel.js";
+import { itSettlesStoppedStreams } from "./support/sdk-stops.js";
 
 // Totals, as TokenUsage counts them; on the wire input_tokens is 12 000 − 10 000 − 1 500 = 500.
 const USAGE: WireUsage = { input: 12_000, output: 300, cached: 10_000, cacheWrite: 1_500 };
@@ -30,9 +25,19 @@ afterAll(() => server.close());
 const alice = new Ledger("anthropic", "claude-sonnet", "user:alice");
 const messages = [{ role: "user" as const, content: "Summarise the budget" }];
 
-/** A slow message stream: time to stop reading before the final usage comes. */
-const slowStream = (budgeted: BudgetedCall, sdk = client) =>
-  budgeted(alice, () => sdk.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }));
+/** A slow message stream, through `client` or one with its own `fetch`. */
+const slowStream = (budgeted: BudgetedCall, fetch?: typeof globalThis.fetch) =>
+  budgeted(alice, () =>
+    (fetch
+      ? new Anthropic({ apiKey: "sk-ant-local", baseURL: server.url, maxRetries: 0, fetch })
+      : client
+    ).messages.create({
+      model: "claude-slow",
+      max_tokens: 512,
+      messages,
+      stream: true,
+    }),
+  );
 
 function setup(maxSpend = "1.00") {
   const { clock, afterTtl } = ttlClock();
@@ -47,7 +52,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { afterTtl, engine, budgeted, events, spent };
+  return { afterTtl, engine, budgeted, events, spent, slowStream: slowStream.bind(null, budgeted) };
 }
 
 describe("anthropicBudget with the Anthropic SDK", () => {
@@ -95,51 +100,6 @@ describe("anthropicBudget with the Anthropic SDK", () => {
     expect(stream.controller?.signal.aborted).toBe(true);
   });
 
-  it.each(STUBBORN_CANCELS)(
-    "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
-    async (behaviour, cancel) => {
-      const context = setup();
-      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
-        const stream = await slowStream(
-          context.budgeted,
-          new Anthropic({
-            apiKey: "sk-ant-local",
-            baseURL: server.url,
-            maxRetries: 0,
-            fetch: fetchWithCancel(cancel, onCancel),
-          }),
-        );
-        return { stopped: breakAfter(stream, 2) };
-      });
-    },
-  );
-
-  it("commits the estimate when the stream's own controller aborts it, read or not", async () => {
-    const { budgeted, spent, events, afterTtl } = setup();
-    const stream = await slowStream(budgeted);
-    stream.controller?.abort();
-
-    expect((await stream.settlement).recorded.toString()).toBe(ESTIMATE);
-    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
-    afterTtl();
-    expect((await spent()).toString()).toBe(ESTIMATE);
-  });
-
-  it("commits the estimate and closes the request when the consumer throws in its loop", async () => {
-    const { budgeted, spent, events } = setup();
-    const stream = await slowStream(budgeted);
-    const mine = new Error("consumer failed");
-    await expect(
-      (async () => {
-        for await (const _ of stream) throw mine;
-      })(),
-    ).rejects.toBe(mine);
-
-    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
-    expect((await spent()).toString()).toBe(ESTIMATE);
-    expect(stream.controller?.signal.aborted).toBe(true);
-  });
-
   it("commits the estimate when the connection drops mid-stream, and rethrows", async () => {
     const { budgeted, spent } = setup();
     const stream = await budgeted(alice, () =>
@@ -175,4 +135,8 @@ describe("anthropicBudget with the Anthropic SDK", () => {
     expect((await engine.spent(bob, budget)).toString()).toBe("0.02925");
     expect((await engine.spent(org, budget)).toString()).toBe("0.043875");
   });
+});
+
+describe("anthropicBudget streams stopped early", () => {
+  itSettlesStoppedStreams({ estimate: ESTIMATE, setup });
 });

@@ -3,13 +3,8 @@ import { type BudgetedCall, MeteredStream, openaiBudget, type SdkCall, type Sett
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
-import {
-  breakAfter,
-  expectSettledBeforeCancel,
-  fetchWithCancel,
-  STUBBORN_CANCELS,
-  ttlClock,
-} from "./support/cancel.js";
+import { ttlClock } from "./support/cancel.js";
+import { itSettlesStoppedStreams } from "./support/sdk-stops.js";
 
 // The server reports this usage for every request: 1000 in (600 cached), 200 out (50 reasoning).
 const USAGE: WireUsage = { input: 1000, output: 200, cached: 600, reasoning: 50 };
@@ -30,10 +25,13 @@ afterAll(() => server.close());
 const alice = new Ledger("openai", "gpt-4o-mini", "user:alice");
 const messages = [{ role: "user" as const, content: "What is a budget?" }];
 
-/** A slow chat stream with its usage chunk: time to stop reading before the usage comes. */
-const slowStream = (budgeted: BudgetedCall, sdk = client) =>
+/** A slow chat stream with its usage chunk, through `client` or one with its own `fetch`. */
+const slowStream = (budgeted: BudgetedCall, fetch?: typeof globalThis.fetch) =>
   budgeted(alice, () =>
-    sdk.chat.completions.create({
+    (fetch
+      ? new OpenAI({ apiKey: "sk-local", baseURL: `${server.url}/v1`, maxRetries: 0, fetch })
+      : client
+    ).chat.completions.create({
       model: "gpt-slow",
       messages,
       stream: true,
@@ -54,7 +52,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { afterTtl, engine, budget, budgeted, events, spent };
+  return { afterTtl, engine, budget, budgeted, events, spent, slowStream: slowStream.bind(null, budgeted) };
 }
 
 describe("openaiBudget with the OpenAI SDK", () => {
@@ -172,51 +170,6 @@ describe("openaiBudget with the OpenAI SDK", () => {
     expect((await spent()).toString()).toBe(ESTIMATE);
   });
 
-  it.each(STUBBORN_CANCELS)(
-    "commits the estimate when the consumer breaks, before closing a response body whose cancel %s",
-    async (behaviour, cancel) => {
-      const context = setup();
-      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
-        const stream = await slowStream(
-          context.budgeted,
-          new OpenAI({
-            apiKey: "sk-local",
-            baseURL: `${server.url}/v1`,
-            maxRetries: 0,
-            fetch: fetchWithCancel(cancel, onCancel),
-          }),
-        );
-        return { stopped: breakAfter(stream, 2) };
-      });
-    },
-  );
-
-  it("commits the estimate when the stream's own controller aborts it, read or not", async () => {
-    const { budgeted, spent, events, afterTtl } = setup();
-    const stream = await slowStream(budgeted);
-    stream.controller?.abort();
-
-    expect((await stream.settlement).recorded.toString()).toBe(ESTIMATE);
-    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
-    afterTtl();
-    expect((await spent()).toString()).toBe(ESTIMATE);
-  });
-
-  it("commits the estimate and closes the request when the consumer throws in its loop", async () => {
-    const { budgeted, spent, events } = setup();
-    const stream = await slowStream(budgeted);
-    const mine = new Error("consumer failed");
-    await expect(
-      (async () => {
-        for await (const _ of stream) throw mine;
-      })(),
-    ).rejects.toBe(mine);
-
-    expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
-    expect((await spent()).toString()).toBe(ESTIMATE);
-    expect(stream.controller?.signal.aborted).toBe(true);
-  });
-
   it("commits the estimate when the connection drops mid-stream, and rethrows", async () => {
     const { budgeted, spent, events } = setup();
     const stream = await budgeted(alice, () =>
@@ -296,4 +249,8 @@ describe("openaiBudget with the OpenAI SDK", () => {
     });
     expect((await spent()).toString()).toBe("0.0012");
   });
+});
+
+describe("openaiBudget streams stopped early", () => {
+  itSettlesStoppedStreams({ estimate: ESTIMATE, setup });
 });
