@@ -123,13 +123,16 @@ export class ActualCostError<R = unknown> extends BudgetGateError {
   override name = "ActualCostError";
   /** What the action returned. */
   readonly result: R;
-  /** What was recorded instead of the actual cost: the estimate. */
+  /**
+   * The commit of the estimate in place of the actual cost (`recorded` is zero for a fail-open
+   * reservation, which records nothing, like any fail-open call).
+   */
   readonly settlement: Settlement;
 
   constructor(result: R, settlement: Settlement, failure: "threw" | "returned an invalid amount", cause: unknown) {
     const why = cause instanceof Error ? (failure === "threw" ? String(cause) : cause.message) : show(cause);
     super(
-      `actual(result) ${failure} (${why}): the action ran, so the estimate ${settlement.recorded.toString()} was recorded in its place; the result is on error.result`,
+      `actual(result) ${failure} (${why}): the action ran, so its estimate ${settlement.reservation.estimate.toString()} was committed in its place; the result is on error.result`,
       { cause },
     );
     this.result = result;

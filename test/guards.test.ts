@@ -230,7 +230,7 @@ describe("bounded guards whose actual fails after the action ran", () => {
         const failure = error as ActualCostError;
         expect(failure.message).toMatch(message);
         expect(failure.message).toMatch(
-          /the estimate 0\.90 was recorded in its place; the result is on error\.result$/,
+          /the action ran, so its estimate 0\.90 was committed in its place; the result is on error\.result$/,
         );
         expect(failure.result).toBe(reply);
         expect(failure.settlement.recorded.toString()).toBe("0.90");
