@@ -300,9 +300,12 @@ export class Engine {
   }
 
   /**
-   * Wraps a function so that each call reserves `estimate` first, then commits `actual(result)`;
-   * if the function or `actual` throws, the hold is released and the original error rethrown.
+   * Wraps a function so that each call reserves `estimate` first, then commits `actual(result)`.
+   * If the function throws, the hold is released and its error rethrown. If `actual` throws or
+   * returns something that is not an amount, the function has run: the estimate is committed and
+   * {@link ActualCostError} thrown, carrying the function's result.
    *
+   * @throws {BudgetExceededError} when blocked; {@link ActualCostError} as above.
    * @example
    * const ask = engine.guardBounded(ledger, budget, { estimate: "0.50", actual: (r: Reply) => r.cost })(callModel);
    */

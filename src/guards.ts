@@ -1,7 +1,7 @@
 import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Engine, Targets } from "./engine.js";
-import { BudgetExceededError, ConfigurationError, show } from "./errors.js";
+import { ActualCostError, BudgetExceededError, ConfigurationError, show } from "./errors.js";
 import { Result } from "./result.js";
 
 /** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */
@@ -26,7 +26,11 @@ export interface FixedGuardOptions<A extends unknown[]> {
 export interface BoundedGuardOptions<A extends unknown[], R> {
   /** Upper bound of one call's cost, reserved before the call runs. */
   readonly estimate: AmountSelector<A>;
-  /** The actual cost, from the call's result (and arguments), committed after it returns. */
+  /**
+   * The actual cost, from the call's result (and arguments), committed after it returns. If it
+   * throws or returns something that is not an amount, the estimate is committed instead and the
+   * call throws {@link ActualCostError}, which carries the result.
+   */
   readonly actual: (result: R, ...args: CallArgs<A>) => AmountInput | PromiseLike<AmountInput>;
 }
 
@@ -88,18 +92,41 @@ export function makeBoundedGuard<A extends unknown[], R, AsResult extends boolea
     const { reservation, decision } = await engine.reserve(select(ledger, args), select(estimate, args), budget);
     if (reservation === null) return blocked(decision, asResult);
     let value: unknown;
-    let actual: AmountInput;
     try {
       value = await fn.apply(self, args);
-      actual = await options.actual(value as R, ...(args as CallArgs<A>));
     } catch (error) {
       // The caller needs the action's own error; an unreleased hold only over-counts until its TTL.
       await engine.release(reservation).catch(() => undefined);
       throw error;
     }
-    await engine.commit(reservation, actual);
+    // The action ran, so it may have spent money: from here on the hold is committed, never released.
+    const cost = await actualCost(options.actual, value as R, args as CallArgs<A>);
+    if (!(cost instanceof Amount)) {
+      const settlement = await engine.commit(reservation, reservation.estimate);
+      throw new ActualCostError(value, settlement, cost.failure, cost.cause);
+    }
+    await engine.commit(reservation, cost);
     return asResult ? Result.of(decision, value) : value;
   });
+}
+
+/** `actual`'s amount (rounded up, as commit rounds it), or how it failed. */
+async function actualCost<A extends unknown[], R>(
+  actual: BoundedGuardOptions<A, R>["actual"],
+  value: R,
+  args: CallArgs<A>,
+): Promise<Amount | { failure: "threw" | "returned an invalid amount"; cause: unknown }> {
+  let returned: AmountInput;
+  try {
+    returned = await actual(value, ...args);
+  } catch (cause) {
+    return { failure: "threw", cause };
+  }
+  try {
+    return Amount.from(returned, { round: "up" });
+  } catch (cause) {
+    return { failure: "returned an invalid amount", cause };
+  }
 }
 
 function wrapper<G>(run: Runner): G {

@@ -14,6 +14,7 @@ export {
   type Targets,
 } from "./engine.js";
 export {
+  ActualCostError,
   BudgetExceeded,
   BudgetExceededError,
   BudgetGateError,

@@ -4,7 +4,16 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { Budget, BudgetExceededError, Engine, Ledger, Result } from "../src/index.js";
+import {
+  ActualCostError,
+  Budget,
+  BudgetExceededError,
+  DEFAULT_RESERVATION_TTL,
+  Engine,
+  InvalidAmountError,
+  Ledger,
+  Result,
+} from "../src/index.js";
 
 const budget = new Budget({ maxSpend: "1.00", window: 3600 });
 
@@ -95,20 +104,6 @@ describe("guards", () => {
     expect((await engine.spent(ledger, budget)).isZero()).toBe(true);
   });
 
-  it("guardBounded releases the hold and rethrows when actual throws", async () => {
-    const engine = new Engine();
-    const ledger = new Ledger("a", "b");
-    const bad = new Error("no usage");
-    const call = engine.guardBounded(ledger, budget, {
-      estimate: "0.9",
-      actual: () => {
-        throw bad;
-      },
-    })(async () => "done");
-    await expect(call()).rejects.toBe(bad);
-    expect((await engine.spent(ledger, budget)).isZero()).toBe(true);
-  });
-
   it("guardBoundedResult returns a blocked Result when the estimate does not fit", async () => {
     const engine = new Engine();
     const call = engine.guardBoundedResult(new Ledger("a", "b"), budget, { estimate: "2", actual: () => 1 })(
@@ -175,5 +170,110 @@ describe("guards", () => {
     expect(() => engine.guard(new Ledger("a", "b"), budget, {} as never)).toThrow(/cost/);
     expect(() => engine.guardBounded(new Ledger("a", "b"), budget, { estimate: 1 } as never)).toThrow(/actual/);
     expect(() => engine.guard(new Ledger("a", "b"), budget, { cost: 1 })("nope" as never)).toThrow(/function/);
+  });
+});
+
+describe("bounded guards whose actual fails after the action ran", () => {
+  const noUsage = new Error("no usage in reply");
+  const failures: [string, () => unknown, RegExp][] = [
+    [
+      "throws",
+      () => {
+        throw noUsage;
+      },
+      /^actual\(result\) threw \(Error: no usage in reply\)/,
+    ],
+    ["rejects", () => Promise.reject(noUsage), /^actual\(result\) threw \(Error: no usage in reply\)/],
+    ["returns NaN", () => Number.NaN, /^actual\(result\) returned an invalid amount \(Invalid amount NaN: /],
+    ["returns a negative amount", () => -0.2, /^actual\(result\) returned an invalid amount \(Invalid amount -0\.2: /],
+    [
+      "returns a string that is no amount",
+      () => "abc",
+      /^actual\(result\) returned an invalid amount \(Invalid amount "abc": /,
+    ],
+    ["returns nothing", () => undefined, /^actual\(result\) returned an invalid amount \(Invalid amount undefined: /],
+  ];
+
+  /** An engine on its own clock: past the TTL an unsettled hold no longer counts, a commit does. */
+  function setup() {
+    let now = 0;
+    const engine = new Engine({ clock: () => now });
+    const ledger = new Ledger("anthropic", "claude", "user:1");
+    const afterTtl = () => {
+      now += DEFAULT_RESERVATION_TTL + 1;
+    };
+    return { engine, ledger, afterTtl, spent: () => engine.spent(ledger, budget) };
+  }
+
+  describe.each(["guardBounded", "guardBoundedResult"] as const)("%s", (method) => {
+    it.each(failures)(
+      "records the estimate and throws ActualCostError carrying the result when actual %s",
+      async (_, actual, message) => {
+        const { engine, ledger, afterTtl, spent } = setup();
+        const reply = { text: "the answer" };
+        let runs = 0;
+        const action = async () => {
+          runs++;
+          return reply;
+        };
+        const options = { estimate: "0.90", actual: actual as () => string };
+        const call: () => Promise<unknown> =
+          method === "guardBounded"
+            ? engine.guardBounded(ledger, budget, options)(action)
+            : engine.guardBoundedResult(ledger, budget, options)(action);
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+
+        expect(error).toBeInstanceOf(ActualCostError);
+        const failure = error as ActualCostError;
+        expect(failure.message).toMatch(message);
+        expect(failure.message).toMatch(
+          /the action ran, so its estimate 0\.90 was committed in its place; the result is on error\.result$/,
+        );
+        expect(failure.result).toBe(reply);
+        expect(failure.settlement.recorded.toString()).toBe("0.90");
+        expect(runs).toBe(1);
+        afterTtl();
+        expect((await spent()).toString()).toBe("0.90");
+      },
+    );
+  });
+
+  it("keeps what actual threw, or the InvalidAmountError for what it returned, as the cause", async () => {
+    const { engine, ledger } = setup();
+    const thrown = engine.guardBounded(ledger, budget, {
+      estimate: "0.10",
+      actual: () => {
+        throw noUsage;
+      },
+    })(async () => "done");
+    expect(((await thrown().catch((e: unknown) => e)) as ActualCostError).cause).toBe(noUsage);
+
+    const garbage = engine.guardBoundedResult(ledger, budget, { estimate: "0.10", actual: () => "abc" })(
+      async () => "done",
+    );
+    const cause = ((await garbage().catch((e: unknown) => e)) as ActualCostError).cause;
+    expect(cause).toBeInstanceOf(InvalidAmountError);
+    expect((cause as InvalidAmountError).value).toBe("abc");
+  });
+
+  it("still releases the hold when the action itself throws, without calling actual", async () => {
+    const { engine, ledger, spent } = setup();
+    let asked = 0;
+    const boom = new Error("provider down");
+    const call = engine.guardBoundedResult(ledger, budget, {
+      estimate: "0.90",
+      actual: () => {
+        asked++;
+        return "0.1";
+      },
+    })(async () => {
+      throw boom;
+    });
+    await expect(call()).rejects.toBe(boom);
+    expect(asked).toBe(0);
+    expect((await spent()).isZero()).toBe(true);
   });
 });

@@ -98,7 +98,9 @@ export interface BudgetMiddleware {
  * - A call that fails (the provider answers with an error) releases its hold; one that fails after
  *   its abort signal fired commits the estimate, since the provider may have billed it.
  * - A stream that ends early — the consumer cancels, the abort signal fires, the stream errors —
- *   commits the usage the provider reported if it did, and otherwise the full estimate.
+ *   commits the usage the provider reported if it did, and otherwise the full estimate. A cancel
+ *   is passed on to the provider's stream only once the call is settled, so a provider cancel
+ *   that never finishes cannot leave it unrecorded.
  *
  * @throws {ConfigurationError} for missing or malformed options.
  * @example

@@ -67,8 +67,8 @@ export function anthropicUsage(usage: AnthropicUsage | null | undefined): TokenU
  *   out: the estimate is committed, since Anthropic may have billed it.
  * - Streams (`stream: true`) come back as a {@link MeteredStream}: the `message_delta` event, which
  *   carries the final cumulative usage, commits its cost (merged with `message_start`'s input
- *   counts); a stream that ends without one — you break early, it errors, the signal aborts —
- *   commits the estimate.
+ *   counts); a stream that ends without one — you break early, it errors, the signal or the
+ *   stream's `controller` aborts — commits the estimate, before the SDK stream is closed.
  *
  * `messages.stream()` (the MessageStream helper) is not metered by iteration alone; use
  * `messages.create({ stream: true })`, or see the recipe in the README.

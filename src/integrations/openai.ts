@@ -79,7 +79,8 @@ const FINAL_EVENTS = new Set(["response.completed", "response.incomplete", "resp
  * - Streams (`stream: true`) come back as a {@link MeteredStream}: the usage chunk (Chat
  *   Completions; send `stream_options: { include_usage: true }`, or every stream is charged the
  *   estimate) or the `response.completed` event (Responses) commits its cost; a stream that ends
- *   without one — you break early, it errors, the signal aborts — commits the estimate.
+ *   without one — you break early, it errors, the signal or the stream's `controller` aborts —
+ *   commits the estimate, before the SDK stream is closed.
  *
  * @throws {ConfigurationError} for missing or malformed options.
  * @example

@@ -41,21 +41,23 @@ export interface SdkCallOptions extends PricingOptions<SdkCall> {
  */
 export class MeteredStream<T> implements AsyncIterable<T> {
   readonly #items: AsyncGenerator<T, void, undefined>;
-  readonly #source: AsyncIterable<T>;
+  /**
+   * The SDK stream's abort controller, when it has one: `abort()` stops the request and, read or
+   * not, commits the estimate unless the usage was already reported.
+   */
+  readonly controller: AbortController | undefined;
   /** Settles once the cost is recorded: the reported usage's, or the estimate. */
   readonly settlement: Promise<Settlement>;
 
   /** @internal Made by the budgeted call. */
-  constructor(items: AsyncGenerator<T, void, undefined>, source: AsyncIterable<T>, settlement: Promise<Settlement>) {
+  constructor(
+    items: AsyncGenerator<T, void, undefined>,
+    controller: AbortController | undefined,
+    settlement: Promise<Settlement>,
+  ) {
     this.#items = items;
-    this.#source = source;
+    this.controller = controller;
     this.settlement = settlement;
-  }
-
-  /** The SDK stream's abort controller, when it has one: `abort()` stops the request. */
-  get controller(): AbortController | undefined {
-    const controller = (this.#source as { controller?: unknown }).controller;
-    return controller instanceof AbortController ? controller : undefined;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
@@ -126,8 +128,11 @@ export function makeBudgetedCall(name: string, options: SdkBudgetOptions, reader
       throw error;
     }
     if (isAsyncIterable(value)) {
-      const items = meterAsyncIterable(value, meter, signal, reader.stream());
-      return new MeteredStream(items, value, meter.finished) as Budgeted<R>;
+      const found = (value as { controller?: unknown }).controller;
+      const controller = found instanceof AbortController ? found : undefined;
+      // Aborting the SDK stream's own controller ends the call as the signal does, read or not.
+      const items = meterAsyncIterable(value, meter, [signal, controller?.signal], reader.stream());
+      return new MeteredStream(items, controller, meter.finished) as Budgeted<R>;
     }
     const { usage, raw } = reader.result(value);
     await meter.usage(usage, raw);

@@ -13,8 +13,9 @@ export type UsageProbe<T> = (item: T) => { readonly usage: TokenUsage | undefine
  * - when the source ends, errors, is cancelled by the consumer, or `signal` aborts, without such an
  *   item: the estimate is committed (the call was accepted, so it may have cost money).
  *
- * Settling on abort does not wait for the stream: a provider that ignores the signal would hold it
- * open indefinitely. Nothing is read ahead of the consumer.
+ * Neither settling on abort nor settling on cancel waits for the provider: a cancel is passed on to
+ * the source only once the call is settled, since a provider's cancel may never finish. Nothing is
+ * read ahead of the consumer.
  */
 export function meterReadableStream<T, C>(
   source: ReadableStream<T>,
@@ -23,7 +24,7 @@ export function meterReadableStream<T, C>(
   probe: UsageProbe<T>,
 ): ReadableStream<T> {
   const reader = source.getReader();
-  const finish = settler(meter, signal);
+  const finish = settler(meter, [signal]);
   return new ReadableStream<T>(
     {
       async pull(controller) {
@@ -56,12 +57,8 @@ export function meterReadableStream<T, C>(
         }
         controller.enqueue(next.value);
       },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          await finish(undefined);
-        }
+      cancel(reason) {
+        return settleThenClose(finish, () => reader.cancel(reason));
       },
     },
     { highWaterMark: 0 },
@@ -70,51 +67,86 @@ export function meterReadableStream<T, C>(
 
 /**
  * @internal An async iterable that passes `source` through and settles `meter` as
- * {@link meterReadableStream} does. Breaking out of the loop closes the source (an SDK stream then
- * aborts its request) and commits. The abort signal is watched from now, not from the first read.
+ * {@link meterReadableStream} does, on the first of `signals` to abort. Breaking out of the loop
+ * (or throwing in it) settles, then closes the source (an SDK stream then aborts its request). The
+ * signals are watched from now, not from the first read, so that a stream aborted before it is read
+ * is settled too.
  */
 export function meterAsyncIterable<T, C>(
   source: AsyncIterable<T>,
   meter: Meter<C>,
-  signal: AbortSignal | undefined,
+  signals: readonly (AbortSignal | undefined)[],
   probe: UsageProbe<T>,
 ): AsyncGenerator<T, void, undefined> {
-  const finish = settler(meter, signal);
+  const finish = settler(meter, signals);
   return (async function* metered() {
+    const iterator = source[Symbol.asyncIterator]();
+    // Iterated by hand rather than with for-await, which would close the source before settling.
+    let ended = false;
     let failed = false;
     try {
-      for await (const item of source) {
-        const final = probe(item);
+      for (;;) {
+        let next: IteratorResult<T>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          ended = true; // a source whose next() throws is done: there is nothing to close
+          throw error;
+        }
+        if (next.done === true) {
+          ended = true;
+          return;
+        }
+        const final = probe(next.value);
         if (final !== null) await finish(final.usage, final.raw);
-        yield item;
+        yield next.value;
       }
     } catch (error) {
       failed = true;
-      await finish(undefined).catch(() => undefined);
       throw error;
     } finally {
-      // Normal end, or the consumer stopped (`return()`): no usage came, so the estimate stands.
-      if (!failed) await finish(undefined);
+      // Normal end, an error, or the consumer stopped (`return()` at the yield): unless the usage
+      // came, the estimate stands. After an error, that error is the one the consumer gets.
+      const stopping = settleThenClose(finish, ended ? undefined : () => iterator.return?.());
+      await (failed ? stopping.catch(() => undefined) : stopping);
     }
   })();
 }
 
 /**
- * Settles on the first of: final usage, end of stream, abort. The abort listener is removed once
- * settled so that a long-lived signal does not keep this call alive.
+ * Settles (usage already committed, else the estimate), then closes the source, which may never
+ * finish, reject or throw: the hold is settled whatever closing does, and a failed settlement does
+ * not keep the provider streaming. Closing's own outcome is passed on; a settlement error after it.
+ */
+async function settleThenClose(
+  finish: (usage: undefined) => Promise<unknown>,
+  close: (() => unknown) | undefined,
+): Promise<void> {
+  const failure = await finish(undefined).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+  await close?.();
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * Settles on the first of: final usage, end of stream, an abort of any of `signals`. The abort
+ * listeners are removed once settled so that a long-lived signal does not keep this call alive.
  */
 function settler<C>(
   meter: Meter<C>,
-  signal: AbortSignal | undefined,
+  signals: readonly (AbortSignal | undefined)[],
 ): (usage: TokenUsage | undefined, raw?: unknown) => Promise<unknown> {
+  const watched = signals.filter((signal) => signal !== undefined);
   const onAbort = () => {
     // Errors surface through the stream's own end (read, cancel), which settles the same way.
     meter.estimate().catch(() => undefined);
   };
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
+  if (watched.some((signal) => signal.aborted)) onAbort();
+  else for (const signal of watched) signal.addEventListener("abort", onAbort, { once: true });
   return (usage, raw) => {
-    signal?.removeEventListener("abort", onAbort);
+    for (const signal of watched) signal.removeEventListener("abort", onAbort);
     return meter.usage(usage, raw);
   };
 }

@@ -10,6 +10,7 @@ import {
   tokenCost,
 } from "budgetgate/ai-sdk";
 import { describe, expect, it } from "vitest";
+import { expectSettledBeforeCancel, STUBBORN_CANCELS, ttlClock } from "./support/cancel.js";
 import { type Counts, DEFAULT_COUNTS, type Flavor, v5, v6 } from "./support/models.js";
 
 const PRICES: TokenPrices = { input: "2.50", output: "10.00", cachedInput: "1.25", cacheWrite: "3.125" };
@@ -30,9 +31,10 @@ const userOf = (call: ModelCall) => String(call.params.providerOptions?.budgetga
 const userLedger = (user: string) => new Ledger("mock", "mock-model", `user:${user}`);
 const orgLedger = new Ledger("mock", "mock-model", "org:acme");
 
-/** An engine, a middleware over it, and a log of its settlements. */
+/** An engine on a clock of its own, a middleware over it, and a log of its settlements. */
 function setup(overrides: Partial<BudgetMiddlewareOptions> = {}, userBudget = "1.00") {
-  const engine = new Engine();
+  const { clock, afterTtl } = ttlClock();
+  const engine = new Engine({ clock });
   const budget = new Budget({ maxSpend: userBudget, window: 3600 });
   const events: SettleEvent<ModelCall>[] = [];
   const waiters: (() => void)[] = [];
@@ -54,7 +56,7 @@ function setup(overrides: Partial<BudgetMiddlewareOptions> = {}, userBudget = "1
     while (events.length < count) await new Promise<void>((wake) => waiters.push(wake));
     return events.map((e) => e.settlement);
   };
-  return { engine, budget, middleware, events, spent, settled };
+  return { engine, budget, middleware, events, spent, settled, afterTtl };
 }
 
 const alice = { providerOptions: { budgetgate: { userId: "alice" } } };
@@ -150,6 +152,25 @@ describe.each<Flavor>([v6, v5])("budgetMiddleware with $name", (ai) => {
     expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
     expect((await spent()).toString()).toBe(ESTIMATE);
   });
+
+  it.each(STUBBORN_CANCELS)(
+    "commits the estimate before it cancels a provider stream whose cancel %s",
+    async (behaviour, cancel) => {
+      const context = setup();
+      await expectSettledBeforeCancel(behaviour, context, ESTIMATE, async (onCancel) => {
+        const mock = ai.mock({
+          words: 20,
+          cancel: () => {
+            onCancel();
+            return cancel();
+          },
+        });
+        const reader = (await ai.doStream(mock, context.middleware, { prompt: "hello", ...alice })).getReader();
+        for (let i = 0; i < 4; i++) await reader.read();
+        return { stopped: reader.cancel("user closed the tab") };
+      });
+    },
+  );
 
   it("commits the estimate when the stream errors mid-way without usage", async () => {
     const { middleware, spent, events } = setup();

@@ -1,8 +1,10 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
-import { anthropicBudget, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
+import { anthropicBudget, type BudgetedCall, type SdkCall, type SettleEvent } from "budgetgate/anthropic";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
+import { ttlClock } from "./support/cancel.js";
+import { itSettlesStoppedStreams } from "./support/sdk-stops.js";
 
 // Totals, as TokenUsage counts them; on the wire input_tokens is 12 000 − 10 000 − 1 500 = 500.
 const USAGE: WireUsage = { input: 12_000, output: 300, cached: 10_000, cacheWrite: 1_500 };
@@ -23,8 +25,23 @@ afterAll(() => server.close());
 const alice = new Ledger("anthropic", "claude-sonnet", "user:alice");
 const messages = [{ role: "user" as const, content: "Summarise the budget" }];
 
+/** A slow message stream, through `client` or one with its own `fetch`. */
+const slowStream = (budgeted: BudgetedCall, fetch?: typeof globalThis.fetch) =>
+  budgeted(alice, () =>
+    (fetch
+      ? new Anthropic({ apiKey: "sk-ant-local", baseURL: server.url, maxRetries: 0, fetch })
+      : client
+    ).messages.create({
+      model: "claude-slow",
+      max_tokens: 512,
+      messages,
+      stream: true,
+    }),
+  );
+
 function setup(maxSpend = "1.00") {
-  const engine = new Engine();
+  const { clock, afterTtl } = ttlClock();
+  const engine = new Engine({ clock });
   const budget = new Budget({ maxSpend, window: 3600 });
   const events: SettleEvent<SdkCall>[] = [];
   const budgeted = anthropicBudget({
@@ -35,7 +52,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { engine, budgeted, events, spent };
+  return { afterTtl, engine, budgeted, events, spent, slowStream: slowStream.bind(null, budgeted) };
 }
 
 describe("anthropicBudget with the Anthropic SDK", () => {
@@ -75,9 +92,7 @@ describe("anthropicBudget with the Anthropic SDK", () => {
 
   it("commits the estimate, not message_start's partial usage, when the consumer stops early", async () => {
     const { budgeted, spent, events } = setup();
-    const stream = await budgeted(alice, () =>
-      client.messages.create({ model: "claude-slow", max_tokens: 512, messages, stream: true }),
-    );
+    const stream = await slowStream(budgeted);
     let seen = 0;
     for await (const _ of stream) if (++seen === 3) break;
     expect(events.map((e) => e.outcome)).toEqual(["estimate"]);
@@ -120,4 +135,8 @@ describe("anthropicBudget with the Anthropic SDK", () => {
     expect((await engine.spent(bob, budget)).toString()).toBe("0.02925");
     expect((await engine.spent(org, budget)).toString()).toBe("0.043875");
   });
+});
+
+describe("anthropicBudget streams stopped early", () => {
+  itSettlesStoppedStreams({ estimate: ESTIMATE, setup });
 });

@@ -1,8 +1,10 @@
 import { Budget, BudgetExceededError, Engine, Ledger } from "budgetgate";
-import { MeteredStream, openaiBudget, type SdkCall, type SettleEvent } from "budgetgate/openai";
+import { type BudgetedCall, MeteredStream, openaiBudget, type SdkCall, type SettleEvent } from "budgetgate/openai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWireServer, type WireServer, type WireUsage } from "../../examples/support/wire-server.js";
+import { ttlClock } from "./support/cancel.js";
+import { itSettlesStoppedStreams } from "./support/sdk-stops.js";
 
 // The server reports this usage for every request: 1000 in (600 cached), 200 out (50 reasoning).
 const USAGE: WireUsage = { input: 1000, output: 200, cached: 600, reasoning: 50 };
@@ -23,8 +25,23 @@ afterAll(() => server.close());
 const alice = new Ledger("openai", "gpt-4o-mini", "user:alice");
 const messages = [{ role: "user" as const, content: "What is a budget?" }];
 
+/** A slow chat stream with its usage chunk, through `client` or one with its own `fetch`. */
+const slowStream = (budgeted: BudgetedCall, fetch?: typeof globalThis.fetch) =>
+  budgeted(alice, () =>
+    (fetch
+      ? new OpenAI({ apiKey: "sk-local", baseURL: `${server.url}/v1`, maxRetries: 0, fetch })
+      : client
+    ).chat.completions.create({
+      model: "gpt-slow",
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  );
+
 function setup(maxSpend = "1.00") {
-  const engine = new Engine();
+  const { clock, afterTtl } = ttlClock();
+  const engine = new Engine({ clock });
   const budget = new Budget({ maxSpend, window: 3600 });
   const events: SettleEvent<SdkCall>[] = [];
   const budgeted = openaiBudget({
@@ -35,7 +52,7 @@ function setup(maxSpend = "1.00") {
     onSettle: (e) => events.push(e),
   });
   const spent = (ledger = alice) => engine.spent(ledger, budget);
-  return { engine, budget, budgeted, events, spent };
+  return { afterTtl, engine, budget, budgeted, events, spent, slowStream: slowStream.bind(null, budgeted) };
 }
 
 describe("openaiBudget with the OpenAI SDK", () => {
@@ -232,4 +249,8 @@ describe("openaiBudget with the OpenAI SDK", () => {
     });
     expect((await spent()).toString()).toBe("0.0012");
   });
+});
+
+describe("openaiBudget streams stopped early", () => {
+  itSettlesStoppedStreams({ estimate: ESTIMATE, setup });
 });

@@ -35,6 +35,11 @@ export interface Script {
   readonly errorAfter?: { readonly deltas: number; readonly withFinish?: boolean };
   /** Runs inside the provider call, before it answers (to look at holds in flight). */
   readonly during?: () => Promise<void> | void;
+  /**
+   * The provider stream's own cancel, run when its reader cancels it: what it returns or throws is
+   * what cancelling the provider does (a promise that never settles, a rejection, a throw).
+   */
+  readonly cancel?: () => void | PromiseLike<void>;
 }
 
 export interface Mock {
@@ -98,6 +103,7 @@ function partStream<P>(
       },
       cancel() {
         cancelled = true;
+        return script.cancel?.();
       },
     },
     { highWaterMark: 0 },
