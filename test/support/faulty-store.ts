@@ -1,12 +1,13 @@
-import { MemoryStore, type Store, type StoreCall } from "../../src/index.js";
+import { MemoryStore, type Store, type StoreCall, StoreError } from "../../src/index.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
- * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed.
+ * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed:
+ * "throw" is an outage (a StoreError), "bug" a store that throws something else.
  */
 export class FaultyStore implements Store {
   readonly inner = new MemoryStore();
-  mode: "ok" | "throw" | "hang" | "slow" = "ok";
+  mode: "ok" | "throw" | "bug" | "hang" | "slow" = "ok";
   /** Calls whose signal was aborted by the engine. */
   aborted = 0;
 
@@ -15,7 +16,9 @@ export class FaultyStore implements Store {
       case "ok":
         return run();
       case "throw":
-        throw new Error("connection refused");
+        throw new StoreError("connection refused");
+      case "bug":
+        throw new TypeError("store bug: cannot read properties of undefined");
       case "hang":
         call.signal.addEventListener("abort", () => this.aborted++);
         return new Promise<T>(() => {});
