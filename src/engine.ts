@@ -513,7 +513,9 @@ function checkReservation(reservation: Reservation): void {
 
 function bounded(name: string, value: number, max: number, unit: string): number {
   if (typeof value !== "number" || !(value > 0 && value <= max)) {
-    throw new ConfigurationError(`Invalid ${name} ${show(value)}: expected a number above 0 and at most ${max} ${unit}`);
+    throw new ConfigurationError(
+      `Invalid ${name} ${show(value)}: expected a number above 0 and at most ${max} ${unit}`,
+    );
   }
   return value;
 }

@@ -19,6 +19,37 @@ describeStoreConformance("SqliteStore (:memory:)", {
 describeStoreConformance("SqliteStore (file, WAL)", {
   create: () => new SqliteStore(join(dir, "conformance.db")),
   destroy: (store) => store.close?.(),
+  faults: {
+    // Tables dropped behind the store's back: "no such table" is a setup mistake, not an outage.
+    misconfigured: () => {
+      const path = join(dir, `dropped-${randomUUID()}.db`);
+      const store = new SqliteStore(path);
+      const other = new Database(path);
+      other.exec("DROP TABLE budgetgate_holds; DROP TABLE budgetgate_spends; DROP TABLE budgetgate_ledgers");
+      other.close();
+      return store;
+    },
+    // A database whose connection is gone: nothing can be read or written.
+    unreachable: () => {
+      const db = new Database(join(dir, "conformance.db"));
+      const store = new SqliteStore(db);
+      db.close();
+      return store;
+    },
+    // Another connection holds the write lock until the stall ends.
+    stall: async (store) => {
+      const other = new Database(join(dir, "conformance.db"));
+      other.exec("BEGIN IMMEDIATE");
+      return {
+        store,
+        end: async () => {
+          other.exec("COMMIT");
+          other.close();
+        },
+      };
+    },
+    close: (store) => store.close?.(),
+  },
 });
 
 const budget = new Budget({ maxSpend: "1000", window: 3600 });

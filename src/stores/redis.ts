@@ -592,7 +592,9 @@ function units(values: readonly unknown[], at: number, script: string): bigint {
  */
 function scriptError(operation: string, message: string): BudgetGateError {
   if (/corrupt budgetgate|WRONGTYPE/.test(message)) {
-    return new StateError(`Redis ${operation}: unreadable state under the store's keys (${message}); nothing was written`);
+    return new StateError(
+      `Redis ${operation}: unreadable state under the store's keys (${message}); nothing was written`,
+    );
   }
   return new StoreError(`Redis ${operation} script failed: ${message}`);
 }

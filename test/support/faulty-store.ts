@@ -6,10 +6,15 @@ import { MemoryStore, type Store, type StoreCall, StoreError } from "../../src/i
  * "throw" is an outage (a StoreError), "bug" a store that throws something else.
  */
 export class FaultyStore implements Store {
-  readonly inner = new MemoryStore();
+  /** The store that answers when `mode` is "ok" (a new MemoryStore unless given). */
+  readonly inner: Store;
   mode: "ok" | "throw" | "bug" | "hang" | "slow" = "ok";
   /** Calls whose signal was aborted by the engine. */
   aborted = 0;
+
+  constructor(inner: Store = new MemoryStore()) {
+    this.inner = inner;
+  }
 
   #wrap<T>(call: StoreCall, run: () => T): T | Promise<T> {
     switch (this.mode) {
