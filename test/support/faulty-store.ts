@@ -1,4 +1,4 @@
-import { MemoryStore, type Store, type StoreCall, StoreError } from "../../src/index.js";
+import { type Awaitable, MemoryStore, type Store, type StoreCall, StoreError } from "../../src/index.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
@@ -16,7 +16,7 @@ export class FaultyStore implements Store {
     this.inner = inner;
   }
 
-  #wrap<T>(call: StoreCall, run: () => T): T | Promise<T> {
+  #wrap<T>(call: StoreCall, run: () => Awaitable<T>): Awaitable<T> {
     switch (this.mode) {
       case "ok":
         return run();
