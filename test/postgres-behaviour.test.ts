@@ -8,6 +8,7 @@ import {
   Amount,
   BlockReason,
   Budget,
+  ConfigurationError,
   Engine,
   Ledger,
   ReservationNotFoundError,
@@ -52,16 +53,17 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
   }
 
   describe("schema", () => {
-    it("creates nothing until migrate(), and fails closed, naming migrate(), before it", async () => {
+    it("creates nothing until migrate(), and throws a ConfigurationError naming migrate() before it, even under FAIL_OPEN", async () => {
       const prefix = testPrefix("nomig");
       prefixes.push(prefix);
       const store = new PostgresStore(pool, { prefix });
       expect(await tables(prefix)).toEqual([]);
       const engine = new Engine({ store });
-      const decision = await engine.check(new Ledger(ns(), "m"), "1", new Budget({ maxSpend: "10" }));
-      expect(decision.status).toBe(Status.BLOCK);
-      expect(decision.reason).toBe(BlockReason.STORE_ERROR);
-      expect(decision.message).toContain("store.migrate()");
+      for (const onStoreError of [StoreErrorMode.FAIL_CLOSED, StoreErrorMode.FAIL_OPEN]) {
+        const check = engine.check(new Ledger(ns(), "m"), "1", new Budget({ maxSpend: "10", onStoreError }));
+        await expect(check).rejects.toBeInstanceOf(ConfigurationError);
+        await expect(check).rejects.toThrow("store.migrate()");
+      }
       expect(await tables(prefix)).toEqual([]);
       await store.migrate();
       expect(await tables(prefix)).toEqual([
