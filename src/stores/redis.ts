@@ -212,11 +212,11 @@ export class RedisStore implements Store {
   /**
    * Deletes every key under this store's prefix, a batch per round trip (SCAN), so it is not
    * atomic: run it when nothing else writes. Stops when the engine gives up on the call.
-   * @throws {StoreError} on a Redis Cluster, where keys live on several servers.
+   * @throws {ConfigurationError} on a Redis Cluster, where keys live on several servers.
    */
   async clearAll(call: StoreCall): Promise<void> {
     if (this.cluster) {
-      throw new StoreError(
+      throw new ConfigurationError(
         "RedisStore.clearAll is not supported on a Redis Cluster (keys live on several nodes): clear ledgers one by one, or delete the prefix on each node",
       );
     }
