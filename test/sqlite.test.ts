@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { Budget, ConfigurationError, Engine, Ledger, StoreError } from "budgetgate";
+import { Budget, ConfigurationError, Engine, Ledger, StateError, StoreError, StoreErrorMode } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "./support/conformance.js";
@@ -111,6 +111,18 @@ describe("SqliteStore", () => {
     expect(() => new SqliteStore(":memory:", { synchronous: "off" as "full" })).toThrow(/Invalid synchronous "off"/);
     expect(() => new SqliteStore(":memory:", { deleteBatch: 0 })).toThrow(/Invalid deleteBatch 0/);
     expect(() => new SqliteStore(join(dir, "no", "such", "dir.db"))).toThrow(StoreError);
+  });
+
+  it("throws an unreadable row as a StateError, even under FAIL_OPEN, and changes nothing", async () => {
+    const db = new Database(":memory:");
+    const engine = new Engine({ store: new SqliteStore(db) });
+    const l = new Ledger(ns(), "model");
+    await engine.check(l, "1", budget);
+    db.prepare("UPDATE budgetgate_ledgers SET total = 'garbage' WHERE key = ?").run(l.toString());
+    const open = new Budget({ maxSpend: "1000", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
+    await expect(engine.check(l, "1", open)).rejects.toBeInstanceOf(StateError);
+    await expect(engine.spent(l, open)).rejects.toThrow(/unreadable row/);
+    expect(db.prepare("SELECT total FROM budgetgate_ledgers WHERE key = ?").pluck().get(l.toString())).toBe("garbage");
   });
 
   it("refuses a database whose schema is from another version", () => {
