@@ -2,11 +2,22 @@ import { Amount, type AmountInput } from "./amount.js";
 import { InvalidAmountError, InvalidBudgetError, show } from "./errors.js";
 import { Mode, StoreErrorMode } from "./modes.js";
 
+/**
+ * Longest duration budgetgate accepts, in seconds: 10¹² s, about 31,700 years. It bounds a budget's
+ * `window` and the engine's `reservationTtl` and `lateCommitWindow`, so that every store holds
+ * every accepted value (Redis expiry times, in ms, stop being integers to it near 10¹⁴ s).
+ * For anything longer, use a lifetime budget (`window: null`).
+ */
+export const MAX_DURATION_SECONDS = 1e12;
+
 /** Options of {@link Budget}. */
 export interface BudgetOptions {
   /** Most that may be spent in the window. Zero or more. */
   readonly maxSpend: AmountInput;
-  /** Rolling window in seconds (> 0), or `null` for a lifetime budget. Default 3600. */
+  /**
+   * Rolling window in seconds (above 0, at most {@link MAX_DURATION_SECONDS}), or `null` for a
+   * lifetime budget. Default 3600.
+   */
   readonly window?: number | null;
   /** HARD (default) raises on block; SOFT hands the blocked decision back. */
   readonly mode?: Mode;
@@ -18,7 +29,7 @@ export interface BudgetOptions {
  * A spend policy: at most `maxSpend` in any rolling `window` seconds (or ever, with `window: null`).
  *
  * @throws {InvalidBudgetError} for a negative or malformed `maxSpend`, a window that is not a
- * positive finite number or null, or an unknown mode.
+ * number above 0 and at most {@link MAX_DURATION_SECONDS} or null, or an unknown mode.
  * @example
  * const hourly = new Budget({ maxSpend: "10.00", window: 3600 });
  * const lifetime = new Budget({ maxSpend: "250", window: null, mode: Mode.SOFT });
@@ -48,9 +59,9 @@ export class Budget {
       }
       throw error;
     }
-    if (window !== null && (typeof window !== "number" || !Number.isFinite(window) || window <= 0)) {
+    if (window !== null && (typeof window !== "number" || !(window > 0 && window <= MAX_DURATION_SECONDS))) {
       throw new InvalidBudgetError(
-        `Invalid budget window ${show(window)}: expected a number of seconds above 0, or null for a lifetime budget`,
+        `Invalid budget window ${show(window)}: expected a number of seconds above 0, or null for a lifetime budget; at most ${MAX_DURATION_SECONDS} s (MAX_DURATION_SECONDS)`,
       );
     }
     if (mode !== Mode.HARD && mode !== Mode.SOFT) {

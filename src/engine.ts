@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Amount, type AmountInput } from "./amount.js";
-import { Budget } from "./budget.js";
+import { Budget, MAX_DURATION_SECONDS } from "./budget.js";
 import type { Clock } from "./clock.js";
 import { budgetDecision, combineDecisions, type Decision, storeErrorDecision } from "./decision.js";
 import {
@@ -40,11 +40,20 @@ export interface EngineOptions {
    * memory store uses a monotonic clock and shared stores their server's clock.
    */
   readonly clock?: Clock;
-  /** How long a store call may take before it counts as a failure, in ms. Default 1000. */
+  /**
+   * How long a store call may take before it counts as a failure, in ms. Default 1000; at most
+   * {@link MAX_STORE_TIMEOUT_MS}, the longest delay a timer holds.
+   */
   readonly storeTimeoutMs?: number;
-  /** Seconds an unsettled reservation holds headroom before it expires. Default 600. */
+  /**
+   * Seconds an unsettled reservation holds headroom before it expires. Default 600; at most
+   * {@link MAX_DURATION_SECONDS}.
+   */
   readonly reservationTtl?: number;
-  /** Seconds after expiry during which a late commit is still recorded. Default 86400 (a day). */
+  /**
+   * Seconds after expiry during which a late commit is still recorded. Default 86400 (a day); at
+   * most {@link MAX_DURATION_SECONDS}.
+   */
   readonly lateCommitWindow?: number;
   /** Budgets to register up front, as `[ledger, budget]` pairs. */
   readonly budgets?: Iterable<readonly [Ledger, Budget]>;
@@ -66,6 +75,11 @@ export const DEFAULT_STORE_TIMEOUT_MS = 1000;
 export const DEFAULT_RESERVATION_TTL = 600;
 /** Default `lateCommitWindow`, in seconds. */
 export const DEFAULT_LATE_COMMIT_WINDOW = 86_400;
+/**
+ * Largest `storeTimeoutMs`: 2³¹ − 1 ms (about 24.8 days), the longest delay `setTimeout` keeps.
+ * Node cuts a longer one to 1 ms, which would fail every call while the store still records it.
+ */
+export const MAX_STORE_TIMEOUT_MS = 2_147_483_647;
 
 interface Plan {
   readonly lines: readonly StoreLine[];
@@ -95,7 +109,9 @@ export class Engine {
   #listenerErrors = 0;
 
   /**
-   * @throws {ConfigurationError} if an option is out of range.
+   * @throws {ConfigurationError} if an option is out of range: a `storeTimeoutMs` that is not above
+   * 0 and at most {@link MAX_STORE_TIMEOUT_MS}, a `reservationTtl` or `lateCommitWindow` that is
+   * not above 0 and at most {@link MAX_DURATION_SECONDS}.
    */
   constructor(options: EngineOptions = {}) {
     this.store = options.store ?? new MemoryStore();
@@ -103,9 +119,19 @@ export class Engine {
     if (this.#clock !== undefined && typeof this.#clock !== "function") {
       throw new ConfigurationError(`Invalid clock ${show(this.#clock)}: expected a function returning seconds`);
     }
-    this.#timeoutMs = positive("storeTimeoutMs", options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
-    this.#ttl = positive("reservationTtl", options.reservationTtl ?? DEFAULT_RESERVATION_TTL);
-    this.#retain = positive("lateCommitWindow", options.lateCommitWindow ?? DEFAULT_LATE_COMMIT_WINDOW);
+    this.#timeoutMs = bounded(
+      "storeTimeoutMs",
+      options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+      MAX_STORE_TIMEOUT_MS,
+      "ms, the longest delay a timer holds",
+    );
+    this.#ttl = bounded("reservationTtl", options.reservationTtl ?? DEFAULT_RESERVATION_TTL, MAX_DURATION_SECONDS, "s");
+    this.#retain = bounded(
+      "lateCommitWindow",
+      options.lateCommitWindow ?? DEFAULT_LATE_COMMIT_WINDOW,
+      MAX_DURATION_SECONDS,
+      "s",
+    );
     for (const [ledger, budget] of options.budgets ?? []) this.register(ledger, budget);
   }
 
@@ -133,11 +159,14 @@ export class Engine {
 
   /**
    * Fixed cost: checks that `amount` fits every target's budget and records it, atomically.
-   * A store failure gives a STORE_ERROR decision per the budget's `onStoreError`.
+   * A store failure (a {@link StoreError}: the backend unreachable, failing or too slow) gives a
+   * STORE_ERROR decision per the budget's `onStoreError`.
    *
    * @param budget used for targets that carry no budget of their own; else the registered one.
    * @throws {InvalidAmountError} for a bad amount; {@link ConfigurationError} for a ledger with no
-   * budget, or the same ledger twice. Nothing is recorded then.
+   * budget, the same ledger twice, or a store that is set up wrongly (no schema, a bad option);
+   * {@link StateError} for store state that cannot be read; any other error a store throws,
+   * unchanged. Nothing is recorded then, whatever `onStoreError` says.
    * @example
    * const d = await engine.check(new Ledger("openai", "embed"), "0.0001", new Budget({ maxSpend: "5" }));
    * d.allowed; // true
@@ -184,7 +213,7 @@ export class Engine {
     const recorded = Amount.from(actual, { round: "up" });
     const overEstimate = recorded.gt(reservation.estimate);
     if (!reservation.held) return this.#settleUnheld(reservation, overEstimate);
-    const outcome = await this.#settle("commit", (call) =>
+    const outcome = await this.#invoke("commit", (call) =>
       this.store.commit(reservation.id, reservation.lines, recorded.units, call),
     );
     return { reservation, recorded, late: outcome.late, overEstimate };
@@ -200,7 +229,7 @@ export class Engine {
   async release(reservation: Reservation): Promise<Settlement> {
     checkReservation(reservation);
     if (!reservation.held) return this.#settleUnheld(reservation, false);
-    const outcome = await this.#settle("release", (call) =>
+    const outcome = await this.#invoke("release", (call) =>
       this.store.release(reservation.id, reservation.lines, call),
     );
     return { reservation, recorded: Amount.ZERO, late: outcome.late, overEstimate: false };
@@ -244,12 +273,12 @@ export class Engine {
   /** Forgets one ledger's spends and holds. @throws {StoreError} if the store failed. */
   async clear(ledger: Ledger): Promise<void> {
     if (!(ledger instanceof Ledger)) throw new ConfigurationError(`clear: expected a Ledger, got ${show(ledger)}`);
-    await this.#settle("clear", (call) => this.store.clear(ledger, call));
+    await this.#invoke("clear", (call) => this.store.clear(ledger, call));
   }
 
   /** Forgets every ledger's spends and holds. @throws {StoreError} if the store failed. */
   async clearAll(): Promise<void> {
-    await this.#settle("clearAll", (call) => this.store.clearAll(call));
+    await this.#invoke("clearAll", (call) => this.store.clearAll(call));
   }
 
   /**
@@ -372,6 +401,8 @@ export class Engine {
     try {
       decision = verdictDecision(plan, requested, await this.#invoke(operation, run));
     } catch (error) {
+      // Only an outage is decided by onStoreError; a mistake must be seen, never allowed past.
+      if (!(error instanceof StoreError)) throw error;
       decision = combineDecisions(
         plan.lines.map((line, i) => storeErrorDecision(line.ledger, plan.budgets[i] as Budget, requested, error)),
       );
@@ -382,20 +413,8 @@ export class Engine {
 
   async #spent(plan: Plan): Promise<Amount> {
     const line = plan.lines[0] as StoreLine;
-    const units = await this.#settle("spent", (call) => this.store.spent(line, call));
+    const units = await this.#invoke("spent", (call) => this.store.spent(line, call));
     return Amount.fromUnits(units, (plan.budgets[0] as Budget).maxSpend.scale);
-  }
-
-  /** Runs a store call that is not a decision: failures are thrown as StoreError. */
-  async #settle<T>(operation: string, run: (call: StoreCall) => Awaitable<T>): Promise<T> {
-    try {
-      return await this.#invoke(operation, run);
-    } catch (error) {
-      if (error instanceof ReservationNotFoundError || error instanceof StoreError) throw error;
-      throw new StoreError(`Store ${operation} failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
   }
 
   /** A fail-open reservation has no hold: like a fail-open check, its spend goes unrecorded. */
@@ -495,9 +514,11 @@ function checkReservation(reservation: Reservation): void {
   }
 }
 
-function positive(name: string, value: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`Invalid ${name} ${show(value)}: expected a number above 0`);
+function bounded(name: string, value: number, max: number, unit: string): number {
+  if (typeof value !== "number" || !(value > 0 && value <= max)) {
+    throw new ConfigurationError(
+      `Invalid ${name} ${show(value)}: expected a number above 0 and at most ${max} ${unit}`,
+    );
   }
   return value;
 }

@@ -141,8 +141,12 @@ export class ActualCostError<R = unknown> extends BudgetGateError {
 }
 
 /**
- * The store failed or did not answer in time. Decisions turn this into a STORE_ERROR decision
- * per the budget's `onStoreError`; `commit`, `release`, `spent` and the rest throw it.
+ * The store's backend could not be reached or used: a refused or dropped connection, a server
+ * error, a lock held past the deadline, no answer in time. Only this class (and its subclasses)
+ * counts as a store failure: decisions turn it into a STORE_ERROR decision per the budget's
+ * `onStoreError`; `commit`, `release`, `spent` and the rest throw it. Any other error a store
+ * throws (a {@link ConfigurationError}, a {@link StateError}, a bug) reaches the caller unchanged,
+ * whatever `onStoreError` says: a mistake is never mistaken for an outage.
  *
  * @example
  * try { await engine.spent(ledger) } catch (e) { if (e instanceof StoreError) retryLater(); }
@@ -156,20 +160,37 @@ export class StoreError extends BudgetGateError {
 }
 
 /**
- * A store call did not answer within the engine's `storeTimeoutMs`.
+ * A store call passed its deadline (the engine's `storeTimeoutMs`) without an answer, on every
+ * store alike: the engine's own timer, a lock wait that ran out, or a server that found the call
+ * late. `operation` names the store method (`"charge"`, `"commit"`, `"spent"`, …).
  *
  * @example
  * new Engine({ store, storeTimeoutMs: 50 }); // calls slower than 50 ms fail with StoreTimeoutError
  */
 export class StoreTimeoutError extends StoreError {
   override name = "StoreTimeoutError";
+  /** The store operation that ran out of time. */
+  readonly operation: string;
   /** The timeout that passed, in milliseconds. */
   readonly timeoutMs: number;
 
-  constructor(operation: string, timeoutMs: number) {
-    super(`Store ${operation} did not answer within ${timeoutMs} ms`);
+  constructor(operation: string, timeoutMs: number, detail?: string, options?: { cause?: unknown }) {
+    super(`Store ${operation} did not answer within ${timeoutMs} ms${detail ? `: ${detail}` : ""}`, options);
+    this.operation = operation;
     this.timeoutMs = timeoutMs;
   }
+}
+
+/**
+ * The store's state cannot be read, or cannot hold a value: a corrupt or foreign record under the
+ * store's keys, a total beyond what its columns hold. Not a {@link StoreError}: retrying or failing
+ * open would not help, so it reaches the caller of every operation, and nothing is changed.
+ *
+ * @example
+ * try { await engine.check(ledger, "1") } catch (e) { if (e instanceof StateError) alertOperator(e); }
+ */
+export class StateError extends BudgetGateError {
+  override name = "StateError";
 }
 
 /**

@@ -1,5 +1,5 @@
 export { Amount, type AmountInput, type AmountOptions, DECIMALS, MAX_UNITS } from "./amount.js";
-export { Budget, type BudgetOptions } from "./budget.js";
+export { Budget, type BudgetOptions, MAX_DURATION_SECONDS } from "./budget.js";
 export { type Clock, monotonicClock } from "./clock.js";
 export { DECISION_SCHEMA_VERSION, Decision, type DecisionInit, type DecisionRecord } from "./decision.js";
 export {
@@ -10,6 +10,7 @@ export {
   Engine,
   type EngineOptions,
   type LedgerTarget,
+  MAX_STORE_TIMEOUT_MS,
   type ReserveOutcome,
   type Targets,
 } from "./engine.js";
@@ -23,6 +24,7 @@ export {
   InvalidBudgetError,
   InvalidLedgerError,
   ReservationNotFoundError,
+  StateError,
   StoreError,
   StoreTimeoutError,
   show,

@@ -84,7 +84,21 @@ export interface SettleOutcome {
  *   change nothing;
  * - per-call work must not grow with the number of spends in the window (keep running totals).
  *
- * A failure is thrown (any error); the engine turns it into a STORE_ERROR decision.
+ * Errors — the contract that keeps a mistake from passing for an outage:
+ * - a failure to reach or use the backend (refused or dropped connection, server error, a lock
+ *   wait that ran out, a full disk) is thrown as a `StoreError`; a call whose `deadline` passed as
+ *   a `StoreTimeoutError` naming the operation (`"charge"`, `"reserve"`, `"commit"`, `"release"`,
+ *   `"spent"`, `"clear"`, `"clearAll"`). Only these become STORE_ERROR decisions, per the budget's
+ *   `onStoreError`; `commit`, `release`, `spent` and the rest throw them. Wrap every error of your
+ *   client library that means "the backend is unavailable" in a `StoreError` (keep it as `cause`);
+ * - a store that is set up wrongly (schema missing, a bad option, an option function that throws
+ *   or answers nonsense) throws `ConfigurationError`; state that cannot be read or a value the
+ *   backend cannot hold throws `StateError`. Either must change nothing;
+ * - any other error (including a raw error of your client library) is passed to the caller
+ *   unchanged, never turned into a decision: under FAIL_OPEN it would silently allow every call.
+ * Every value `Budget` and `Engine` accept must work: windows, TTLs and late-commit windows up to
+ * `MAX_DURATION_SECONDS`, amounts and totals of 38 digits (10³⁸ − 1 units of 10⁻¹⁸).
+ * `describeStoreConformance` (test/support/conformance.ts) checks all of this.
  *
  * @example
  * const engine = new Engine({ store: new MemoryStore() });

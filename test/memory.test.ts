@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger, MemoryStore } from "../src/index.js";
 import { describeStoreConformance } from "./support/conformance.js";
+import { FaultyStore } from "./support/faulty-store.js";
 
-describeStoreConformance("MemoryStore", { create: () => new MemoryStore() });
+/** The memory store has no backend to lose: its faults are a wrapper's, in every mode but "ok". */
+function faulty(store: import("../src/index.js").Store, mode: FaultyStore["mode"]): FaultyStore {
+  const wrapper = new FaultyStore(store);
+  wrapper.mode = mode;
+  return wrapper;
+}
+
+describeStoreConformance("MemoryStore", {
+  create: () => new MemoryStore(),
+  faults: {
+    misconfigured: (store) => faulty(store, "bug"),
+    unreachable: (store) => faulty(store, "throw"),
+    stall: async (store) => ({ store: faulty(store, "hang"), end: async () => {} }),
+  },
+});
 
 describe("MemoryStore housekeeping", () => {
   it("drops ledgers nobody asks about again once their window has passed", async () => {

@@ -3,15 +3,17 @@
  * expiry, server-side time bounds (a lock held past the timeout, a deadline passed in the pool),
  * several-ledger charges in opposite orders, and keys PostgreSQL text cannot hold as they are.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   Amount,
   BlockReason,
   Budget,
+  ConfigurationError,
   Engine,
   Ledger,
   ReservationNotFoundError,
   Status,
+  StoreError,
   StoreErrorMode,
 } from "budgetgate";
 import { PostgresStore, postgresSchema } from "budgetgate/postgres";
@@ -51,17 +53,34 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
     return rows.map((r) => r.name);
   }
 
+  it("never allows a ledger whose key PostgreSQL cannot index, even under FAIL_OPEN", async () => {
+    const store = new PostgresStore(pool, { prefix: testPrefix("long") });
+    prefixes.push(store.names.prefix);
+    await store.migrate();
+    const engine = new Engine({ store });
+    const open = new Budget({ maxSpend: "10", onStoreError: StoreErrorMode.FAIL_OPEN });
+    // Refused when the ledger is made, or by the server when it is indexed: thrown either way.
+    const check = (async () => engine.check(new Ledger(ns(), "m", randomBytes(6000).toString("base64")), "1", open))();
+    const failure = await check.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure).not.toBeInstanceOf(StoreError);
+  });
+
   describe("schema", () => {
-    it("creates nothing until migrate(), and fails closed, naming migrate(), before it", async () => {
+    it("creates nothing until migrate(), and throws a ConfigurationError naming migrate() before it, even under FAIL_OPEN", async () => {
       const prefix = testPrefix("nomig");
       prefixes.push(prefix);
       const store = new PostgresStore(pool, { prefix });
       expect(await tables(prefix)).toEqual([]);
       const engine = new Engine({ store });
-      const decision = await engine.check(new Ledger(ns(), "m"), "1", new Budget({ maxSpend: "10" }));
-      expect(decision.status).toBe(Status.BLOCK);
-      expect(decision.reason).toBe(BlockReason.STORE_ERROR);
-      expect(decision.message).toContain("store.migrate()");
+      for (const onStoreError of [StoreErrorMode.FAIL_CLOSED, StoreErrorMode.FAIL_OPEN]) {
+        const check = engine.check(new Ledger(ns(), "m"), "1", new Budget({ maxSpend: "10", onStoreError }));
+        await expect(check).rejects.toBeInstanceOf(ConfigurationError);
+        await expect(check).rejects.toThrow("store.migrate()");
+      }
       expect(await tables(prefix)).toEqual([]);
       await store.migrate();
       expect(await tables(prefix)).toEqual([

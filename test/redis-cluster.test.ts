@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Cluster } from "ioredis";
 import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Budget, Engine, Ledger, ReservationNotFoundError } from "../src/index.js";
+import { Budget, ConfigurationError, Engine, Ledger, ReservationNotFoundError } from "../src/index.js";
 import { RedisStore, type RedisStoreOptions } from "../src/stores/redis.js";
 import { sleep } from "./redis/helpers.js";
 import { RedisServer } from "./redis/server.js";
@@ -155,15 +155,15 @@ describe.skipIf(!hasTools)("RedisStore on a real Redis Cluster (3 masters)", () 
           const budget = new Budget({ maxSpend: "1", window: 60 });
           const a = new Ledger("team", "m", "alice");
           const b = new Ledger("team", "m", "bob");
-          const apart = await new Engine({ store }).check(
+          const apart = new Engine({ store }).check(
             [
               { ledger: a, budget },
               { ledger: b, budget },
             ],
             "0.4",
           );
-          expect(apart.reason).toBe("STORE_ERROR");
-          expect(apart.message).toMatch(/different slots.*hashTag/);
+          await expect(apart).rejects.toBeInstanceOf(ConfigurationError);
+          await expect(apart).rejects.toThrow(/different slots.*hashTag/);
 
           const grouped = make({ prefix: `${store.prefix}g:`, hashTag: (ledger) => ledger.namespace });
           const engine = new Engine({ store: grouped });

@@ -7,8 +7,8 @@ import {
   Engine,
   Ledger,
   ReservationNotFoundError,
-  Status,
-  StoreError,
+  StateError,
+  StoreErrorMode,
 } from "../src/index.js";
 import { ARITHMETIC_LUA, joinLimbs } from "../src/stores/redis/arith.js";
 import { escapeKeyPart, RedisStore, type ScriptClient } from "../src/stores/redis.js";
@@ -160,7 +160,12 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
       await engine.commit(reservation, "99999999999999999999.999999999999999999");
     }
     expect((await engine.spent(big, lifetime)).units).toBe(2n * (10n ** 38n - 1n));
-    expect((await engine.check(big, "0.000000000000000001", lifetime)).blocked).toBe(true);
+    // Never allowed: blocked, or refused as a total the decision cannot show (the engine rethrows it).
+    const past = await engine.check(big, "0.000000000000000001", lifetime).then(
+      (d) => d.blocked,
+      () => true,
+    );
+    expect(past).toBe(true);
   });
 
   it("keeps apart ledgers whose keys a careless layout would merge", async () => {
@@ -206,12 +211,11 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     extraStores.push(clustered);
     const engine = new Engine({ store: clustered });
     const budget = new Budget({ maxSpend: "10", window: 60 });
-    const decision = await engine.check([new Ledger("n", "a"), new Ledger("n", "b")], "1", budget);
-    expect(decision.status).toBe(Status.BLOCK);
-    expect(decision.reason).toBe("STORE_ERROR");
-    expect(decision.message).toMatch(/different slots.*hashTag/);
+    const apart = engine.check([new Ledger("n", "a"), new Ledger("n", "b")], "1", budget);
+    await expect(apart).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(apart).rejects.toThrow(/different slots.*hashTag/);
     expect((await engine.check(new Ledger("n", "a"), "1", budget)).allowed).toBe(true);
-    await expect(clustered.clearAll(directCall())).rejects.toBeInstanceOf(StoreError);
+    await expect(clustered.clearAll(directCall())).rejects.toBeInstanceOf(ConfigurationError); // not an outage
   });
 
   it("expires an orphaned reservation on the server's clock, and its expiry needs no scan", async () => {
@@ -328,7 +332,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     own.disconnect();
   });
 
-  it("turns a script error into a store failure that changes nothing", async () => {
+  it("throws corrupt state as a StateError, even under FAIL_OPEN, and changes nothing", async () => {
     const { engine, ledger } = rig();
     const budget = new Budget({ maxSpend: "10", window: 3600 });
     const l = ledger();
@@ -336,11 +340,14 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const totals = `${prefix}{${escapeKeyPart(l.toString())}}:t`;
     const spends = `${prefix}{${escapeKeyPart(l.toString())}}:l`;
     await client.set(totals, "not a state", "KEEPTTL");
-    const decision = await engine.check(l, "1", budget);
-    expect(decision.reason).toBe("STORE_ERROR");
-    expect(decision.message).toMatch(/corrupt budgetgate state/);
+    const open = new Budget({ maxSpend: "10", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
+    for (const b of [budget, open]) {
+      await expect(engine.check(l, "1", b)).rejects.toThrow(/corrupt budgetgate state/);
+      await expect(engine.check(l, "1", b)).rejects.toBeInstanceOf(StateError);
+    }
     expect(await client.llen(spends)).toBe(1); // one spend: its amount (the oldest time is in the state)
-    await expect(engine.spent(l, budget)).rejects.toBeInstanceOf(StoreError);
+    expect(await client.get(totals)).toBe("not a state");
+    await expect(engine.spent(l, budget)).rejects.toBeInstanceOf(StateError);
   });
 
   it("answers other operations of a batch normally when one of them fails", async () => {
@@ -350,10 +357,10 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     await client.set(`${prefix}{${escapeKeyPart(broken.toString())}}:t`, "garbage");
     const healthy = Array.from({ length: 5 }, (_, i) => ledger(`ok${i}`));
     const decisions = await Promise.all([
-      engine.check(broken, "1", budget),
+      engine.check(broken, "1", budget).catch((error: unknown) => ({ reason: error, allowed: false })),
       ...healthy.map((l) => engine.check(l, "1", budget)),
     ]);
-    expect(decisions[0]?.reason).toBe("STORE_ERROR");
+    expect(decisions[0]?.reason).toBeInstanceOf(StateError);
     expect(decisions.slice(1).every((d) => d.allowed)).toBe(true);
   });
 
@@ -412,8 +419,17 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     expect(() => new RedisStore({} as never)).toThrow(ConfigurationError);
     expect(() => new RedisStore(client, { prefix: "a{b" })).toThrow(/without "\{" or "\}"/);
     expect(() => new RedisStore(client, { cluster: "yes" as never })).toThrow(ConfigurationError);
-    const empty = new RedisStore(client, { prefix, hashTag: () => "" });
-    const decision = await new Engine({ store: empty }).check(new Ledger("e", "m"), "1", budget);
-    expect(decision.message).toMatch(/non-empty string/);
+    const open = new Budget({ maxSpend: "10", onStoreError: StoreErrorMode.FAIL_OPEN });
+    for (const hashTag of [
+      () => "",
+      () => undefined as never,
+      () => {
+        throw new Error("no tag");
+      },
+    ]) {
+      const wrong = new Engine({ store: new RedisStore(client, { prefix, hashTag }) });
+      await expect(wrong.check(new Ledger("e", "m"), "1", open)).rejects.toThrow(ConfigurationError);
+      await expect(wrong.check(new Ledger("e", "m"), "1", open)).rejects.toThrow(/hashTag (returned|threw)/);
+    }
   });
 });

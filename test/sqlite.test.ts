@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { Budget, ConfigurationError, Engine, Ledger, StoreError } from "budgetgate";
+import { Budget, ConfigurationError, Engine, Ledger, StateError, StoreError, StoreErrorMode } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "./support/conformance.js";
@@ -19,6 +19,37 @@ describeStoreConformance("SqliteStore (:memory:)", {
 describeStoreConformance("SqliteStore (file, WAL)", {
   create: () => new SqliteStore(join(dir, "conformance.db")),
   destroy: (store) => store.close?.(),
+  faults: {
+    // Tables dropped behind the store's back: "no such table" is a setup mistake, not an outage.
+    misconfigured: () => {
+      const path = join(dir, `dropped-${randomUUID()}.db`);
+      const store = new SqliteStore(path);
+      const other = new Database(path);
+      other.exec("DROP TABLE budgetgate_holds; DROP TABLE budgetgate_spends; DROP TABLE budgetgate_ledgers");
+      other.close();
+      return store;
+    },
+    // A database whose connection is gone: nothing can be read or written.
+    unreachable: () => {
+      const db = new Database(join(dir, "conformance.db"));
+      const store = new SqliteStore(db);
+      db.close();
+      return store;
+    },
+    // Another connection holds the write lock until the stall ends.
+    stall: async (store) => {
+      const other = new Database(join(dir, "conformance.db"));
+      other.exec("BEGIN IMMEDIATE");
+      return {
+        store,
+        end: async () => {
+          other.exec("COMMIT");
+          other.close();
+        },
+      };
+    },
+    close: (store) => store.close?.(),
+  },
 });
 
 const budget = new Budget({ maxSpend: "1000", window: 3600 });
@@ -80,6 +111,18 @@ describe("SqliteStore", () => {
     expect(() => new SqliteStore(":memory:", { synchronous: "off" as "full" })).toThrow(/Invalid synchronous "off"/);
     expect(() => new SqliteStore(":memory:", { deleteBatch: 0 })).toThrow(/Invalid deleteBatch 0/);
     expect(() => new SqliteStore(join(dir, "no", "such", "dir.db"))).toThrow(StoreError);
+  });
+
+  it("throws an unreadable row as a StateError, even under FAIL_OPEN, and changes nothing", async () => {
+    const db = new Database(":memory:");
+    const engine = new Engine({ store: new SqliteStore(db) });
+    const l = new Ledger(ns(), "model");
+    await engine.check(l, "1", budget);
+    db.prepare("UPDATE budgetgate_ledgers SET total = 'garbage' WHERE key = ?").run(l.toString());
+    const open = new Budget({ maxSpend: "1000", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
+    await expect(engine.check(l, "1", open)).rejects.toBeInstanceOf(StateError);
+    await expect(engine.spent(l, open)).rejects.toThrow(/unreadable row/);
+    expect(db.prepare("SELECT total FROM budgetgate_ledgers WHERE key = ?").pluck().get(l.toString())).toBe("garbage");
   });
 
   it("refuses a database whose schema is from another version", () => {

@@ -13,19 +13,28 @@
  * order makes several-ledger charges deadlock-free.
  */
 import {
+  BudgetGateError,
   ConfigurationError,
   type Hold,
   type Ledger,
   ReservationNotFoundError,
   type SettleOutcome,
+  StateError,
   type Store,
   type StoreCall,
   StoreError,
   type StoreLine,
+  StoreTimeoutError,
   type StoreVerdict,
   show,
 } from "budgetgate";
-import { type PostgresClient, type PostgresDriver, type PostgresRow, toDriver } from "./postgres/driver.js";
+import {
+  type PostgresClient,
+  type PostgresDriver,
+  type PostgresRow,
+  type PostgresSession,
+  toDriver,
+} from "./postgres/driver.js";
 import { storedKey } from "./postgres/keys.js";
 import { type PostgresNames, postgresNames } from "./postgres/names.js";
 import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./postgres/schema.js";
@@ -76,6 +85,13 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
  * server's `clock_timestamp()` unless the engine has a clock. A call the engine gave up on rolls
  * back on the server: lock waits are bounded by `lock_timeout` and the function checks its
  * remaining time before it commits.
+ *
+ * Errors: an unreachable server, a dropped connection, a server-side failure (SQLSTATE classes
+ * 08, 40, 53, 55, 57, 58, XX) and a call past its deadline (lock_timeout, or out of time: then a
+ * {@link StoreTimeoutError}) are {@link StoreError}s, decided by `onStoreError`. A schema that
+ * `migrate()` has not created, a missing privilege (class 42, 3F) is a {@link ConfigurationError};
+ * a value PostgreSQL refuses to hold or an unreadable answer is a {@link StateError}. Both are
+ * thrown to the caller and change nothing.
  *
  * @throws {ConfigurationError} from the constructor for an invalid client, prefix or schema.
  * @example
@@ -176,7 +192,8 @@ export class PostgresStore implements Store {
       line.window,
       call.now ?? null,
     ]);
-    return BigInt(row(rows).spent as string);
+    const answer = row(rows);
+    return toUnits(answer.spent, answer);
   }
 
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
@@ -205,8 +222,9 @@ export class PostgresStore implements Store {
       hold?.retain ?? null,
     ]);
     const answer = row(rows);
-    const spent = answer.spent as readonly string[];
-    return { allowed: answer.allowed === true, spent: spent.map((units) => BigInt(units)) };
+    const spent = answer.spent;
+    if (!Array.isArray(spent)) throw unreadable("spent", answer);
+    return { allowed: answer.allowed === true, spent: spent.map((units) => toUnits(units, answer)) };
   }
 
   /**
@@ -221,21 +239,32 @@ export class PostgresStore implements Store {
     holdId: string | null,
     params: (budgetMs: number) => readonly unknown[],
   ): Promise<readonly PostgresRow[]> {
-    const session = await this.#driver.acquire();
+    let session: PostgresSession;
+    try {
+      session = await this.#driver.acquire();
+    } catch (error) {
+      throw new StoreError(`PostgresStore ${operation}: no connection to PostgreSQL (${describe(error)})`, {
+        cause: error,
+      });
+    }
     let broken = false;
     try {
       const margin = this.#marginMs ?? Math.max(1, call.timeoutMs / 10);
       const budget = call.deadline - Date.now() - margin;
       if (budget <= 0 || call.signal.aborted) {
-        throw new StoreError(
-          `PostgresStore ${operation}: the caller's deadline passed before a connection was free; nothing was sent`,
+        throw new StoreTimeoutError(
+          operation,
+          call.timeoutMs,
+          "the deadline passed before a connection was free; nothing was sent",
         );
       }
       return await session.query(`${this.#objects.ledgers}:${operation}`, text, params(budget));
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
-      if (typeof code !== "string" || !SQLSTATE.test(code)) broken = !(error instanceof StoreError);
-      throw translate(operation, error, code, holdId);
+      const sqlstate = typeof code === "string" && SQLSTATE.test(code) ? code : undefined;
+      // A statement the server answered leaves the connection usable; anything else may not.
+      if (sqlstate === undefined) broken = !(error instanceof StoreError);
+      throw classify(operation, error, sqlstate, holdId, call.timeoutMs);
     } finally {
       session.release(broken);
     }
@@ -244,25 +273,64 @@ export class PostgresStore implements Store {
 
 function row(rows: readonly PostgresRow[]): PostgresRow {
   const first = rows[0];
-  if (first === undefined) throw new StoreError("PostgresStore: the server answered with no row");
+  if (first === undefined) throw new StateError("PostgresStore: the server answered with no row");
   return first;
 }
 
-/** Names what went wrong in terms of the store, keeping the driver's error as the cause. */
-function translate(operation: string, error: unknown, code: unknown, holdId: string | null): unknown {
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === NOT_FOUND_SQLSTATE && holdId !== null) return new ReservationNotFoundError(holdId);
-  if (code === "42883" || code === "42P01") {
-    return new StoreError(
-      `PostgresStore ${operation}: ${message}. Create the schema first: await store.migrate() (or apply postgresSchema())`,
+function toUnits(value: unknown, answer: PostgresRow): bigint {
+  if (typeof value === "string" && /^\d+$/.test(value)) return BigInt(value);
+  throw unreadable("spent", answer);
+}
+
+function unreadable(column: string, answer: PostgresRow): StateError {
+  return new StateError(
+    `PostgresStore: the server answered ${show(answer)}: expected ${column} as whole numbers of 10^-18 units`,
+  );
+}
+
+/** SQLSTATE classes that mean the server or the connection failed, not the statement. */
+const OUTAGE_CLASSES = new Set(["08", "40", "53", "55", "57", "58", "XX"]);
+
+/**
+ * Sorts a failure by the error contract of {@link Store}: an outage is a StoreError (a deadline a
+ * StoreTimeoutError), a schema or privilege problem a ConfigurationError, a statement the server
+ * refused for its data a StateError. The driver's error is kept as the cause.
+ */
+function classify(
+  operation: string,
+  error: unknown,
+  sqlstate: string | undefined,
+  holdId: string | null,
+  timeoutMs: number,
+): Error {
+  if (error instanceof BudgetGateError) return error;
+  const message = describe(error);
+  if (sqlstate === undefined) {
+    return new StoreError(`PostgresStore ${operation} failed: ${message}`, { cause: error });
+  }
+  if (sqlstate === NOT_FOUND_SQLSTATE && holdId !== null) return new ReservationNotFoundError(holdId);
+  if (sqlstate === "55P03" || sqlstate === "57014") {
+    return new StoreTimeoutError(operation, timeoutMs, `PostgreSQL gave up and rolled back (${message})`, {
+      cause: error,
+    });
+  }
+  const group = sqlstate.slice(0, 2);
+  if (OUTAGE_CLASSES.has(group)) {
+    return new StoreError(`PostgresStore ${operation} failed on the server: ${message}`, { cause: error });
+  }
+  if (group === "42" || group === "3F") {
+    return new ConfigurationError(
+      `PostgresStore ${operation}: ${message}. Create the schema, with this role's rights, first: await store.migrate() (or apply postgresSchema())`,
       { cause: error },
     );
   }
-  if (code === "55P03" || code === "57014") {
-    return new StoreError(
-      `PostgresStore ${operation} gave up on the server and rolled back (${message}): the caller's time ran out`,
-      { cause: error },
-    );
-  }
-  return error;
+  return new StateError(`PostgresStore ${operation}: PostgreSQL refused the data: ${message}; nothing was written`, {
+    cause: error,
+  });
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${error.message} (${code})` : error.message;
 }

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Hold, Ledger, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "budgetgate";
-import { ConfigurationError, ReservationNotFoundError, StoreError, StoreTimeoutError, show } from "budgetgate";
+import {
+  type BudgetGateError,
+  ConfigurationError,
+  ReservationNotFoundError,
+  StateError,
+  StoreError,
+  StoreTimeoutError,
+  show,
+} from "budgetgate";
 import { joinLimbs } from "./redis/arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
@@ -140,6 +148,7 @@ export class RedisStore implements Store {
     const amountText = amount.toString();
     const reversal: Reversal = { code: "c", amount: amountText, id: "", lines };
     const answer = await this.#run(
+      "charge",
       OP.charge,
       keys,
       stateKeys(keys),
@@ -166,7 +175,7 @@ export class RedisStore implements Store {
     const amountText = amount.toString();
     const fields = `${amountText}\0${hold.id}\0${hold.ttl}\0${hold.retain}\0${limitFields(lines)}`;
     const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines };
-    return verdict(await this.#run(OP.reserve, keys, declared, fields, call, reversal), lines.length);
+    return verdict(await this.#run("reserve", OP.reserve, keys, declared, fields, call, reversal), lines.length);
   }
 
   /**
@@ -188,7 +197,7 @@ export class RedisStore implements Store {
   /** Spend in the window on one line, holds included. */
   async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
     const keys = [this.#keys.ledger(line.ledger, line.key)];
-    const answer = await this.#run(OP.spent, keys, stateKeys(keys), `${windowArg(line)}\0`, call);
+    const answer = await this.#run("spent", OP.spent, keys, stateKeys(keys), `${windowArg(line)}\0`, call);
     if (answer.status !== 1) throw unexpected(answer, "spent");
     return units(answer.values, 0, "spent");
   }
@@ -196,18 +205,18 @@ export class RedisStore implements Store {
   /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
     const keys = [this.#keys.ledger(ledger, ledger.toString())];
-    const answer = await this.#run(OP.clear, keys, stateKeys(keys), "", call);
+    const answer = await this.#run("clear", OP.clear, keys, stateKeys(keys), "", call);
     if (answer.status !== 1) throw unexpected(answer, "clear");
   }
 
   /**
    * Deletes every key under this store's prefix, a batch per round trip (SCAN), so it is not
    * atomic: run it when nothing else writes. Stops when the engine gives up on the call.
-   * @throws {StoreError} on a Redis Cluster, where keys live on several servers.
+   * @throws {ConfigurationError} on a Redis Cluster, where keys live on several servers.
    */
   async clearAll(call: StoreCall): Promise<void> {
     if (this.cluster) {
-      throw new StoreError(
+      throw new ConfigurationError(
         "RedisStore.clearAll is not supported on a Redis Cluster (keys live on several nodes): clear ledgers one by one, or delete the prefix on each node",
       );
     }
@@ -226,12 +235,13 @@ export class RedisStore implements Store {
   async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<SettleOutcome> {
     // No hold has such an id (reserve refuses it), and it would not survive the wire format.
     if (id.includes("\0")) throw new ReservationNotFoundError(id);
-    const keys = this.#ledgerKeys(lines, actual === "" ? "release" : "commit");
+    const name = actual === "" ? "release" : "commit";
+    const keys = this.#ledgerKeys(lines, name);
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
     let fields = `${id}\0${actual}\0`;
     for (const line of lines) fields += `${windowArg(line)}\0`;
-    const answer = await this.#run(OP.settle, keys, declared, fields, call);
+    const answer = await this.#run(name, OP.settle, keys, declared, fields, call);
     const status = answer.status;
     if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
     if (status === 0) throw new ReservationNotFoundError(id);
@@ -258,6 +268,7 @@ export class RedisStore implements Store {
    * while the connection is down.
    */
   #run(
+    name: string,
     code: string,
     ledgers: readonly LedgerKeys[],
     keys: string[],
@@ -265,12 +276,13 @@ export class RedisStore implements Store {
     call: StoreCall,
     reversal?: Reversal,
   ): Promise<Answer> {
-    this.#checkReady(code);
+    this.#checkReady(name);
     const tag = (ledgers[0] as LedgerKeys).tag;
     // When the engine gives up, on this process's monotonic clock (immune to wall-clock steps).
     const giveUpAt = monotonicMs() + (call.deadline - Date.now());
     return new Promise<Answer>((resolve, reject) => {
       this.#batcher.push({
+        name,
         code,
         keys,
         fields,
@@ -286,9 +298,9 @@ export class RedisStore implements Store {
       if (status === -1) {
         // The server ran the operation after its deadline (a replayed or long-delayed command): it
         // changed nothing, and the engine has given up or is about to.
-        throw new StoreTimeoutError(nameOf(code), call.timeoutMs);
+        throw new StoreTimeoutError(name, call.timeoutMs);
       }
-      if (status === -2) throw new StoreError(`Redis ${nameOf(code)} script failed: ${String(answer.values[0])}`);
+      if (status === -2) throw scriptError(name, String(answer.values[0]));
       return answer;
     });
   }
@@ -322,7 +334,7 @@ export class RedisStore implements Store {
         // for calls the engine has already given up on.
         live = live.filter((op) => {
           if (monotonicMs() < op.giveUpAt) return true;
-          op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
+          op.reject(new StoreTimeoutError(op.name, op.call.timeoutMs));
           return false;
         });
         if (live.length === 0) return;
@@ -361,7 +373,7 @@ export class RedisStore implements Store {
       // an engine still waiting agrees, and reverse it.
       if (op.reversal && answer.status === 1 && now >= op.giveUpAt - 1) {
         late.push({ op, index: i + 1 });
-        op.reject(new StoreTimeoutError(nameOf(op.code), op.call.timeoutMs));
+        op.reject(new StoreTimeoutError(op.name, op.call.timeoutMs));
       } else {
         op.resolve(answer);
       }
@@ -379,7 +391,7 @@ export class RedisStore implements Store {
     const reverse: { op: Operation; index: number }[] = [];
     operations.forEach((op, i) => {
       const status = statuses[i];
-      const name = nameOf(op.code);
+      const name = op.name;
       if (status === undefined) {
         op.reject(new StoreError(`Redis ${name} failed: the call was cancelled after a dropped connection`));
       } else if (op.reversal) {
@@ -442,6 +454,7 @@ export class RedisStore implements Store {
       }
       new Promise<Answer>((resolve, reject) => {
         this.#batcher.push({
+          name: "undo",
           code: OP.undo,
           keys,
           fields,
@@ -463,7 +476,7 @@ export class RedisStore implements Store {
   #checkReady(operation: string): void {
     const client = this.#client;
     if (client.isReady !== undefined && !client.isReady()) {
-      throw new StoreError(`Redis ${nameOf(operation)} failed: not connected to Redis; not queueing the command`);
+      throw new StoreError(`Redis ${operation} failed: not connected to Redis; not queueing the command`);
     }
   }
 
@@ -498,19 +511,6 @@ export class RedisStore implements Store {
     );
     return this.#calibration;
   }
-}
-
-const OPERATION_NAMES: Record<string, string> = {
-  [OP.charge]: "charge",
-  [OP.reserve]: "reserve",
-  [OP.settle]: "settle",
-  [OP.spent]: "spent",
-  [OP.clear]: "clear",
-  [OP.undo]: "undo",
-};
-
-function nameOf(code: string): string {
-  return OPERATION_NAMES[code] ?? code;
 }
 
 function nowArg(call: StoreCall): string {
@@ -580,13 +580,27 @@ function verdict(answer: Answer, lines: number): StoreVerdict {
 function units(values: readonly unknown[], at: number, script: string): bigint {
   const amount = joinLimbs(values[at], values[at + 1], values[at + 2]);
   if (amount !== undefined) return amount;
-  throw new StoreError(
+  throw new StateError(
     `Redis ${script} script answered the limbs ${show(values.slice(at, at + LIMBS))}: expected three integers below 10^15`,
   );
 }
 
-function unexpected(answer: Answer, operation: string): StoreError {
-  return new StoreError(
+/**
+ * An operation that failed inside the script (it reads and decides before it writes). Corrupt or
+ * foreign data under the store's keys is a StateError; anything else the server refused (out of
+ * memory, a read-only replica) a StoreError.
+ */
+function scriptError(operation: string, message: string): BudgetGateError {
+  if (/corrupt budgetgate|WRONGTYPE/.test(message)) {
+    return new StateError(
+      `Redis ${operation}: unreadable state under the store's keys (${message}); nothing was written`,
+    );
+  }
+  return new StoreError(`Redis ${operation} script failed: ${message}`);
+}
+
+function unexpected(answer: Answer, operation: string): StateError {
+  return new StateError(
     `Redis ${operation} script answered ${show([answer.status, ...answer.values])}: unexpected status`,
   );
 }

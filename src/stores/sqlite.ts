@@ -4,6 +4,7 @@ import {
   type Hold,
   type Ledger,
   type SettleOutcome,
+  StateError,
   type Store,
   type StoreCall,
   StoreError,
@@ -48,7 +49,10 @@ type Transaction = ReturnType<SqliteDatabase["transaction"]>;
  * - Every call is one `BEGIN IMMEDIATE` transaction: check and record are atomic across processes,
  *   and a failure anywhere rolls the whole call back.
  * - The file is put in WAL mode. A call waits for another connection's lock no longer than the
- *   engine's `storeTimeoutMs` (its deadline), then fails: the engine applies `onStoreError`.
+ *   engine's `storeTimeoutMs` (its deadline), then fails with a {@link StoreTimeoutError}: the
+ *   engine applies `onStoreError`, as for an I/O error or a full disk ({@link StoreError}). Tables
+ *   gone from the database are a {@link ConfigurationError}, unreadable rows a {@link StateError}:
+ *   both reach the caller.
  * - Calls answer synchronously, so the engine adds no timer.
  * - Amounts are exact (decimal text, bigint arithmetic); per-call work does not grow with history.
  * - Time is `call.now` when the engine has a clock, else the host's wall clock, which every process
@@ -241,20 +245,51 @@ export class SqliteStore implements Store {
         call.deadline,
       );
     } catch (error) {
-      if (error instanceof BudgetGateError) throw error;
-      if (isBusy(error)) {
-        throw new StoreError(
-          `SqliteStore ${operation}: ${show(this.#db.name)} stayed locked by another connection for ${Date.now() - started} ms, until the call's deadline (storeTimeoutMs ${call.timeoutMs}); nothing was written`,
-          { cause: error },
-        );
-      }
-      throw new StoreError(
-        `SqliteStore ${operation} on ${show(this.#db.name)} failed: ${describe(error)}; nothing was written`,
+      throw this.#classify(operation, call, error, Date.now() - started);
+    }
+  }
+
+  /** Sorts a failed call by the error contract of {@link Store}; every one was rolled back. */
+  #classify(operation: string, call: StoreCall, error: unknown, waitedMs: number): unknown {
+    if (error instanceof BudgetGateError) return error;
+    const where = `SqliteStore ${operation} on ${show(this.#db.name)}`;
+    if (isBusy(error)) {
+      return new StoreTimeoutError(
+        operation,
+        call.timeoutMs,
+        `${show(this.#db.name)} stayed locked by another connection for ${waitedMs} ms; nothing was written`,
         { cause: error },
       );
     }
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = describe(error);
+    if (typeof code === "string" && code.startsWith("SQLITE_")) {
+      if (/no such (table|column|index)/.test(message)) {
+        return new ConfigurationError(
+          `${where}: ${message}: the store's tables were dropped or altered after it opened the database; open a new SqliteStore to create them`,
+          { cause: error },
+        );
+      }
+      if (STATE_CODES.test(code)) {
+        return new StateError(`${where}: the database cannot be read or hold the value (${message})`, {
+          cause: error,
+        });
+      }
+      return new StoreError(`${where} failed: ${message}; nothing was written`, { cause: error });
+    }
+    if ((this.#db as { open?: unknown }).open === false) {
+      return new StoreError(`${where} failed: the database was closed by its owner`, { cause: error });
+    }
+    // A total or amount that does not parse: a row written by something else.
+    if (error instanceof SyntaxError) {
+      return new StateError(`${where}: unreadable row (${message}); nothing was written`, { cause: error });
+    }
+    return error;
   }
 }
+
+/** Result codes that say the data, not the backend, is the problem. */
+const STATE_CODES = /^SQLITE_(CORRUPT|NOTADB|MISMATCH|CONSTRAINT|TOOBIG|RANGE|FORMAT)/;
 
 /** Sets the connection up and creates the schema if the database has none. */
 function open(db: SqliteDatabase, synchronous: string, ddl: string, meta: string, deadline: number): void {

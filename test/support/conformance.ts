@@ -1,9 +1,11 @@
 /**
  * The store conformance suite: every store runs it unchanged.
  *
- *   describeStoreConformance("RedisStore", { create: () => new RedisStore(client) });
+ *   describeStoreConformance("RedisStore", { create: () => new RedisStore(client), faults: { … } });
  *
- * Each test uses its own namespace, so suites may share a server with other runs.
+ * Each test uses its own namespace, so suites may share a server with other runs. With `faults`
+ * it also pins the error contract of the Store interface: a misconfiguration is thrown, never
+ * decided; an outage is a STORE_ERROR decision; a passed deadline is a StoreTimeoutError.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,12 +16,15 @@ import {
   Engine,
   type EngineOptions,
   Ledger,
+  MAX_DURATION_SECONDS,
   MAX_LEDGER_KEY_BYTES,
   MAX_UNITS,
   ReservationNotFoundError,
   Status,
   type Store,
+  StoreError,
   StoreErrorMode,
+  StoreTimeoutError,
 } from "../../src/index.js";
 
 export interface ConformanceSetup {
@@ -27,6 +32,27 @@ export interface ConformanceSetup {
   create(): Store | Promise<Store>;
   /** Closes what `create` opened. */
   destroy?(store: Store): void | Promise<void>;
+  /** Stores of the same backend in trouble, for the error contract. Every store in this repository gives them. */
+  readonly faults?: FaultSetup;
+}
+
+/** How the suite gets a store in each kind of trouble. Each gets the store under test. */
+export interface FaultSetup {
+  /**
+   * A store set up wrongly on the same backend (schema not created, an option that throws),
+   * sharing the state of `store` where it can: every call must throw something that is not a
+   * StoreError, and change nothing.
+   */
+  misconfigured(store: Store): Store | Promise<Store>;
+  /** A store whose backend cannot be reached: every call must fail with a StoreError. */
+  unreachable(store: Store): Store | Promise<Store>;
+  /**
+   * Makes calls wait past any deadline (another connection holding a lock, a blocked connection):
+   * `store` is the store to call meanwhile, `end` lifts the stall.
+   */
+  stall(store: Store): Promise<{ readonly store: Store; end(): Promise<void> }>;
+  /** Closes what the other three made. */
+  close?(store: Store): void | Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -373,6 +399,25 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
       expect(spent.units).toBe(Amount.from("0.25").units * BigInt(held));
     });
 
+    it("handles windows, TTLs and late-commit windows of MAX_DURATION_SECONDS", async () => {
+      const { engine, clock, ledger } = rig({
+        reservationTtl: MAX_DURATION_SECONDS,
+        lateCommitWindow: MAX_DURATION_SECONDS,
+      });
+      const budget = new Budget({ maxSpend: "2", window: MAX_DURATION_SECONDS });
+      const l = ledger();
+      expect((await engine.check(l, "0.5", budget)).reason).toBeNull();
+      const { reservation, decision } = await engine.reserve([l, ledger("other")], "1", budget);
+      expect(decision.reason).toBeNull();
+      if (!reservation) throw new Error("expected a reservation");
+      expect((await engine.spent(l, budget)).toString()).toBe("1.5");
+      expect((await engine.check(l, "1", budget)).blocked).toBe(true);
+      clock.now += 1_000_000;
+      expect((await engine.commit(reservation, "0.25")).late).toBe(false);
+      expect((await engine.spent(l, budget)).toString()).toBe("0.75");
+      expect((await engine.spent(ledger("other"), budget)).toString()).toBe("0.25");
+    });
+
     it("uses its own clock when the engine has none", async () => {
       const engine = new Engine({ store, reservationTtl: 0.3 });
       const l = new Ledger(`c${randomUUID().slice(0, 8)}`, "own-clock");
@@ -465,6 +510,119 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
         expect((await engine.spent(other.ledger, budget)).isZero()).toBe(true);
         expect((await engine.spent(l, budget)).units).toBe(total);
       });
+    });
+  });
+
+  const faults = setup.faults;
+  describe.skipIf(faults === undefined)(`${name} error contract`, () => {
+    let store: Store;
+    const made: Store[] = [];
+    beforeAll(async () => {
+      store = await setup.create();
+    });
+    afterAll(async () => {
+      for (const other of made) await faults?.close?.(other);
+      await setup.destroy?.(store);
+    });
+    const closed = new Budget({ maxSpend: "10", window: 3600 });
+    const open = new Budget({ maxSpend: "10", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
+    const fresh = () => new Ledger(`e${randomUUID().replaceAll("-", "").slice(0, 12)}`, "model");
+    const track = async (made_: Store | Promise<Store>) => {
+      const s = await made_;
+      made.push(s);
+      return s;
+    };
+    /** A reservation on the healthy store, to settle through a broken one. */
+    const held = async (ledger: Ledger) => {
+      const { reservation } = await new Engine({ store }).reserve(ledger, "1", closed);
+      if (!reservation) throw new Error("expected a reservation");
+      return reservation;
+    };
+    const notStoreError = (error: unknown) => {
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(StoreError);
+      return true;
+    };
+
+    it("throws a misconfiguration to the caller, even under FAIL_OPEN, and records nothing", async () => {
+      const broken = await track((faults as FaultSetup).misconfigured(store));
+      const engine = new Engine({ store: broken, storeTimeoutMs: 5000 });
+      const healthy = new Engine({ store, storeTimeoutMs: 5000 });
+      const l = fresh();
+      const reservation = await held(l);
+      const decisions: unknown[] = [];
+      engine.onDecision((d) => decisions.push(d));
+      for (const budget of [open, closed]) {
+        await engine.check(l, "1", budget).then(() => expect.fail("check decided"), notStoreError);
+        await engine.reserve(l, "1", budget).then(() => expect.fail("reserve decided"), notStoreError);
+      }
+      await engine.spent(l, open).then(() => expect.fail("spent answered"), notStoreError);
+      await engine.commit(reservation, "1").then(() => expect.fail("commit answered"), notStoreError);
+      await engine.release(reservation).then(() => expect.fail("release answered"), notStoreError);
+      expect(decisions).toEqual([]);
+      expect((await healthy.spent(l, closed)).toString()).toBe("1"); // the hold alone
+      expect((await healthy.release(reservation)).late).toBe(false);
+      expect((await healthy.spent(l, closed)).isZero()).toBe(true);
+    });
+
+    it("decides an outage by onStoreError, and throws it as a StoreError elsewhere", async () => {
+      const down = await track((faults as FaultSetup).unreachable(store));
+      const engine = new Engine({ store: down, storeTimeoutMs: 2000 });
+      const l = fresh();
+      const reservation = await held(l);
+      const allowed = await engine.check(l, "1", open);
+      expect([allowed.status, allowed.reason]).toEqual([Status.ALLOW, BlockReason.STORE_ERROR]);
+      const blocked = await engine.check(l, "1", closed);
+      expect([blocked.status, blocked.reason]).toEqual([Status.BLOCK, BlockReason.STORE_ERROR]);
+      const reserved = await engine.reserve(l, "1", closed);
+      expect(reserved.reservation).toBeNull();
+      expect(reserved.decision.reason).toBe(BlockReason.STORE_ERROR);
+      await expect(engine.spent(l, closed)).rejects.toBeInstanceOf(StoreError);
+      await expect(engine.commit(reservation, "1")).rejects.toBeInstanceOf(StoreError);
+      await expect(engine.release(reservation)).rejects.toBeInstanceOf(StoreError);
+      await expect(engine.clear(l)).rejects.toBeInstanceOf(StoreError);
+      const healthy = new Engine({ store });
+      expect((await healthy.spent(l, closed)).toString()).toBe("1");
+      await healthy.release(reservation);
+    });
+
+    it("fails a call whose deadline passed with a StoreTimeoutError naming the operation", async () => {
+      const l = fresh();
+      const reservation = await held(l);
+      const stalled = await (faults as FaultSetup).stall(store);
+      let ended = false;
+      try {
+        const engine = new Engine({ store: stalled.store, storeTimeoutMs: 150 });
+        const decision = await engine.check(l, "1", closed);
+        expect([decision.status, decision.reason]).toEqual([Status.BLOCK, BlockReason.STORE_ERROR]);
+        expect(decision.message).toMatch(/charge did not answer within 150 ms/);
+        const failures: unknown[] = [];
+        for (const attempt of [
+          () => engine.spent(l, closed),
+          () => engine.commit(reservation, "1"),
+          () => engine.release(reservation),
+        ]) {
+          failures.push(
+            await attempt().then(
+              () => "answered",
+              (error: unknown) => error,
+            ),
+          );
+        }
+        expect(failures.map((e) => (e instanceof StoreTimeoutError ? [e.operation, e.timeoutMs] : e))).toEqual([
+          ["spent", 150],
+          ["commit", 150],
+          ["release", 150],
+        ]);
+        await stalled.end();
+        ended = true;
+        const healthy = new Engine({ store, storeTimeoutMs: 5000 });
+        expect((await healthy.spent(l, closed)).toString()).toBe("1"); // the hold alone: nothing ran late
+        expect((await healthy.commit(reservation, "0.5")).late).toBe(false);
+        expect((await healthy.spent(l, closed)).toString()).toBe("0.5");
+      } finally {
+        if (!ended) await stalled.end();
+      }
     });
   });
 }

@@ -1,21 +1,29 @@
-import { MemoryStore, type Store, type StoreCall } from "../../src/index.js";
+import { type Awaitable, MemoryStore, type Store, type StoreCall, StoreError } from "../../src/index.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
- * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed.
+ * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed:
+ * "throw" is an outage (a StoreError), "bug" a store that throws something else.
  */
 export class FaultyStore implements Store {
-  readonly inner = new MemoryStore();
-  mode: "ok" | "throw" | "hang" | "slow" = "ok";
+  /** The store that answers when `mode` is "ok" (a new MemoryStore unless given). */
+  readonly inner: Store;
+  mode: "ok" | "throw" | "bug" | "hang" | "slow" = "ok";
   /** Calls whose signal was aborted by the engine. */
   aborted = 0;
 
-  #wrap<T>(call: StoreCall, run: () => T): T | Promise<T> {
+  constructor(inner: Store = new MemoryStore()) {
+    this.inner = inner;
+  }
+
+  #wrap<T>(call: StoreCall, run: () => Awaitable<T>): Awaitable<T> {
     switch (this.mode) {
       case "ok":
         return run();
       case "throw":
-        throw new Error("connection refused");
+        throw new StoreError("connection refused");
+      case "bug":
+        throw new TypeError("store bug: cannot read properties of undefined");
       case "hang":
         call.signal.addEventListener("abort", () => this.aborted++);
         return new Promise<T>(() => {});

@@ -2,6 +2,8 @@ import type { StoreCall, StoreLine } from "budgetgate";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {
+  /** The store method it serves (`"charge"`, `"commit"`, …, or `"undo"`), for error messages. */
+  readonly name: string;
   /** Operation code of the batch script (see scripts.ts). */
   readonly code: string;
   /** The keys it declares: its ledgers' state keys, then a hold's key for a reserve or settle. */

@@ -72,7 +72,15 @@ export class KeySpace {
     let tag = escaped;
     let suffix = "";
     if (this.#hashTag !== undefined) {
-      const chosen = this.#hashTag(ledger);
+      let chosen: unknown;
+      try {
+        chosen = this.#hashTag(ledger);
+      } catch (error) {
+        throw new ConfigurationError(
+          `RedisStore hashTag threw for ledger ${key}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
       if (typeof chosen !== "string" || chosen.length === 0) {
         throw new ConfigurationError(
           `RedisStore hashTag returned ${show(chosen)} for ledger ${key}: expected a non-empty string (an empty tag would scatter the ledger's keys over several slots)`,
