@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Packs the library and proves the tarball works for its users: it imports and type-checks from an
-# ESM and a CommonJS consumer, ships the decision schema as budgetgate/decision.schema.json,
-# publint finds nothing wrong with package.json, and are-the-types-wrong resolves types for every
-# entry point under every module resolution.
+# ESM and a CommonJS consumer, installs beside every AI SDK major the middleware supports, ships
+# the decision schema as budgetgate/decision.schema.json, publint finds nothing wrong with
+# package.json, and are-the-types-wrong resolves types for every entry point under every module
+# resolution.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 npm run build --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
@@ -27,6 +29,12 @@ cat > package.json <<'JSON'
 { "name": "consumer", "private": true, "version": "0.0.0" }
 JSON
 npm install --silent --no-audit --no-fund "$work/$tarball" typescript@5.9.3 @types/node@20 >/dev/null
+# `npm i budgetgate ai@N` for each AI SDK major the tests run against (the versions pinned in our
+# devDependencies): npm refuses the install when the peer range leaves one out.
+for ai in $(node -e 'const d=require(process.argv[1]).devDependencies;console.log([d.ai,d["ai-v5"],d["ai-v7"]].map(v=>"ai@"+v.replace(/^npm:ai@/,"")).join(" "))' "$repo/package.json"); do
+  npm install --silent --no-audit --no-fund --no-save --engine-strict=false "$ai" >/dev/null
+  echo "installs beside $ai"
+done
 
 cat > esm.mts <<'TS'
 import { Amount, Budget, Engine, Ledger, BudgetExceeded, type Decision } from "budgetgate";

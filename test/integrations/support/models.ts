@@ -1,8 +1,8 @@
 /**
- * Mock language models of both AI SDK versions (the SDKs' own `MockLanguageModelV3` from `ai/test`
- * and `MockLanguageModelV2` from `ai-v5/test`), driven through the real `wrapLanguageModel`,
- * `generateText` and `streamText` of each version, behind one interface so that every middleware
- * test runs against both.
+ * Mock language models of every AI SDK version the middleware supports (each SDK's own mock from
+ * its `ai/test`: `MockLanguageModelV2` of AI SDK 5, `V3` of 6, `V4` of 7 in ./models-v7.ts), driven
+ * through the real `wrapLanguageModel`, `generateText` and `streamText` of each version, behind one
+ * interface so that every middleware test runs against all of them.
  */
 import { generateText as generateText6, streamText as streamText6, wrapLanguageModel as wrap6 } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
@@ -50,6 +50,9 @@ export interface CallArgs {
   readonly abortSignal?: AbortSignal;
 }
 
+/** `streamText`'s `onError`: told of an error the stream carries instead of throwing it. */
+export type StreamErrorHandler = (event: { error: unknown }) => void;
+
 /** A stream part, as far as tests read it. */
 export interface Part {
   readonly type: string;
@@ -59,10 +62,11 @@ export interface Flavor {
   readonly name: string;
   mock(script?: Script): Mock;
   generate(mock: Mock, middleware: BudgetMiddleware, args: CallArgs): Promise<string>;
+  /** `streamText` through the wrapped model; its errors go to `onError` (ignored when not given). */
   stream(
     mock: Mock,
     middleware: BudgetMiddleware,
-    args: CallArgs,
+    args: CallArgs & { readonly onError?: StreamErrorHandler },
   ): { textStream: AsyncIterable<string>; text: PromiseLike<string> };
   /** The wrapped model's raw `doStream`, for reading part by part. */
   doStream(mock: Mock, middleware: BudgetMiddleware, args: CallArgs): Promise<ReadableStream<Part>>;
@@ -148,58 +152,95 @@ function parts3(script: Script) {
   return [{ type: "stream-start" as const, warnings: [] }, { type: "text-start" as const, id: "t" }, ...body];
 }
 
-export const v6: Flavor = {
-  name: "ai@6 (LanguageModelV3)",
-  mock(script = {}) {
-    let cancelled: (() => boolean) | undefined;
-    const model = new MockLanguageModelV3({
-      provider: script.provider ?? "mock.chat",
-      modelId: script.modelId ?? "mock-model",
-      doGenerate: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        return {
-          content: [{ type: "text", text: words(script).join(" ") }],
-          finishReason: { unified: "stop", raw: "stop" },
-          usage: usage3(script.usage),
-          warnings: [],
-        };
-      },
-      doStream: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        const early = script.errorAfter?.withFinish === true;
-        const stream = partStream(parts3(script), script, early ? null : errorIndex(script), new Error("stream broke"));
-        cancelled = stream.wasCancelled;
-        if (early) return { stream: failAfterLast(stream) };
-        return { stream };
-      },
-    });
-    const built: Built<MockLanguageModelV3> = {
-      model,
-      calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
-      cancelled: () => cancelled?.() ?? false,
-    };
-    return built;
-  },
-  async generate(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    return (await generateText6({ model, maxRetries: 0, ...args })).text;
-  },
-  stream(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    return streamText6({ model, maxRetries: 0, ...args, onError: () => undefined });
-  },
-  async doStream(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    const { stream } = await model.doStream({
-      prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
-      providerOptions: args.providerOptions,
-      abortSignal: args.abortSignal,
-    });
-    return stream;
-  },
-};
+/** The mock-model options of a `LanguageModelV3`/`V4` mock (the two specifications agree on these parts). */
+function mockOptions3(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+  return {
+    provider: script.provider ?? "mock.chat",
+    modelId: script.modelId ?? "mock-model",
+    doGenerate: async () => {
+      await script.during?.();
+      if (script.fail) throw script.fail;
+      return {
+        content: [{ type: "text" as const, text: words(script).join(" ") }],
+        finishReason: { unified: "stop" as const, raw: "stop" },
+        usage: usage3(script.usage),
+        warnings: [],
+      };
+    },
+    doStream: async () => {
+      await script.during?.();
+      if (script.fail) throw script.fail;
+      const early = script.errorAfter?.withFinish === true;
+      const stream = partStream(parts3(script), script, early ? null : errorIndex(script), new Error("stream broke"));
+      streamed(stream.wasCancelled);
+      return { stream: early ? failAfterLast(stream) : stream };
+    },
+  };
+}
+
+/** The functions of an AI SDK (6 or 7) that the tests drive, over its mock model class. */
+export interface Sdk<M, W> {
+  readonly Mock: new (
+    options: ReturnType<typeof mockOptions3>,
+  ) => M & {
+    readonly doGenerateCalls: unknown[];
+    readonly doStreamCalls: unknown[];
+  };
+  wrapLanguageModel(options: { model: M; middleware: BudgetMiddleware }): W;
+  generateText(options: { model: W; maxRetries: number } & CallArgs): PromiseLike<{ text: string }>;
+  streamText(
+    options: { model: W; maxRetries: number; onError: StreamErrorHandler } & CallArgs,
+  ): ReturnType<Flavor["stream"]>;
+}
+
+/** A flavor of an AI SDK whose models speak `LanguageModelV3` (AI SDK 6) or `LanguageModelV4` (AI SDK 7). */
+export function v3Flavor<M, W extends { doStream(options: unknown): PromiseLike<{ stream: unknown }> }>(
+  name: string,
+  sdk: Sdk<M, W>,
+): Flavor {
+  const modelOf = (mock: Mock) => (mock as Built<M>).model;
+  return {
+    name,
+    mock(script = {}) {
+      let cancelled: (() => boolean) | undefined;
+      const model = new sdk.Mock(
+        mockOptions3(script, (wasCancelled) => {
+          cancelled = wasCancelled;
+        }),
+      );
+      const built: Built<M> = {
+        model,
+        calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
+        cancelled: () => cancelled?.() ?? false,
+      };
+      return built;
+    },
+    async generate(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      return (await sdk.generateText({ model, maxRetries: 0, ...args })).text;
+    },
+    stream(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      return sdk.streamText({ model, maxRetries: 0, onError: () => undefined, ...args });
+    },
+    async doStream(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      const { stream } = await model.doStream({
+        prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
+        providerOptions: args.providerOptions,
+        abortSignal: args.abortSignal,
+      });
+      return stream as ReadableStream<Part>;
+    },
+  };
+}
+
+export const v6: Flavor = v3Flavor("ai@6 (LanguageModelV3)", {
+  Mock: MockLanguageModelV3,
+  wrapLanguageModel: wrap6,
+  generateText: generateText6,
+  streamText: streamText6,
+});
 
 // ---------------------------------------------------------------- AI SDK 5 (LanguageModelV2)
 
@@ -289,7 +330,7 @@ export const v5: Flavor = {
   },
   stream(mock, middleware, args) {
     const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    return streamText5({ model, maxRetries: 0, ...args, onError: () => undefined });
+    return streamText5({ model, maxRetries: 0, onError: () => undefined, ...args });
   },
   async doStream(mock, middleware, args) {
     const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
@@ -315,4 +356,20 @@ function failAfterLast<P>(source: ReadableStream<P>): ReadableStream<P> {
     },
     { highWaterMark: 0 },
   );
+}
+
+/** The Node major the AI SDK 7 tests need (its `engines`). */
+export const AI_SDK_7_NODE = 22;
+
+/**
+ * The AI SDK versions to test on this Node: 6 and 5 everywhere, and 7 from Node 22 on. On an older
+ * Node the AI SDK 7 tests are skipped, and one line on stderr says so (CI runs them on 22 and 24).
+ */
+export async function aiSdkFlavors(): Promise<Flavor[]> {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major >= AI_SDK_7_NODE) return [v6, v5, (await import("./models-v7.js")).v7];
+  console.warn(
+    `SKIPPED: the AI SDK 7 (ai@7) middleware tests need Node ${AI_SDK_7_NODE} or later; this is Node ${process.versions.node}.`,
+  );
+  return [v6, v5];
 }
