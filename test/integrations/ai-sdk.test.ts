@@ -121,11 +121,15 @@ describe.each<Flavor>(flavors)("budgetMiddleware with $name", (ai) => {
         if (error instanceof BudgetExceededError) blocked = error;
       },
     });
+    const chunks: string[] = [];
+    for await (const chunk of result.textStream) chunks.push(chunk);
     const text = await Promise.resolve(result.text).catch((e: unknown) => e);
 
+    expect(chunks).toEqual([]);
     expect(text).toBeInstanceOf(Error);
     expect((text as Error).name).toBe("AI_NoOutputGeneratedError");
     expect(text).not.toBeInstanceOf(BudgetExceededError);
+    expect((text as Error).cause).not.toBeInstanceOf(BudgetExceededError);
     expect(blocked).toBeInstanceOf(BudgetExceededError);
     expect(blocked?.decision.reason).toBe("BUDGET_EXCEEDED");
     expect(blocked?.message).toMatch(/Budget exceeded: 0\.00 \+ 0\.05 > 0\.04/);
