@@ -4,10 +4,11 @@
  */
 import { generateText, streamText, wrapLanguageModel } from "ai-v7";
 import { MockLanguageModelV4 } from "ai-v7/test";
-import { type Flavor, v3Flavor } from "./models.js";
+import { type Flavor, flavor, mockOptions3 } from "./models.js";
 
-export const v7: Flavor = v3Flavor("ai@7 (LanguageModelV4)", {
+export const v7: Flavor = flavor("ai@7 (LanguageModelV4)", {
   Mock: MockLanguageModelV4,
+  mockOptions: mockOptions3,
   wrapLanguageModel,
   generateText,
   streamText,

@@ -152,40 +152,56 @@ function parts3(script: Script) {
   return [{ type: "stream-start" as const, warnings: [] }, { type: "text-start" as const, id: "t" }, ...body];
 }
 
-/** The mock-model options of a `LanguageModelV3`/`V4` mock (the two specifications agree on these parts). */
-function mockOptions3(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+/**
+ * Mock-model options that play `script`: a generate call answers `result()`, a stream call streams
+ * `parts()` (fresh objects each call); both first run `script.during` and fail with `script.fail`.
+ */
+function scripted<R, P>(
+  script: Script,
+  streamed: (wasCancelled: () => boolean) => void,
+  provider: string,
+  result: () => R,
+  parts: () => readonly P[],
+) {
+  const answer = async () => {
+    await script.during?.();
+    if (script.fail) throw script.fail;
+  };
   return {
-    provider: script.provider ?? "mock.chat",
+    provider,
     modelId: script.modelId ?? "mock-model",
     doGenerate: async () => {
-      await script.during?.();
-      if (script.fail) throw script.fail;
-      return {
-        content: [{ type: "text" as const, text: words(script).join(" ") }],
-        finishReason: { unified: "stop" as const, raw: "stop" },
-        usage: usage3(script.usage),
-        warnings: [],
-      };
+      await answer();
+      return result();
     },
     doStream: async () => {
-      await script.during?.();
-      if (script.fail) throw script.fail;
+      await answer();
       const early = script.errorAfter?.withFinish === true;
-      const stream = partStream(parts3(script), script, early ? null : errorIndex(script), new Error("stream broke"));
+      const stream = partStream(parts(), script, early ? null : errorIndex(script), new Error("stream broke"));
       streamed(stream.wasCancelled);
       return { stream: early ? failAfterLast(stream) : stream };
     },
   };
 }
 
-/** The functions of an AI SDK (6 or 7) that the tests drive, over its mock model class. */
-export interface Sdk<M, W> {
-  readonly Mock: new (
-    options: ReturnType<typeof mockOptions3>,
-  ) => M & {
-    readonly doGenerateCalls: unknown[];
-    readonly doStreamCalls: unknown[];
-  };
+/** The options of a `LanguageModelV3` or `V4` mock (the two specifications agree on these parts). */
+export function mockOptions3(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+  const result = () => ({
+    content: [{ type: "text" as const, text: words(script).join(" ") }],
+    finishReason: { unified: "stop" as const, raw: "stop" },
+    usage: usage3(script.usage),
+    warnings: [],
+  });
+  return scripted(script, streamed, script.provider ?? "mock.chat", result, () => parts3(script));
+}
+
+/** Builds a mock model's constructor options from a script; tells `streamed` of each stream it opens. */
+type MockOptions<O> = (script: Script, streamed: (wasCancelled: () => boolean) => void) => O;
+
+/** The functions of an AI SDK that the tests drive, over its mock model class. */
+export interface Sdk<O, M, W> {
+  readonly Mock: new (options: O) => M & { readonly doGenerateCalls: unknown[]; readonly doStreamCalls: unknown[] };
+  readonly mockOptions: MockOptions<O>;
   wrapLanguageModel(options: { model: M; middleware: BudgetMiddleware }): W;
   generateText(options: { model: W; maxRetries: number } & CallArgs): PromiseLike<{ text: string }>;
   streamText(
@@ -193,10 +209,10 @@ export interface Sdk<M, W> {
   ): ReturnType<Flavor["stream"]>;
 }
 
-/** A flavor of an AI SDK whose models speak `LanguageModelV3` (AI SDK 6) or `LanguageModelV4` (AI SDK 7). */
-export function v3Flavor<M, W extends { doStream(options: unknown): PromiseLike<{ stream: unknown }> }>(
+/** The flavor of one AI SDK version: its mock model, driven through its own functions. */
+export function flavor<O, M, W extends { doStream(options: unknown): PromiseLike<{ stream: unknown }> }>(
   name: string,
-  sdk: Sdk<M, W>,
+  sdk: Sdk<O, M, W>,
 ): Flavor {
   const modelOf = (mock: Mock) => (mock as Built<M>).model;
   return {
@@ -204,7 +220,7 @@ export function v3Flavor<M, W extends { doStream(options: unknown): PromiseLike<
     mock(script = {}) {
       let cancelled: (() => boolean) | undefined;
       const model = new sdk.Mock(
-        mockOptions3(script, (wasCancelled) => {
+        sdk.mockOptions(script, (wasCancelled) => {
           cancelled = wasCancelled;
         }),
       );
@@ -235,8 +251,9 @@ export function v3Flavor<M, W extends { doStream(options: unknown): PromiseLike<
   };
 }
 
-export const v6: Flavor = v3Flavor("ai@6 (LanguageModelV3)", {
+export const v6: Flavor = flavor("ai@6 (LanguageModelV3)", {
   Mock: MockLanguageModelV3,
+  mockOptions: mockOptions3,
   wrapLanguageModel: wrap6,
   generateText: generateText6,
   streamText: streamText6,
@@ -283,65 +300,25 @@ function parts2(script: Script, provider: string) {
   return [{ type: "stream-start" as const, warnings: [] }, { type: "text-start" as const, id: "t" }, ...body];
 }
 
-export const v5: Flavor = {
-  name: "ai@5 (LanguageModelV2)",
-  mock(script = {}) {
-    let cancelled: (() => boolean) | undefined;
-    const provider = script.provider ?? "openai.chat";
-    const model = new MockLanguageModelV2({
-      provider,
-      modelId: script.modelId ?? "mock-model",
-      doGenerate: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        return {
-          content: [{ type: "text", text: words(script).join(" ") }],
-          finishReason: "stop",
-          usage: usage2(script.usage, provider),
-          providerMetadata: metadata2(script.usage, provider),
-          warnings: [],
-        };
-      },
-      doStream: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        const early = script.errorAfter?.withFinish === true;
-        const stream = partStream(
-          parts2(script, provider),
-          script,
-          early ? null : errorIndex(script),
-          new Error("stream broke"),
-        );
-        cancelled = stream.wasCancelled;
-        if (early) return { stream: failAfterLast(stream) };
-        return { stream };
-      },
-    });
-    const built: Built<MockLanguageModelV2> = {
-      model,
-      calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
-      cancelled: () => cancelled?.() ?? false,
-    };
-    return built;
-  },
-  async generate(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    return (await generateText5({ model, maxRetries: 0, ...args })).text;
-  },
-  stream(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    return streamText5({ model, maxRetries: 0, onError: () => undefined, ...args });
-  },
-  async doStream(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    const { stream } = await model.doStream({
-      prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
-      providerOptions: args.providerOptions,
-      abortSignal: args.abortSignal,
-    });
-    return stream;
-  },
-};
+function mockOptions2(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+  const provider = script.provider ?? "openai.chat";
+  const result = () => ({
+    content: [{ type: "text" as const, text: words(script).join(" ") }],
+    finishReason: "stop" as const,
+    usage: usage2(script.usage, provider),
+    providerMetadata: metadata2(script.usage, provider),
+    warnings: [],
+  });
+  return scripted(script, streamed, provider, result, () => parts2(script, provider));
+}
+
+export const v5: Flavor = flavor("ai@5 (LanguageModelV2)", {
+  Mock: MockLanguageModelV2,
+  mockOptions: mockOptions2,
+  wrapLanguageModel: wrap5,
+  generateText: generateText5,
+  streamText: streamText5,
+});
 
 /** Passes `source` through, then errors instead of closing: a connection lost after the finish part. */
 function failAfterLast<P>(source: ReadableStream<P>): ReadableStream<P> {
