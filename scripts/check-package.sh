@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Packs the library and proves the tarball works for its users: it imports and type-checks from an
-# ESM and a CommonJS consumer, publint finds nothing wrong with package.json, and
-# are-the-types-wrong resolves types for every entry point under every module resolution.
+# ESM and a CommonJS consumer, installs beside every AI SDK major the middleware supports, ships
+# the decision schema as budgetgate/decision.schema.json, publint finds nothing wrong with
+# package.json, and are-the-types-wrong resolves types for every entry point under every module
+# resolution.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 npm run build --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
@@ -26,6 +29,12 @@ cat > package.json <<'JSON'
 { "name": "consumer", "private": true, "version": "0.0.0" }
 JSON
 npm install --silent --no-audit --no-fund "$work/$tarball" typescript@5.9.3 @types/node@20 >/dev/null
+# `npm i budgetgate ai@N` for each AI SDK major the tests run against (the versions pinned in our
+# devDependencies): npm refuses the install when the peer range leaves one out.
+for ai in $(node -e 'const d=require(process.argv[1]).devDependencies;console.log([d.ai,d["ai-v5"],d["ai-v7"]].map(v=>"ai@"+v.replace(/^npm:ai@/,"")).join(" "))' "$repo/package.json"); do
+  npm install --silent --no-audit --no-fund --no-save --engine-strict=false "$ai" >/dev/null
+  echo "installs beside $ai"
+done
 
 cat > esm.mts <<'TS'
 import { Amount, Budget, Engine, Ledger, BudgetExceeded, type Decision } from "budgetgate";
@@ -55,8 +64,19 @@ npx tsc -p tsconfig.json
 npx tsc -p tsconfig.json --noEmit false --outDir out
 node out/esm.mjs
 node out/cjs.cjs
-# Every subpath loads from both module systems without its optional peers being needed at import.
-for entry in $(node -e 'const e=require("budgetgate/package.json").exports;console.log(Object.keys(e).filter(k=>k!=="./package.json").map(k=>("budgetgate"+k.slice(1))).join(" "))'); do
+# The decision schema resolves from both module systems, and is the version the library writes.
+node --input-type=module -e "
+import { createRequire } from 'node:module';
+import imported from 'budgetgate/decision.schema.json' with { type: 'json' };
+import { DECISION_SCHEMA_VERSION } from 'budgetgate';
+const required = createRequire(import.meta.url)('budgetgate/decision.schema.json');
+for (const schema of [imported, required]) {
+  const version = schema.properties.schema_version.const;
+  if (version !== DECISION_SCHEMA_VERSION) throw new Error('schema_version ' + version + ', library ' + DECISION_SCHEMA_VERSION);
+}"
+echo "loads: budgetgate/decision.schema.json (import, require), its schema_version is the library's"
+# Every code subpath loads from both module systems without its optional peers being needed at import.
+for entry in $(node -e 'const e=require("budgetgate/package.json").exports;console.log(Object.keys(e).filter(k=>!k.endsWith(".json")).map(k=>("budgetgate"+k.slice(1))).join(" "))'); do
   node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (esm, cjs)"
 done
 echo "package check passed"

@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import Ajv2020 from "ajv/dist/2020.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -27,6 +25,7 @@ import {
   StoreErrorMode,
   StoreTimeoutError,
 } from "../src/index.js";
+import { validateDecision } from "./support/decision-schema.js";
 import { FaultyStore } from "./support/faulty-store.js";
 
 const budget = new Budget({ maxSpend: "10.00", window: 3600 });
@@ -112,11 +111,6 @@ describe("Budget", () => {
 });
 
 describe("Decision", () => {
-  const schema = JSON.parse(
-    readFileSync(new URL("../../shared/reference/budgetgate-decision.schema.json", import.meta.url), "utf8"),
-  );
-  const validate = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false }).compile(schema);
-
   it("serialises allow, budget-block and store-error decisions to the schema's record", async () => {
     const engine = new Engine();
     const small = new Budget({ maxSpend: "0.05" });
@@ -127,7 +121,7 @@ describe("Decision", () => {
     const failed = await new Engine({ store }).check(ledger, "0.03", small);
     for (const decision of [allow, block, failed]) {
       const record = JSON.parse(JSON.stringify(decision));
-      expect(validate(record), JSON.stringify(validate.errors)).toBe(true);
+      expect(validateDecision(record), JSON.stringify(validateDecision.errors)).toBe(true);
       expect(record).toEqual(decision.toJSON());
     }
     expect(allow.toJSON()).toEqual({
@@ -208,7 +202,7 @@ describe("Decision", () => {
         }
         accepted++;
         const record = (await engine.check(made, "0.01", small)).toJSON();
-        expect(validate(record), `${JSON.stringify(record.ledger)}: ${JSON.stringify(validate.errors)}`).toBe(true);
+        expect(validateDecision(record), `${JSON.stringify(record.ledger)}: ${JSON.stringify(validateDecision.errors)}`).toBe(true);
         expect(Ledger.parse(record.ledger).equals(made)).toBe(true);
       }),
       { numRuns: 2000 },

@@ -37,8 +37,9 @@ export function v2Convention(provider: string): UsageConvention {
  * Converts the usage an AI SDK language model reports into a {@link TokenUsage}, or undefined
  * when it does not say how many input and output tokens there were.
  *
- * - AI SDK 6 (`LanguageModelV3Usage`): `inputTokens.{total, noCache, cacheRead, cacheWrite}` and
- *   `outputTokens.{total, text, reasoning}`; totals include their parts.
+ * - AI SDK 6 and 7 (`LanguageModelV3Usage`, `V4Usage`: the same shape):
+ *   `inputTokens.{total, noCache, cacheRead, cacheWrite}` and `outputTokens.{total, text, reasoning}`;
+ *   totals include their parts.
  * - AI SDK 5 (`LanguageModelV2Usage`): `inputTokens`, `outputTokens`, `cachedInputTokens`,
  *   `reasoningTokens`, counted per the provider's {@link UsageConvention}.
  *

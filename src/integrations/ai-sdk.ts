@@ -1,7 +1,8 @@
 /**
  * `budgetgate/ai-sdk`: spend limits for the Vercel AI SDK, as a language-model middleware.
  * It has no runtime dependency on `ai`: the types below are the parts of the AI SDK's middleware
- * specification (v2, AI SDK 5; v3, AI SDK 6) that it reads, so one middleware fits both.
+ * specification (v2, AI SDK 5; v3, AI SDK 6; v4, AI SDK 7) that it reads, which the three agree
+ * on, so one middleware fits all of them.
  */
 import { type AmountInput, type Budget, ConfigurationError, Engine, type Targets } from "budgetgate";
 import { aiSdkUsage, type UsageConvention } from "./ai-sdk-usage.js";
@@ -12,7 +13,10 @@ export { aiSdkUsage, type UsageConvention, type UsageSource, v2Convention } from
 export type { PerCall, PricingOptions, SettleEvent, SettleOutcome } from "./meter.js";
 export { type TokenPrices, type TokenUsage, tokenCost } from "./pricing.js";
 
-/** The parts of a model call's options (`LanguageModelV2CallOptions` / `V3CallOptions`) the middleware reads. */
+/**
+ * The parts of a model call's options (`LanguageModelV2CallOptions`, `V3CallOptions`,
+ * `V4CallOptions`) the middleware reads.
+ */
 export interface ModelCallOptions {
   readonly prompt: readonly unknown[];
   readonly maxOutputTokens?: number | undefined;
@@ -71,8 +75,11 @@ export interface StreamResultLike {
 }
 
 /**
- * A language-model middleware for `wrapLanguageModel`, of both the v2 (AI SDK 5) and v3 (AI SDK 6)
- * specifications.
+ * A language-model middleware for `wrapLanguageModel` of AI SDK 5, 6 and 7: a
+ * `LanguageModelV2Middleware`, a `LanguageModelV3Middleware`, and AI SDK 7's `LanguageModelMiddleware`
+ * (a `LanguageModelV4Middleware` whose version tag may be any, so that v3 middleware keeps working).
+ * One object cannot carry both tags, and AI SDK 6 requires `"v3"`: the tag stays `"v3"`, which
+ * AI SDK 5 and 7 do not read.
  */
 export interface BudgetMiddleware {
   readonly specificationVersion: "v3";

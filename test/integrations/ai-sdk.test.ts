@@ -1,5 +1,8 @@
+import { createRequire } from "node:module";
 import type { LanguageModelV3Middleware } from "@ai-sdk/provider";
 import type { LanguageModelV2Middleware } from "@ai-sdk/provider-v2";
+import type { LanguageModelV4Middleware } from "@ai-sdk/provider-v4";
+import type { LanguageModelMiddleware as AiSdk7Middleware } from "ai-v7";
 import { Amount, Budget, BudgetExceededError, Engine, Ledger, type Settlement } from "budgetgate";
 import {
   type BudgetMiddlewareOptions,
@@ -9,9 +12,10 @@ import {
   type TokenPrices,
   tokenCost,
 } from "budgetgate/ai-sdk";
+import semver from "semver";
 import { describe, expect, it } from "vitest";
 import { expectSettledBeforeCancel, STUBBORN_CANCELS, ttlClock } from "./support/cancel.js";
-import { type Counts, DEFAULT_COUNTS, type Flavor, v5, v6 } from "./support/models.js";
+import { AI_SDK_7_NODE, aiSdkFlavors, type Counts, DEFAULT_COUNTS, type Flavor, v6 } from "./support/models.js";
 
 const PRICES: TokenPrices = { input: "2.50", output: "10.00", cachedInput: "1.25", cacheWrite: "3.125" };
 const ESTIMATE = "0.05";
@@ -61,7 +65,14 @@ function setup(overrides: Partial<BudgetMiddlewareOptions> = {}, userBudget = "1
 
 const alice = { providerOptions: { budgetgate: { userId: "alice" } } };
 
-describe.each<Flavor>([v6, v5])("budgetMiddleware with $name", (ai) => {
+const flavors = await aiSdkFlavors();
+if (!flavors.some((f) => f.name.startsWith("ai@7"))) {
+  describe.skip(`budgetMiddleware with ai@7 (needs Node ${AI_SDK_7_NODE} or later)`, () => {
+    it("runs on Node 22 and 24 in CI", () => undefined);
+  });
+}
+
+describe.each<Flavor>(flavors)("budgetMiddleware with $name", (ai) => {
   it("holds the estimate while the call runs, then commits the cost of the reported usage", async () => {
     const { middleware, spent, events } = setup();
     let during: Amount | undefined;
@@ -98,6 +109,34 @@ describe.each<Flavor>([v6, v5])("budgetMiddleware with $name", (ai) => {
       BudgetExceededError,
     );
     expect(mock.calls()).toBe(0);
+  });
+
+  it("hands a blocked streamText's BudgetExceededError to onError, while text rejects with AI_NoOutputGeneratedError", async () => {
+    const { middleware, spent } = setup({}, "0.04");
+    const mock = ai.mock();
+    // The detection the README shows: streamText does not throw, onError sees our error unchanged.
+    let blocked: BudgetExceededError | undefined;
+    const result = ai.stream(mock, middleware, {
+      prompt: "hello",
+      ...alice,
+      onError: ({ error }) => {
+        if (error instanceof BudgetExceededError) blocked = error;
+      },
+    });
+    const chunks: string[] = [];
+    for await (const chunk of result.textStream) chunks.push(chunk);
+    const text = await Promise.resolve(result.text).catch((e: unknown) => e);
+
+    expect(chunks).toEqual([]);
+    expect(text).toBeInstanceOf(Error);
+    expect((text as Error).name).toBe("AI_NoOutputGeneratedError");
+    expect(text).not.toBeInstanceOf(BudgetExceededError);
+    expect((text as Error).cause).not.toBeInstanceOf(BudgetExceededError);
+    expect(blocked).toBeInstanceOf(BudgetExceededError);
+    expect(blocked?.decision.reason).toBe("BUDGET_EXCEEDED");
+    expect(blocked?.message).toMatch(/Budget exceeded: 0\.00 \+ 0\.05 > 0\.04/);
+    expect(mock.calls()).toBe(0);
+    expect((await spent()).isZero()).toBe(true);
   });
 
   it("keeps blocking once earlier calls have used the budget", async () => {
@@ -336,14 +375,27 @@ describe("budgetMiddleware options", () => {
   const engine = new Engine();
   const base = { engine, ledger: userLedger("x"), estimate: "1", prices: PRICES };
 
-  it("is a middleware of both specifications (checked by the compiler, too)", () => {
+  it("is a middleware of every specification (checked by the compiler, too)", () => {
     const middleware = budgetMiddleware(base);
     const v3: LanguageModelV3Middleware = middleware;
     const v2: LanguageModelV2Middleware = middleware;
+    // AI SDK 7 takes any version tag (its LanguageModelMiddleware); the parts it calls are V4's.
+    const v4: AiSdk7Middleware = middleware;
+    const v4Parts: Omit<LanguageModelV4Middleware, "specificationVersion"> = middleware;
     expect(v3.specificationVersion).toBe("v3");
     expect(v2.middlewareVersion).toBe("v2");
     expect(typeof v3.wrapGenerate).toBe("function");
     expect(typeof v2.wrapStream).toBe("function");
+    expect(v4.wrapGenerate).toBe(v4Parts.wrapGenerate);
+  });
+
+  it("admits every AI SDK version it is tested with in its peer range (npm refuses the install otherwise)", () => {
+    const require = createRequire(import.meta.url);
+    const range = (require("../../package.json") as { peerDependencies: { ai: string } }).peerDependencies.ai;
+    for (const sdk of ["ai-v5", "ai", "ai-v7"]) {
+      const { version } = require(`${sdk}/package.json`) as { version: string };
+      expect(semver.satisfies(version, range), `ai@${version} in peer range ${range}`).toBe(true);
+    }
   });
 
   it("refuses incomplete or contradictory options where they are written", () => {

@@ -1,8 +1,8 @@
 /**
- * Mock language models of both AI SDK versions (the SDKs' own `MockLanguageModelV3` from `ai/test`
- * and `MockLanguageModelV2` from `ai-v5/test`), driven through the real `wrapLanguageModel`,
- * `generateText` and `streamText` of each version, behind one interface so that every middleware
- * test runs against both.
+ * Mock language models of every AI SDK version the middleware supports (each SDK's own mock from
+ * its `ai/test`: `MockLanguageModelV2` of AI SDK 5, `V3` of 6, `V4` of 7 in ./models-v7.ts), driven
+ * through the real `wrapLanguageModel`, `generateText` and `streamText` of each version, behind one
+ * interface so that every middleware test runs against all of them.
  */
 import { generateText as generateText6, streamText as streamText6, wrapLanguageModel as wrap6 } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
@@ -55,6 +55,9 @@ export interface CallArgs {
   readonly abortSignal?: AbortSignal;
 }
 
+/** `streamText`'s `onError`: told of an error the stream carries instead of throwing it. */
+export type StreamErrorHandler = (event: { error: unknown }) => void;
+
 /** A stream part, as far as tests read it. */
 export interface Part {
   readonly type: string;
@@ -64,10 +67,11 @@ export interface Flavor {
   readonly name: string;
   mock(script?: Script): Mock;
   generate(mock: Mock, middleware: BudgetMiddleware, args: CallArgs): Promise<string>;
+  /** `streamText` through the wrapped model; its errors go to `onError` (ignored when not given). */
   stream(
     mock: Mock,
     middleware: BudgetMiddleware,
-    args: CallArgs,
+    args: CallArgs & { readonly onError?: StreamErrorHandler },
   ): { textStream: AsyncIterable<string>; text: PromiseLike<string> };
   /** The wrapped model's raw `doStream`, for reading part by part. */
   doStream(mock: Mock, middleware: BudgetMiddleware, args: CallArgs): Promise<ReadableStream<Part>>;
@@ -154,58 +158,112 @@ function parts3(script: Script) {
   return [{ type: "stream-start" as const, warnings: [] }, { type: "text-start" as const, id: "t" }, ...body];
 }
 
-export const v6: Flavor = {
-  name: "ai@6 (LanguageModelV3)",
-  mock(script = {}) {
-    let cancelled: (() => boolean) | undefined;
-    const model = new MockLanguageModelV3({
-      provider: script.provider ?? "mock.chat",
-      modelId: script.modelId ?? "mock-model",
-      doGenerate: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        return {
-          content: [{ type: "text", text: words(script).join(" ") }],
-          finishReason: { unified: "stop", raw: "stop" },
-          usage: usage3(script.usage),
-          warnings: [],
-        };
-      },
-      doStream: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        const early = script.errorAfter?.withFinish === true;
-        const stream = partStream(parts3(script), script, early ? null : errorIndex(script), new Error("stream broke"));
-        cancelled = stream.wasCancelled;
-        if (early) return { stream: failAfterLast(stream) };
-        return { stream };
-      },
-    });
-    const built: Built<MockLanguageModelV3> = {
-      model,
-      calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
-      cancelled: () => cancelled?.() ?? false,
-    };
-    return built;
-  },
-  async generate(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    return (await generateText6({ model, maxRetries: 0, ...args })).text;
-  },
-  stream(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    return streamText6({ model, maxRetries: 0, ...args, onError: () => undefined });
-  },
-  async doStream(mock, middleware, args) {
-    const model = wrap6({ model: (mock as Built<MockLanguageModelV3>).model, middleware });
-    const { stream } = await model.doStream({
-      prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
-      providerOptions: args.providerOptions,
-      abortSignal: args.abortSignal,
-    });
-    return stream;
-  },
-};
+/**
+ * Mock-model options that play `script`: a generate call answers `result()`, a stream call streams
+ * `parts()` (fresh objects each call); both first run `script.during` and fail with `script.fail`.
+ */
+function scripted<R, P>(
+  script: Script,
+  streamed: (wasCancelled: () => boolean) => void,
+  provider: string,
+  result: () => R,
+  parts: () => readonly P[],
+) {
+  const answer = async () => {
+    await script.during?.();
+    if (script.fail) throw script.fail;
+  };
+  return {
+    provider,
+    modelId: script.modelId ?? "mock-model",
+    doGenerate: async () => {
+      await answer();
+      return result();
+    },
+    doStream: async () => {
+      await answer();
+      const early = script.errorAfter?.withFinish === true;
+      const stream = partStream(parts(), script, early ? null : errorIndex(script), new Error("stream broke"));
+      streamed(stream.wasCancelled);
+      return { stream: early ? failAfterLast(stream) : stream };
+    },
+  };
+}
+
+/** The options of a `LanguageModelV3` or `V4` mock (the two specifications agree on these parts). */
+export function mockOptions3(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+  const result = () => ({
+    content: [{ type: "text" as const, text: words(script).join(" ") }],
+    finishReason: { unified: "stop" as const, raw: "stop" },
+    usage: usage3(script.usage),
+    warnings: [],
+  });
+  return scripted(script, streamed, script.provider ?? "mock.chat", result, () => parts3(script));
+}
+
+/** Builds a mock model's constructor options from a script; tells `streamed` of each stream it opens. */
+type MockOptions<O> = (script: Script, streamed: (wasCancelled: () => boolean) => void) => O;
+
+/** The functions of an AI SDK that the tests drive, over its mock model class. */
+export interface Sdk<O, M, W> {
+  readonly Mock: new (options: O) => M & { readonly doGenerateCalls: unknown[]; readonly doStreamCalls: unknown[] };
+  readonly mockOptions: MockOptions<O>;
+  wrapLanguageModel(options: { model: M; middleware: BudgetMiddleware }): W;
+  generateText(options: { model: W; maxRetries: number } & CallArgs): PromiseLike<{ text: string }>;
+  streamText(
+    options: { model: W; maxRetries: number; onError: StreamErrorHandler } & CallArgs,
+  ): ReturnType<Flavor["stream"]>;
+}
+
+/** The flavor of one AI SDK version: its mock model, driven through its own functions. */
+export function flavor<O, M, W extends { doStream(options: unknown): PromiseLike<{ stream: unknown }> }>(
+  name: string,
+  sdk: Sdk<O, M, W>,
+): Flavor {
+  const modelOf = (mock: Mock) => (mock as Built<M>).model;
+  return {
+    name,
+    mock(script = {}) {
+      let cancelled: (() => boolean) | undefined;
+      const model = new sdk.Mock(
+        sdk.mockOptions(script, (wasCancelled) => {
+          cancelled = wasCancelled;
+        }),
+      );
+      const built: Built<M> = {
+        model,
+        calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
+        cancelled: () => cancelled?.() ?? false,
+      };
+      return built;
+    },
+    async generate(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      return (await sdk.generateText({ model, maxRetries: 0, ...args })).text;
+    },
+    stream(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      return sdk.streamText({ model, maxRetries: 0, onError: () => undefined, ...args });
+    },
+    async doStream(mock, middleware, args) {
+      const model = sdk.wrapLanguageModel({ model: modelOf(mock), middleware });
+      const { stream } = await model.doStream({
+        prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
+        providerOptions: args.providerOptions,
+        abortSignal: args.abortSignal,
+      });
+      return stream as ReadableStream<Part>;
+    },
+  };
+}
+
+export const v6: Flavor = flavor("ai@6 (LanguageModelV3)", {
+  Mock: MockLanguageModelV3,
+  mockOptions: mockOptions3,
+  wrapLanguageModel: wrap6,
+  generateText: generateText6,
+  streamText: streamText6,
+});
 
 // ---------------------------------------------------------------- AI SDK 5 (LanguageModelV2)
 
@@ -248,65 +306,25 @@ function parts2(script: Script, provider: string) {
   return [{ type: "stream-start" as const, warnings: [] }, { type: "text-start" as const, id: "t" }, ...body];
 }
 
-export const v5: Flavor = {
-  name: "ai@5 (LanguageModelV2)",
-  mock(script = {}) {
-    let cancelled: (() => boolean) | undefined;
-    const provider = script.provider ?? "openai.chat";
-    const model = new MockLanguageModelV2({
-      provider,
-      modelId: script.modelId ?? "mock-model",
-      doGenerate: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        return {
-          content: [{ type: "text", text: words(script).join(" ") }],
-          finishReason: "stop",
-          usage: usage2(script.usage, provider),
-          providerMetadata: metadata2(script.usage, provider),
-          warnings: [],
-        };
-      },
-      doStream: async () => {
-        await script.during?.();
-        if (script.fail) throw script.fail;
-        const early = script.errorAfter?.withFinish === true;
-        const stream = partStream(
-          parts2(script, provider),
-          script,
-          early ? null : errorIndex(script),
-          new Error("stream broke"),
-        );
-        cancelled = stream.wasCancelled;
-        if (early) return { stream: failAfterLast(stream) };
-        return { stream };
-      },
-    });
-    const built: Built<MockLanguageModelV2> = {
-      model,
-      calls: () => model.doGenerateCalls.length + model.doStreamCalls.length,
-      cancelled: () => cancelled?.() ?? false,
-    };
-    return built;
-  },
-  async generate(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    return (await generateText5({ model, maxRetries: 0, ...args })).text;
-  },
-  stream(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    return streamText5({ model, maxRetries: 0, ...args, onError: () => undefined });
-  },
-  async doStream(mock, middleware, args) {
-    const model = wrap5({ model: (mock as Built<MockLanguageModelV2>).model, middleware });
-    const { stream } = await model.doStream({
-      prompt: [{ role: "user", content: [{ type: "text", text: args.prompt }] }],
-      providerOptions: args.providerOptions,
-      abortSignal: args.abortSignal,
-    });
-    return stream;
-  },
-};
+function mockOptions2(script: Script, streamed: (wasCancelled: () => boolean) => void) {
+  const provider = script.provider ?? "openai.chat";
+  const result = () => ({
+    content: [{ type: "text" as const, text: words(script).join(" ") }],
+    finishReason: "stop" as const,
+    usage: usage2(script.usage, provider),
+    providerMetadata: metadata2(script.usage, provider),
+    warnings: [],
+  });
+  return scripted(script, streamed, provider, result, () => parts2(script, provider));
+}
+
+export const v5: Flavor = flavor("ai@5 (LanguageModelV2)", {
+  Mock: MockLanguageModelV2,
+  mockOptions: mockOptions2,
+  wrapLanguageModel: wrap5,
+  generateText: generateText5,
+  streamText: streamText5,
+});
 
 /** Passes `source` through, then errors instead of closing: a connection lost after the finish part. */
 function failAfterLast<P>(source: ReadableStream<P>): ReadableStream<P> {
@@ -321,4 +339,20 @@ function failAfterLast<P>(source: ReadableStream<P>): ReadableStream<P> {
     },
     { highWaterMark: 0 },
   );
+}
+
+/** The Node major the AI SDK 7 tests need (its `engines`). */
+export const AI_SDK_7_NODE = 22;
+
+/**
+ * The AI SDK versions to test on this Node: 6 and 5 everywhere, and 7 from Node 22 on. On an older
+ * Node the AI SDK 7 tests are skipped, and one line on stderr says so (CI runs them on 22 and 24).
+ */
+export async function aiSdkFlavors(): Promise<Flavor[]> {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major >= AI_SDK_7_NODE) return [v6, v5, (await import("./models-v7.js")).v7];
+  console.warn(
+    `SKIPPED: the AI SDK 7 (ai@7) middleware tests need Node ${AI_SDK_7_NODE} or later; this is Node ${process.versions.node}.`,
+  );
+  return [v6, v5];
 }
