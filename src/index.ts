@@ -31,6 +31,6 @@ export { Ledger } from "./ledger.js";
 export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
 export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";
+export { verdictOf } from "./store/verdict.js";
 export type { Awaitable, Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
 export { MemoryStore } from "./stores/memory.js";
-export { verdictOf } from "./verdict.js";

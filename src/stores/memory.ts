@@ -1,8 +1,8 @@
 import { monotonicClock } from "../clock.js";
 import { ReservationNotFoundError } from "../errors.js";
 import type { Ledger } from "../ledger.js";
+import { verdictOf } from "../store/verdict.js";
 import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
-import { verdictOf } from "../verdict.js";
 import { TimeHeap } from "./time-heap.js";
 import { TimeQueue } from "./time-queue.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger, MemoryStore } from "../../../src/index.js";
-import { describeStoreConformance } from "../../support/conformance.js";
+import { describeStoreConformance } from "../../../src/store/conformance.js";
 
 describeStoreConformance("MemoryStore", { create: () => new MemoryStore() });
 

@@ -1,7 +1,7 @@
 import postgres from "postgres";
 import { afterAll, describe } from "vitest";
+import { describeStoreConformance } from "../../../src/store/conformance.js";
 import { PostgresStore } from "../../../src/stores/postgres.js";
-import { describeStoreConformance } from "../../support/conformance.js";
 import { findService } from "../../support/services.js";
 import { dropPrefix, testPool, testPrefix } from "./support/setup.js";
 

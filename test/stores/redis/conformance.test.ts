@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { describe } from "vitest";
+import { describeStoreConformance } from "../../../src/store/conformance.js";
 import { RedisStore } from "../../../src/stores/redis.js";
-import { describeStoreConformance } from "../../support/conformance.js";
 import { findService } from "../../support/services.js";
 
 const service = await findService("REDIS_URL");

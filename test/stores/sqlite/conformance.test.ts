@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { Budget, ConfigurationError, Engine, Ledger, StoreError } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeStoreConformance } from "../../support/conformance.js";
+import { describeStoreConformance } from "../../../src/store/conformance.js";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import {
   ReservationNotFoundError,
   Status,
   type Store,
-} from "../../src/index.js";
+} from "../index.js";
 
 export interface ConformanceSetup {
   /** Makes the store under test (called once per suite). */

@@ -1,4 +1,4 @@
-import type { StoreLine, StoreVerdict } from "./store.js";
+import type { StoreLine, StoreVerdict } from "../store.js";
 
 /**
  * The verdict on charging `amount` to `lines` whose current spends are `spent` (same order, units
