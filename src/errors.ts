@@ -1,3 +1,4 @@
+import { show } from "budgetgate/store";
 import type { Decision } from "./decision.js";
 
 /**
@@ -134,24 +135,5 @@ export class StoreTimeoutError extends StoreError {
   constructor(operation: string, timeoutMs: number) {
     super(`Store ${operation} did not answer within ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
-  }
-}
-
-/**
- * Renders a user's value for an error message: strings quoted, other types named. Exported for
- * store and integration authors, so that every message in the library names values the same way.
- *
- * @example
- * throw new ConfigurationError(`Invalid prefix ${show(prefix)}: expected a string`);
- */
-export function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
-  if (typeof value === "function") return "a function";
-  try {
-    return `${Object.prototype.toString.call(value)} ${JSON.stringify(value)}`;
-  } catch {
-    return Object.prototype.toString.call(value);
   }
 }

@@ -24,13 +24,10 @@ export {
   ReservationNotFoundError,
   StoreError,
   StoreTimeoutError,
-  show,
 } from "./errors.js";
 export type { AmountSelector, BoundedGuardOptions, FixedGuardOptions, Guard, LedgerSelector } from "./guards.js";
 export { Ledger } from "./ledger.js";
 export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
 export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";
-export { verdictOf } from "./store/verdict.js";
-export type { Awaitable, Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
 export { MemoryStore } from "./stores/memory.js";

@@ -1,4 +1,5 @@
-import { InvalidLedgerError, show } from "./errors.js";
+import { show } from "budgetgate/store";
+import { InvalidLedgerError } from "./errors.js";
 
 /**
  * Names one spend stream: `(namespace, resource, principal)`, such as `openai / gpt-4o / user:123`.

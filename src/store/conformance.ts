@@ -6,7 +6,6 @@
  * Each test uses its own namespace, so suites may share a server with other runs.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Amount,
   BlockReason,
@@ -16,8 +15,9 @@ import {
   Ledger,
   ReservationNotFoundError,
   Status,
-  type Store,
-} from "../index.js";
+} from "budgetgate";
+import type { Store } from "budgetgate/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 export interface ConformanceSetup {
   /** Makes the store under test (called once per suite). */

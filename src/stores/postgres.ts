@@ -12,19 +12,16 @@
  * instead, and READ COMMITTED with the lock held sees the latest committed total. Locking in key
  * order makes several-ledger charges deadlock-free.
  */
+import { ConfigurationError, type Ledger, ReservationNotFoundError, StoreError } from "budgetgate";
 import {
-  ConfigurationError,
   type Hold,
-  type Ledger,
-  ReservationNotFoundError,
-  type SettleOutcome,
   type Store,
   type StoreCall,
-  StoreError,
   type StoreLine,
+  type StoreSettlement,
   type StoreVerdict,
   show,
-} from "budgetgate";
+} from "budgetgate/store";
 import { type PostgresClient, type PostgresDriver, type PostgresRow, toDriver } from "./postgres/driver.js";
 import { storedKey } from "./postgres/keys.js";
 import { type PostgresNames, postgresNames } from "./postgres/names.js";
@@ -152,7 +149,7 @@ export class PostgresStore implements Store {
     return this.#decide(lines, amount, hold, call);
   }
 
-  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<SettleOutcome> {
+  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreSettlement> {
     const rows = await this.#run("commit", this.#sql.commit, call, id, (budget) => [
       id,
       lines.map((line) => storedKey(line.key)),
@@ -165,7 +162,7 @@ export class PostgresStore implements Store {
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
-  async release(id: string, _lines: readonly StoreLine[], call: StoreCall): Promise<SettleOutcome> {
+  async release(id: string, _lines: readonly StoreLine[], call: StoreCall): Promise<StoreSettlement> {
     const rows = await this.#run("release", this.#sql.release, call, id, (budget) => [id, call.now ?? null, budget]);
     return { late: row(rows).late === true };
   }

@@ -19,12 +19,11 @@ import {
   Mode,
   ReservationNotFoundError,
   Status,
-  type Store,
-  type StoreCall,
   StoreError,
   StoreErrorMode,
   StoreTimeoutError,
 } from "../../src/index.js";
+import type { Store, StoreCall } from "../../src/store.js";
 import { FaultyStore } from "../support/faulty-store.js";
 
 const budget = new Budget({ maxSpend: "10.00", window: 3600 });

@@ -1,4 +1,5 @@
-import { MemoryStore, type Store, type StoreCall } from "../../src/index.js";
+import { MemoryStore } from "../../src/index.js";
+import type { Store, StoreCall } from "../../src/store.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of

@@ -1,6 +1,6 @@
+import { describeStoreConformance } from "budgetgate/store/conformance";
 import { describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger, MemoryStore } from "../../../src/index.js";
-import { describeStoreConformance } from "../../../src/store/conformance.js";
 
 describeStoreConformance("MemoryStore", { create: () => new MemoryStore() });
 

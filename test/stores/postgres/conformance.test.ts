@@ -1,6 +1,6 @@
+import { describeStoreConformance } from "budgetgate/store/conformance";
 import postgres from "postgres";
 import { afterAll, describe } from "vitest";
-import { describeStoreConformance } from "../../../src/store/conformance.js";
 import { PostgresStore } from "../../../src/stores/postgres.js";
 import { findService } from "../../support/services.js";
 import { dropPrefix, testPool, testPrefix } from "./support/setup.js";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { describeStoreConformance } from "budgetgate/store/conformance";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { describe } from "vitest";
-import { describeStoreConformance } from "../../../src/store/conformance.js";
 import { RedisStore } from "../../../src/stores/redis.js";
 import { findService } from "../../support/services.js";
 

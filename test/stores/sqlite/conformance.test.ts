@@ -5,8 +5,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Budget, ConfigurationError, Engine, Ledger, StoreError } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
+import { describeStoreConformance } from "budgetgate/store/conformance";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeStoreConformance } from "../../../src/store/conformance.js";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

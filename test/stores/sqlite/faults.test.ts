@@ -10,18 +10,9 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import {
-  BlockReason,
-  Budget,
-  Engine,
-  Ledger,
-  type StoreCall,
-  StoreError,
-  StoreErrorMode,
-  type StoreLine,
-  StoreTimeoutError,
-} from "budgetgate";
+import { BlockReason, Budget, Engine, Ledger, StoreError, StoreErrorMode, StoreTimeoutError } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
+import type { StoreCall, StoreLine } from "budgetgate/store";
 import { afterAll, describe, expect, it } from "vitest";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-fail-"));

@@ -1,6 +1,6 @@
 /** Helpers shared by the Redis store tests. */
 import { randomUUID } from "node:crypto";
-import type { StoreCall } from "../../../../src/index.js";
+import type { StoreCall } from "../../../../src/store.js";
 
 /** A StoreCall for calling a store directly, outside an engine. */
 export function directCall(timeoutMs = 10_000, now?: number): StoreCall {

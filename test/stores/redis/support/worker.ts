@@ -4,7 +4,8 @@
  */
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { Amount, Budget, Engine, Ledger, type Store } from "../../../../src/index.js";
+import { Amount, Budget, Engine, Ledger } from "../../../../src/index.js";
+import type { Store } from "../../../../src/store.js";
 import { RedisStore } from "../../../../src/stores/redis.js";
 
 export interface WorkerConfig {
