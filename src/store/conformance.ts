@@ -1,9 +1,10 @@
 /**
- * The store conformance suite: every store runs it unchanged.
+ * `budgetgate/store/conformance`: the suite every store runs unchanged, the stores of this package
+ * and third-party ones alike. It registers vitest tests (vitest is an optional peer dependency), so
+ * call it at the top level of a `*.test.ts` file. Each test uses its own namespace, so suites may
+ * share a server with other runs.
  *
- *   describeStoreConformance("RedisStore", { create: () => new RedisStore(client) });
- *
- * Each test uses its own namespace, so suites may share a server with other runs.
+ * @packageDocumentation
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -19,6 +20,7 @@ import {
 import type { Store } from "budgetgate/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+/** How the suite gets the store under test, and gives it back. */
 export interface ConformanceSetup {
   /** Makes the store under test (called once per suite). */
   create(): Store | Promise<Store>;
@@ -28,6 +30,16 @@ export interface ConformanceSetup {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Registers the conformance tests of the store that `setup.create` makes, under `name`: decisions,
+ * windows, holds and their expiry, late commits, settlement errors, clearing, atomicity of
+ * several-ledger calls, exact arithmetic. Failing tests name the rule the store broke.
+ *
+ * @throws {Error} (from vitest) if called anywhere but at the collection of a test file.
+ * @example
+ * import { describeStoreConformance } from "budgetgate/store/conformance";
+ * describeStoreConformance("MyStore", { create: () => new MyStore(), destroy: (store) => store.close?.() });
+ */
 export function describeStoreConformance(name: string, setup: ConformanceSetup): void {
   describe(`${name} conformance`, () => {
     let store: Store;
