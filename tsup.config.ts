@@ -6,6 +6,8 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: {
     index: "src/index.ts",
+    store: "src/store.ts",
+    "store/conformance": "src/store/conformance.ts",
     redis: "src/stores/redis.ts",
     sqlite: "src/stores/sqlite.ts",
     postgres: "src/stores/postgres.ts",

@@ -8,6 +8,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^budgetgate$/, replacement: source("./src/index.ts") },
+      { find: /^budgetgate\/store$/, replacement: source("./src/store.ts") },
+      { find: /^budgetgate\/store\/conformance$/, replacement: source("./src/store/conformance.ts") },
       { find: /^budgetgate\/redis$/, replacement: source("./src/stores/redis.ts") },
       { find: /^budgetgate\/sqlite$/, replacement: source("./src/stores/sqlite.ts") },
       { find: /^budgetgate\/postgres$/, replacement: source("./src/stores/postgres.ts") },

@@ -11,8 +11,18 @@ repo=$(pwd)
 npm run build --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
 # whose classes would fail the core's instanceof checks.
-copies=$(grep -l "var InvalidAmountError = class" dist/*.js dist/*.cjs | grep -v '/index\.' || true)
-if [ -n "$copies" ]; then echo "a subpath bundles its own copy of the core: $copies" >&2; exit 1; fi
+# The same holds between the core and budgetgate/store, which import each other by name only: each
+# side's code is in its own entry, and a subpath's types refer to the core's Ledger, never a copy.
+only_in() {
+  local entry=$1 marker=$2 files
+  files=$(grep -rlF --include='*.js' --include='*.cjs' --include='*.d.ts' --include='*.d.cts' "$marker" dist \
+    | grep -v "^dist/$entry\." || true)
+  if [ -n "$files" ]; then echo "a subpath bundles its own copy of $entry's $marker: $files" >&2; exit 1; fi
+}
+only_in index "var InvalidAmountError = class"
+only_in index "declare class Ledger"
+only_in store "function show("
+only_in store "function verdictOf("
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
@@ -35,6 +45,8 @@ for ai in $(node -e 'const d=require(process.argv[1]).devDependencies;console.lo
   npm install --silent --no-audit --no-fund --no-save --engine-strict=false "$ai" >/dev/null
   echo "installs beside $ai"
 done
+# vitest, the optional peer of budgetgate/store/conformance, is the repository's own (same version).
+ln -s "$repo/node_modules/vitest" node_modules/vitest
 
 cat > esm.mts <<'TS'
 import { Amount, Budget, Engine, Ledger, BudgetExceeded, type Decision } from "budgetgate";
@@ -79,4 +91,10 @@ echo "loads: budgetgate/decision.schema.json (import, require), its schema_versi
 for entry in $(node -e 'const e=require("budgetgate/package.json").exports;console.log(Object.keys(e).filter(k=>!k.endsWith(".json")).map(k=>("budgetgate"+k.slice(1))).join(" "))'); do
   node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (esm, cjs)"
 done
+# A third-party store runs the conformance suite from its own vitest tests, as store.ts tells it to:
+# the repository's test of exactly that imports published names only, so it runs here unchanged.
+cp "$repo/test/store/conformance.test.ts" own-store.test.mts
+npx tsc --strict --module node16 --moduleResolution node16 --target es2022 --noEmit --types node own-store.test.mts
+node node_modules/vitest/vitest.mjs run --root . own-store.test.mts >/dev/null
+echo "conformance suite runs from budgetgate/store/conformance"
 echo "package check passed"

@@ -1,5 +1,6 @@
+import { show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
-import { InvalidAmountError, InvalidBudgetError, show } from "./errors.js";
+import { InvalidAmountError, InvalidBudgetError } from "./errors.js";
 import { Mode, StoreErrorMode } from "./modes.js";
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type Awaitable, type Store, type StoreCall, type StoreLine, type StoreVerdict, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import { Budget, MAX_DURATION_SECONDS } from "./budget.js";
 import type { Clock } from "./clock.js";
@@ -9,7 +10,6 @@ import {
   ReservationNotFoundError,
   StoreError,
   StoreTimeoutError,
-  show,
 } from "./errors.js";
 import {
   type BoundedGuardOptions,
@@ -22,7 +22,6 @@ import {
 import { Ledger } from "./ledger.js";
 import { Mode } from "./modes.js";
 import { Reservation, type Settlement } from "./reservation.js";
-import type { Awaitable, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
 import { MemoryStore } from "./stores/memory.js";
 
 /** A ledger, or a ledger with the budget to hold it to in this call. */

@@ -1,3 +1,4 @@
+import { show } from "budgetgate/store";
 import type { Decision } from "./decision.js";
 import type { Settlement } from "./reservation.js";
 
@@ -191,23 +192,4 @@ export class StoreTimeoutError extends StoreError {
  */
 export class StateError extends BudgetGateError {
   override name = "StateError";
-}
-
-/**
- * Renders a user's value for an error message: strings quoted, other types named. Exported for
- * store and integration authors, so that every message in the library names values the same way.
- *
- * @example
- * throw new ConfigurationError(`Invalid prefix ${show(prefix)}: expected a string`);
- */
-export function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
-  if (typeof value === "function") return "a function";
-  try {
-    return `${Object.prototype.toString.call(value)} ${JSON.stringify(value)}`;
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

@@ -1,7 +1,8 @@
+import { show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Engine, Targets } from "./engine.js";
-import { ActualCostError, BudgetExceededError, ConfigurationError, show } from "./errors.js";
+import { ActualCostError, BudgetExceededError, ConfigurationError } from "./errors.js";
 import { Result } from "./result.js";
 
 /** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */

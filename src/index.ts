@@ -27,13 +27,10 @@ export {
   StateError,
   StoreError,
   StoreTimeoutError,
-  show,
 } from "./errors.js";
 export type { AmountSelector, BoundedGuardOptions, FixedGuardOptions, Guard, LedgerSelector } from "./guards.js";
 export { Ledger, MAX_LEDGER_KEY_BYTES } from "./ledger.js";
 export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
 export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";
-export type { Awaitable, Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "./store.js";
 export { MemoryStore } from "./stores/memory.js";
-export { verdictOf } from "./verdict.js";

@@ -1,4 +1,5 @@
-import { InvalidLedgerError, show } from "./errors.js";
+import { show } from "budgetgate/store";
+import { InvalidLedgerError } from "./errors.js";
 
 /**
  * Longest ledger key, `ledger.toString()`, in UTF-8 bytes. A store keeps the key in an index, and

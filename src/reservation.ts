@@ -1,7 +1,7 @@
+import type { StoreLine } from "budgetgate/store";
 import type { Amount } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Ledger } from "./ledger.js";
-import type { StoreLine } from "./store.js";
 
 /**
  * A hold on budget headroom, made by `engine.reserve` before an action of bounded cost runs.

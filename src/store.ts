@@ -1,4 +1,18 @@
-import type { Ledger } from "./ledger.js";
+/**
+ * The store-author API, published as `budgetgate/store`: the {@link Store} interface a backend
+ * implements, the types of its calls and answers, and the helpers stores share. Applications need
+ * none of it; they import `budgetgate` and a store's own subpath. The conformance suite every store
+ * must pass is `budgetgate/store/conformance`.
+ *
+ * This side imports the core only by its package name (and the core imports it only by its name),
+ * so that the built package holds one copy of each: a `Ledger` here is the core's `Ledger`.
+ *
+ * @packageDocumentation
+ */
+import type { Ledger } from "budgetgate";
+
+export { show } from "./store/show.js";
+export { verdictOf } from "./store/verdict.js";
 
 /** A value, or a promise of it. Stores that answer synchronously (memory, SQLite) skip a timer. */
 export type Awaitable<T> = T | Promise<T>;
@@ -63,7 +77,7 @@ export interface StoreVerdict {
 }
 
 /** A store's answer to `commit` and `release`. */
-export interface SettleOutcome {
+export interface StoreSettlement {
   /** True if the hold had already expired: a late commit is still recorded. */
   readonly late: boolean;
 }
@@ -71,7 +85,14 @@ export interface SettleOutcome {
 /**
  * Where spend state lives. The engine validates every argument and owns every decision rule that is
  * not state (statuses, messages, store-error modes, timeouts); a store owns the state and its
- * atomicity. Implement this to add a backend, and run the shared conformance suite against it.
+ * atomicity. Implement this to add a backend, and run the shared conformance suite against it from
+ * the store's own vitest tests (vitest is an optional peer dependency of budgetgate):
+ *
+ * ```ts
+ * // my-store.test.ts
+ * import { describeStoreConformance } from "budgetgate/store/conformance";
+ * describeStoreConformance("MyStore", { create: () => new MyStore(), destroy: (store) => store.close?.() });
+ * ```
  *
  * Rules every store follows (SEMANTICS §5–§6):
  * - a spend recorded at time `t` counts while `t ≥ now − window`; with `window: null`, forever;
@@ -101,7 +122,9 @@ export interface SettleOutcome {
  * `describeStoreConformance` (test/support/conformance.ts) checks all of this.
  *
  * @example
- * const engine = new Engine({ store: new MemoryStore() });
+ * import type { Store } from "budgetgate/store";
+ * class MyStore implements Store { … }
+ * const engine = new Engine({ store: new MyStore() });
  */
 export interface Store {
   /** Checks and records a fixed cost on every line, atomically. */
@@ -112,13 +135,13 @@ export interface Store {
    * Replaces hold `id` by a spend of `actual` on `lines` (the lines it was reserved on).
    * @throws {ReservationNotFoundError} if the hold is unknown or already committed or released.
    */
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Awaitable<SettleOutcome>;
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Awaitable<StoreSettlement>;
   /**
    * Drops hold `id` from `lines` (the lines it was reserved on). A hold that already expired is
    * answered `late: true`.
    * @throws {ReservationNotFoundError} if the hold is unknown or already committed or released.
    */
-  release(id: string, lines: readonly StoreLine[], call: StoreCall): Awaitable<SettleOutcome>;
+  release(id: string, lines: readonly StoreLine[], call: StoreCall): Awaitable<StoreSettlement>;
   /** Spend in the window on one line, holds included, in units of 10⁻¹⁸. */
   spent(line: StoreLine, call: StoreCall): Awaitable<bigint>;
   /** Forgets one ledger's spends and holds. */

@@ -1,8 +1,15 @@
+import {
+  type Hold,
+  type Store,
+  type StoreCall,
+  type StoreLine,
+  type StoreSettlement,
+  type StoreVerdict,
+  verdictOf,
+} from "budgetgate/store";
 import { monotonicClock } from "../clock.js";
 import { ReservationNotFoundError } from "../errors.js";
 import type { Ledger } from "../ledger.js";
-import type { Hold, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "../store.js";
-import { verdictOf } from "../verdict.js";
 import { TimeHeap } from "./time-heap.js";
 import { TimeQueue } from "./time-queue.js";
 
@@ -98,7 +105,7 @@ export class MemoryStore implements Store {
     return verdict;
   }
 
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): SettleOutcome {
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreSettlement {
     const now = this.#now(call);
     const outcome = this.#settle(id);
     for (const state of this.#states(lines, now)) record(state, now, actual);
@@ -106,7 +113,7 @@ export class MemoryStore implements Store {
   }
 
   /** Drops hold `id`; it is found by id, so `_lines` is not needed. */
-  release(id: string, _lines: readonly StoreLine[], call: StoreCall): SettleOutcome {
+  release(id: string, _lines: readonly StoreLine[], call: StoreCall): StoreSettlement {
     this.#now(call);
     return this.#settle(id);
   }
@@ -144,7 +151,7 @@ export class MemoryStore implements Store {
   }
 
   /** Removes a hold (throwing if unknown), taking it off its ledgers if it still counted. */
-  #settle(id: string): SettleOutcome {
+  #settle(id: string): StoreSettlement {
     const hold = this.#holds.get(id);
     if (hold === undefined) throw new ReservationNotFoundError(id);
     this.#holds.delete(id);

@@ -15,19 +15,21 @@
 import {
   BudgetGateError,
   ConfigurationError,
-  type Hold,
   type Ledger,
   ReservationNotFoundError,
-  type SettleOutcome,
   StateError,
+  StoreError,
+  StoreTimeoutError,
+} from "budgetgate";
+import {
+  type Hold,
   type Store,
   type StoreCall,
-  StoreError,
   type StoreLine,
-  StoreTimeoutError,
+  type StoreSettlement,
   type StoreVerdict,
   show,
-} from "budgetgate";
+} from "budgetgate/store";
 import {
   type PostgresClient,
   type PostgresDriver,
@@ -168,7 +170,7 @@ export class PostgresStore implements Store {
     return this.#decide(lines, amount, hold, call);
   }
 
-  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<SettleOutcome> {
+  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreSettlement> {
     const rows = await this.#run("commit", this.#sql.commit, call, id, (budget) => [
       id,
       lines.map((line) => storedKey(line.key)),
@@ -181,7 +183,7 @@ export class PostgresStore implements Store {
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
-  async release(id: string, _lines: readonly StoreLine[], call: StoreCall): Promise<SettleOutcome> {
+  async release(id: string, _lines: readonly StoreLine[], call: StoreCall): Promise<StoreSettlement> {
     const rows = await this.#run("release", this.#sql.release, call, id, (budget) => [id, call.now ?? null, budget]);
     return { late: row(rows).late === true };
   }

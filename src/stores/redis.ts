@@ -1,14 +1,22 @@
 import { randomBytes } from "node:crypto";
-import type { Hold, Ledger, SettleOutcome, Store, StoreCall, StoreLine, StoreVerdict } from "budgetgate";
 import {
   type BudgetGateError,
   ConfigurationError,
+  type Ledger,
   ReservationNotFoundError,
   StateError,
   StoreError,
   StoreTimeoutError,
-  show,
 } from "budgetgate";
+import {
+  type Hold,
+  type Store,
+  type StoreCall,
+  type StoreLine,
+  type StoreSettlement,
+  type StoreVerdict,
+  show,
+} from "budgetgate/store";
 import { joinLimbs } from "./redis/arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./redis/batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
@@ -182,7 +190,7 @@ export class RedisStore implements Store {
    * Replaces hold `id` by a spend of `actual`, atomically.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<SettleOutcome> {
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreSettlement> {
     return this.#settle(id, lines, actual.toString(), call);
   }
 
@@ -190,7 +198,7 @@ export class RedisStore implements Store {
    * Drops hold `id` from `lines`, atomically.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
-  release(id: string, lines: readonly StoreLine[], call: StoreCall): Promise<SettleOutcome> {
+  release(id: string, lines: readonly StoreLine[], call: StoreCall): Promise<StoreSettlement> {
     return this.#settle(id, lines, "", call);
   }
 
@@ -232,7 +240,7 @@ export class RedisStore implements Store {
     } while (cursor !== "0");
   }
 
-  async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<SettleOutcome> {
+  async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<StoreSettlement> {
     // No hold has such an id (reserve refuses it), and it would not survive the wire format.
     if (id.includes("\0")) throw new ReservationNotFoundError(id);
     const name = actual === "" ? "release" : "commit";

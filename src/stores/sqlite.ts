@@ -1,19 +1,21 @@
 import {
   BudgetGateError,
   ConfigurationError,
-  type Hold,
   type Ledger,
-  type SettleOutcome,
   StateError,
+  StoreError,
+  StoreTimeoutError,
+} from "budgetgate";
+import {
+  type Hold,
   type Store,
   type StoreCall,
-  StoreError,
   type StoreLine,
-  StoreTimeoutError,
+  type StoreSettlement,
   type StoreVerdict,
   show,
   verdictOf,
-} from "budgetgate";
+} from "budgetgate/store";
 import { Account } from "./sqlite/accounts.js";
 import { loadDriver, type SqliteDatabase } from "./sqlite/driver.js";
 import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
@@ -160,7 +162,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): SettleOutcome {
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreSettlement {
     return this.#run("commit", call, (now) => {
       const outcome = settleHold(this.#sql, id, now);
       for (const account of this.#accounts(lines, now)) {
@@ -172,7 +174,7 @@ export class SqliteStore implements Store {
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
-  release(id: string, _lines: readonly StoreLine[], call: StoreCall): SettleOutcome {
+  release(id: string, _lines: readonly StoreLine[], call: StoreCall): StoreSettlement {
     return this.#run("release", call, (now) => settleHold(this.#sql, id, now));
   }
 

@@ -1,4 +1,5 @@
-import { type Awaitable, MemoryStore, type Store, type StoreCall, StoreError } from "../../src/index.js";
+import { MemoryStore, StoreError } from "../../src/index.js";
+import type { Awaitable, Store, StoreCall } from "../../src/store.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of

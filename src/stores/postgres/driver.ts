@@ -1,4 +1,5 @@
-import { ConfigurationError, show } from "budgetgate";
+import { ConfigurationError } from "budgetgate";
+import { show } from "budgetgate/store";
 
 /** A row as drivers return it: column name to value (NUMERIC and text as strings). */
 export type PostgresRow = Readonly<Record<string, unknown>>;

@@ -1,4 +1,5 @@
-import { ConfigurationError, show } from "budgetgate";
+import { ConfigurationError } from "budgetgate";
+import { show } from "budgetgate/store";
 
 /** Where the store's tables and functions live. */
 export interface PostgresNames {

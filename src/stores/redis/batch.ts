@@ -1,4 +1,4 @@
-import type { StoreCall, StoreLine } from "budgetgate";
+import type { StoreCall, StoreLine } from "budgetgate/store";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {

@@ -1,4 +1,5 @@
-import { ConfigurationError, show } from "budgetgate";
+import { ConfigurationError } from "budgetgate";
+import { show } from "budgetgate/store";
 
 /**
  * The little a RedisStore needs from a Redis client: run a script by SHA-1 or by text. Implement

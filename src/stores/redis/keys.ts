@@ -1,5 +1,6 @@
 import type { Ledger } from "budgetgate";
-import { ConfigurationError, show } from "budgetgate";
+import { ConfigurationError } from "budgetgate";
+import { show } from "budgetgate/store";
 
 /**
  * `%`, the hash-tag braces, and UTF-16 halves that are not part of a pair. Escaping `%` keeps the

@@ -1,5 +1,5 @@
-import type { SettleOutcome } from "budgetgate";
 import { ReservationNotFoundError } from "budgetgate";
+import type { StoreSettlement } from "budgetgate/store";
 import type { Account } from "./accounts.js";
 import type { Statements } from "./statements.js";
 
@@ -38,7 +38,7 @@ export function placeHold(
  * Removes hold `id`, taking it off its ledgers if it still counted.
  * @throws {ReservationNotFoundError} if it is unknown, settled, or past its late-commit window.
  */
-export function settleHold(sql: Statements, id: string, now: number): SettleOutcome {
+export function settleHold(sql: Statements, id: string, now: number): StoreSettlement {
   const hold = sql.holdById.get(id);
   if (hold === undefined || (hold.active === 0 && hold.forget_at <= now)) throw new ReservationNotFoundError(id);
   sql.deleteHold.run(hold.rowid);

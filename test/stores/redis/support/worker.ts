@@ -1,0 +1,104 @@
+/**
+ * A child process for the multi-process Redis tests: hammers shared ledgers through its own client
+ * and engine, and prints what it was granted as one JSON line. Run by test/stores/redis/processes.test.ts.
+ */
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { Amount, Budget, Engine, Ledger } from "../../../../src/index.js";
+import type { Store } from "../../../../src/store.js";
+import { RedisStore } from "../../../../src/stores/redis.js";
+
+export interface WorkerConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly client: "ioredis" | "node-redis";
+  readonly mode: "fixed" | "reserve" | "multi";
+  readonly ns: string;
+  readonly worker: number;
+  readonly calls: number;
+  readonly inFlight: number;
+  readonly max: string;
+  readonly cost: string;
+  /** Date.now() at which to start, so that the workers contend. */
+  readonly startAt: number;
+}
+
+export interface WorkerResult {
+  readonly allowed: number;
+  /** Units recorded by this worker's allowed calls and commits. */
+  readonly recorded: string;
+  readonly errors: readonly string[];
+}
+
+const config = JSON.parse(process.argv[2] as string) as WorkerConfig;
+
+async function connect(): Promise<{ store: Store; close(): Promise<unknown> }> {
+  if (config.client === "ioredis") {
+    const client = new Redis(config.url);
+    return { store: new RedisStore(client, { prefix: config.prefix }), close: () => client.quit() };
+  }
+  const client = createClient({ url: config.url });
+  await client.connect();
+  return { store: new RedisStore(client, { prefix: config.prefix }), close: () => client.quit() };
+}
+
+const { store, close } = await connect();
+const engine = new Engine({ store, storeTimeoutMs: 10_000 });
+const shared = new Ledger(config.ns, "shared");
+const own = new Ledger(config.ns, "own", `worker:${config.worker}`);
+const budget = new Budget({ maxSpend: config.max, window: 3600 });
+const roomy = new Budget({ maxSpend: "1000000", window: 3600 });
+const cost = Amount.from(config.cost);
+/** Actual costs of reserve/commit, all at most the estimate `cost`; 0 is a release. */
+const actuals = [cost, Amount.fromUnits(cost.units / 2n, 18), Amount.fromUnits(cost.units / 3n, 18), Amount.ZERO];
+
+let allowed = 0;
+let recorded = 0n;
+const errors: string[] = [];
+
+async function once(i: number): Promise<void> {
+  if (config.mode === "fixed" || config.mode === "multi") {
+    const targets =
+      config.mode === "fixed"
+        ? shared
+        : [
+            { ledger: own, budget: roomy },
+            { ledger: shared, budget },
+          ];
+    const decision = await engine.check(targets, cost, budget);
+    if (decision.reason === "STORE_ERROR") errors.push(decision.message ?? "store error");
+    if (decision.allowed) {
+      allowed++;
+      recorded += cost.units;
+    }
+    return;
+  }
+  const { reservation, decision } = await engine.reserve(shared, cost, budget);
+  if (decision.reason === "STORE_ERROR") errors.push(decision.message ?? "store error");
+  if (!reservation) return;
+  allowed++;
+  const actual = actuals[(i + config.worker) % actuals.length] as Amount;
+  if (actual.isZero()) {
+    await engine.release(reservation);
+    return;
+  }
+  await engine.commit(reservation, actual);
+  recorded += actual.units;
+}
+
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, config.startAt - Date.now())));
+let next = 0;
+await Promise.all(
+  Array.from({ length: config.inFlight }, async () => {
+    for (let i = next++; i < config.calls; i = next++) {
+      try {
+        await once(i);
+      } catch (error) {
+        errors.push(String(error));
+      }
+    }
+  }),
+);
+await close();
+const result: WorkerResult = { allowed, recorded: recorded.toString(), errors: errors.slice(0, 5) };
+process.stdout.write(`${JSON.stringify(result)}\n`);

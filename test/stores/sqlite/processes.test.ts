@@ -1,0 +1,179 @@
+/**
+ * SqliteStore across processes: several processes on one file enforce one budget exactly, and a
+ * process killed with SIGKILL in the middle of its writes loses no committed spend.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { Amount, Budget, Engine, Ledger } from "budgetgate";
+import { SqliteStore } from "budgetgate/sqlite";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const workerPath = join(root, "test", "stores", "sqlite", "support", "worker.ts");
+const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-proc-"));
+const children = new Set<ChildProcess>();
+
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function worker(args: object): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", workerPath, JSON.stringify(args)], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  // A worker never outlives its test, whatever happens to the test.
+  const guard = setTimeout(() => child.kill("SIGKILL"), 25_000);
+  child.once("exit", () => {
+    clearTimeout(guard);
+    children.delete(child);
+  });
+  return child;
+}
+
+/** Resolves with the child's stdout lines once it printed `count` of them. */
+function lines(child: ChildProcess, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const seen = () => out.split("\n").filter((line) => line.length > 0);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (seen().length >= count) resolve(seen());
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.once("exit", (code) => {
+      if (seen().length < count) reject(new Error(`worker exited (${code}) after ${seen().length} lines: ${err}`));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("SqliteStore shared by several processes", () => {
+  it("admits exactly what the budget allows when 4 processes contend for one ledger", async () => {
+    const path = join(dir, "contend.db");
+    const ns = `p${randomUUID().slice(0, 8)}`;
+    await new SqliteStore(path).close(); // the schema exists before the race begins
+    const workers = [0, 1, 2, 3].map((n) => worker({ mode: "contend", path, worker: n, ns }));
+    const ready = workers.map((child) => lines(child, 1));
+    await Promise.all(ready);
+    const results = workers.map((child) => lines(child, 1));
+    for (const child of workers) child.stdin?.write("go\n");
+    const reports = (await Promise.all(results)).map(
+      (out) =>
+        JSON.parse(out[0] as string) as {
+          worker: number;
+          allowed: number;
+          storeErrors: number;
+          held: number;
+          committed: string;
+        },
+    );
+
+    const store = new SqliteStore(path);
+    const engine = new Engine({ store });
+    const roomy = new Budget({ maxSpend: "1000" });
+    const spent = async (principal: string) => (await engine.spent(new Ledger(ns, "model", principal), roomy)).units;
+
+    // Phase 1, charges: floor(50.00 / 0.07) = 714 admitted in all, whoever won the races.
+    const allowed = reports.reduce((sum, r) => sum + r.allowed, 0);
+    expect(allowed).toBe(714);
+    expect(reports.every((r) => r.allowed > 0)).toBe(true); // all four really contended
+    expect(await spent("org")).toBe(Amount.from("49.98").units);
+
+    // Phase 2, reserve 0.10 / commit 0.04: every recorded cent is on both ledgers, within budget.
+    const committed = reports.reduce((sum, r) => sum + Amount.from(r.committed).units, 0n);
+    const held = reports.reduce((sum, r) => sum + r.held, 0);
+    expect(committed).toBe(Amount.from("0.04").units * BigInt(held));
+    expect(await spent("team")).toBe(committed);
+    expect(committed <= Amount.from("20.00").units).toBe(true);
+    // Nothing blocked while 0.10 fitted: at most the three other workers' holds were in flight.
+    expect(committed + 3n * Amount.from("0.10").units + Amount.from("0.10").units > Amount.from("20").units).toBe(true);
+
+    // Each process's own ledger got exactly what it reported, and the org ledger their sum.
+    for (const r of reports) {
+      const mine = Amount.from("0.07").units * BigInt(r.allowed) + Amount.from(r.committed).units;
+      expect(await spent(`user:${r.worker}`)).toBe(mine);
+    }
+    await store.close();
+  });
+
+  for (const synchronous of ["full", "normal"] as const) {
+    it(`keeps every committed spend when a writer is killed with SIGKILL (synchronous ${synchronous})`, async () => {
+      const path = join(dir, `kill-${synchronous}.db`);
+      const report = join(dir, `kill-${synchronous}.log`);
+      const ns = `k${randomUUID().slice(0, 8)}`;
+      const child = worker({ mode: "stream", path, report, ns, synchronous });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once("exit", (_, signal) => resolve(signal)),
+      );
+      const target = 150 + Math.floor(Math.random() * 250);
+      const reported = () => (existsSync(report) ? readFileSync(report, "utf8").length / 2 : 0);
+      for (let waited = 0; reported() < target; waited += 10) {
+        if (child.exitCode !== null) throw new Error(`the writer exited early (${child.exitCode})`);
+        if (waited > 20_000) throw new Error(`the writer reported only ${reported()} spends in 20 s`);
+        await sleep(10);
+      }
+      child.kill("SIGKILL");
+      expect(await exited).toBe("SIGKILL");
+      const confirmed = Math.floor(reported());
+
+      const raw = new Database(path);
+      expect(raw.pragma("integrity_check", { simple: true })).toBe("ok");
+      const row = (principal: string) =>
+        raw
+          .prepare("SELECT id, total, reserved, seq FROM budgetgate_ledgers WHERE key = ?")
+          .get(new Ledger(ns, "model", principal).toString()) as {
+          id: number;
+          total: string;
+          reserved: string;
+          seq: number;
+        };
+      const lifetime = row("lifetime");
+      const windowed = row("windowed");
+      const unit = Amount.from("0.001").units;
+      // Every spend the writer saw committed is there; at most one more committed before the kill.
+      expect(lifetime.seq === confirmed || lifetime.seq === confirmed + 1).toBe(true);
+      expect(BigInt(lifetime.total)).toBe(unit * BigInt(lifetime.seq));
+      // The rows agree with the running totals: nothing half-written.
+      const stored = raw
+        .prepare("SELECT count(*) AS n, max(seq) AS top FROM budgetgate_spends WHERE ledger = ?")
+        .get(lifetime.id) as { n: number; top: number };
+      const newest = raw
+        .prepare("SELECT cum FROM budgetgate_spends WHERE ledger = ? AND seq = ?")
+        .pluck()
+        .get(lifetime.id, stored.top);
+      expect(stored.n).toBe(lifetime.seq);
+      expect(newest).toBe(lifetime.total);
+      // Both ledgers were charged together, always.
+      expect(windowed.seq).toBe(lifetime.seq);
+      expect(windowed.total).toBe(lifetime.total);
+      // A hold caught in flight is on both ledgers, and in the holds table.
+      const holds = raw.prepare("SELECT amount FROM budgetgate_holds WHERE active = 1").all() as { amount: string }[];
+      const inFlight = holds.reduce((sum, h) => sum + BigInt(h.amount), 0n);
+      expect(BigInt(lifetime.reserved)).toBe(inFlight);
+      expect(BigInt(windowed.reserved)).toBe(inFlight);
+      raw.close();
+
+      // The file opens and works.
+      const store = new SqliteStore(path);
+      const engine = new Engine({ store });
+      const budget = new Budget({ maxSpend: "1000000" });
+      const ledger = new Ledger(ns, "model", "lifetime");
+      expect((await engine.spent(ledger, budget)).units).toBe(unit * BigInt(lifetime.seq) + inFlight);
+      expect((await engine.check(ledger, "0.001", budget)).allowed).toBe(true);
+      expect((await engine.spent(ledger, budget)).units).toBe(unit * BigInt(lifetime.seq + 1) + inFlight);
+      await store.close();
+    });
+  }
+});
