@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Packs the library and proves the tarball works for its users: it imports and type-checks from an
 # ESM and a CommonJS consumer, publint finds nothing wrong with package.json, and
-# are-the-types-wrong resolves types for every entry point under every module resolution.
+# are-the-types-wrong resolves types for every entry point under the resolutions an ES-only package
+# serves. The package is ES modules only; CommonJS code loads it with require(esm) (Node 20.19+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run build --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
 # whose classes would fail the core's instanceof checks.
-copies=$(grep -l "var InvalidAmountError = class" dist/*.js dist/*.cjs | grep -v '/index\.' || true)
+copies=$(grep -l "var InvalidAmountError = class" dist/*.js | grep -v '/index\.' || true)
 if [ -n "$copies" ]; then echo "a subpath bundles its own copy of the core: $copies" >&2; exit 1; fi
+if ls dist/*.cjs >/dev/null 2>&1; then echo "dist holds a CommonJS build: one copy of every class means ESM only" >&2; exit 1; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
 
 npx publint --strict "$work/$tarball"
-# Entry points whose optional peers are missing still resolve types: they use structural types only.
-npx attw "$work/$tarball" --profile node16 --format table-flipped
+# esm-only: node16 from ES modules and bundler resolution; a CommonJS `require` gets the ES module.
+npx attw "$work/$tarball" --profile esm-only --format table-flipped
 
 consumer="$work/consumer"
 mkdir -p "$consumer"
@@ -37,6 +39,7 @@ if (!decision.allowed || again.allowed) throw new Error("unexpected decisions");
 if (!(new BudgetExceeded(again) instanceof Error)) throw new Error("BudgetExceeded is not an Error");
 console.log("esm ok", Amount.from("10.00").minus("0.03").toString());
 TS
+# TypeScript's nodenext lets a .cts `require` an ES module without top-level await, as Node does.
 cat > cjs.cts <<'TS'
 import budgetgate = require("budgetgate");
 const { Amount, Budget, Engine, Ledger } = budgetgate;
@@ -49,14 +52,34 @@ async function main(): Promise<void> {
 void main();
 TS
 cat > tsconfig.json <<'JSON'
-{ "compilerOptions": { "strict": true, "module": "node16", "moduleResolution": "node16", "target": "es2022", "noEmit": true, "skipLibCheck": false, "types": ["node"] }, "files": ["esm.mts", "cjs.cts"] }
+{ "compilerOptions": { "strict": true, "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "noEmit": true, "skipLibCheck": false, "types": ["node"] }, "files": ["esm.mts", "cjs.cts"] }
 JSON
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.json --noEmit false --outDir out
 node out/esm.mjs
 node out/cjs.cjs
+
+# A CommonJS program that requires the packed package: it gets the one ES build, so an Engine from
+# `import()` is the Engine a `require`d integration checks for (two builds held two Engine classes).
+cat > identity.cjs <<'JS'
+const core = require("budgetgate");
+const { budgetMiddleware } = require("budgetgate/ai-sdk");
+import("budgetgate").then(async (esm) => {
+  if (esm.Engine !== core.Engine) throw new Error("require and import gave two Engine classes");
+  const middleware = budgetMiddleware({
+    engine: new esm.Engine(),
+    ledger: () => new core.Ledger("openai", "gpt-4o"),
+    budget: new core.Budget({ maxSpend: "1" }),
+    estimate: "0.01",
+    prices: { input: "1", output: "1" },
+  });
+  if (typeof middleware.wrapGenerate !== "function") throw new Error("no middleware");
+  console.log("require(esm) ok: one Engine class for require and import");
+});
+JS
+node identity.cjs
 # Every subpath loads from both module systems without its optional peers being needed at import.
 for entry in $(node -e 'const e=require("budgetgate/package.json").exports;console.log(Object.keys(e).filter(k=>k!=="./package.json").map(k=>("budgetgate"+k.slice(1))).join(" "))'); do
-  node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (esm, cjs)"
+  node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (import, require)"
 done
 echo "package check passed"

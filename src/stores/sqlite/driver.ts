@@ -30,13 +30,12 @@ type DatabaseConstructor = new (filename: string) => SqliteDatabase;
 
 /**
  * Loads better-sqlite3 on first use rather than at import, so that the module loads without its
- * optional peer. It is resolved from this file: `__filename` in the CommonJS build, the module's
- * URL in the ES build (bundlers rewrite a bare `require`, so it is not tested for).
+ * optional peer. It is resolved from this module's URL, as a `require` from this file would.
  *
  * @throws {ConfigurationError} if better-sqlite3 is not installed.
  */
 export function loadDriver(): DatabaseConstructor {
-  const load = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
+  const load = createRequire(import.meta.url);
   try {
     return load("better-sqlite3") as DatabaseConstructor;
   } catch (error) {
