@@ -2,24 +2,27 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { Budget, ConfigurationError, Engine, Ledger, StoreError } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/stores/sqlite/driver.js";
 import { describeStoreConformance } from "./support/conformance.js";
+import { sqliteDrivers } from "./support/sqlite-drivers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreConformance("SqliteStore (:memory:)", {
-  create: () => new SqliteStore(":memory:"),
-  destroy: (store) => store.close?.(),
-});
+for (const driver of sqliteDrivers) {
+  describeStoreConformance(`SqliteStore on ${driver} (:memory:)`, {
+    create: () => new SqliteStore(":memory:", { driver }),
+    destroy: (store) => store.close?.(),
+  });
 
-describeStoreConformance("SqliteStore (file, WAL)", {
-  create: () => new SqliteStore(join(dir, "conformance.db")),
-  destroy: (store) => store.close?.(),
-});
+  describeStoreConformance(`SqliteStore on ${driver} (file, WAL)`, {
+    create: () => new SqliteStore(join(dir, `conformance-${driver.replace(":", "-")}.db`), { driver }),
+    destroy: (store) => store.close?.(),
+  });
+}
 
 const budget = new Budget({ maxSpend: "1000", window: 3600 });
 const ns = () => `s${randomUUID().slice(0, 8)}`;
@@ -49,21 +52,21 @@ describe("SqliteStore", () => {
       ["full", 2],
       ["normal", 1],
     ] as const) {
-      const db = new Database(path);
+      const db = openDatabase(path);
       const store = new SqliteStore(db, { synchronous });
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.pragma("synchronous", { simple: true })).toBe(level);
       await store.close();
-      expect(db.open).toBe(true); // a Database passed in stays open for its owner
+      expect(db.prepare("SELECT 1").pluck().get()).toBe(1); // a Database passed in stays open for its owner
       db.close();
     }
-    const raw = new Database(path);
+    const raw = openDatabase(path);
     expect(raw.prepare("SELECT value FROM budgetgate_meta WHERE key = 'schema'").pluck().get()).toBe("1");
     raw.close();
   });
 
   it("keeps stores with different table prefixes apart in one database", async () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     const a = new Engine({ store: new SqliteStore(db, { tablePrefix: "a_" }) });
     const b = new Engine({ store: new SqliteStore(db, { tablePrefix: "b_" }) });
     const l = new Ledger(ns(), "model");
@@ -83,7 +86,7 @@ describe("SqliteStore", () => {
   });
 
   it("refuses a database whose schema is from another version", () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     new SqliteStore(db);
     db.prepare("UPDATE budgetgate_meta SET value = '99' WHERE key = 'schema'").run();
     expect(() => new SqliteStore(db)).toThrow(/schema version "99"/);
@@ -91,7 +94,7 @@ describe("SqliteStore", () => {
   });
 
   it("deletes expired spends in bounded batches, and keeps storage flat as history grows", async () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     const engine = (clock: { now: number }) =>
       new Engine({ store: new SqliteStore(db, { deleteBatch: 100 }), clock: () => clock.now });
     const rows = () => db.prepare("SELECT count(*) FROM budgetgate_spends").pluck().get() as number;
