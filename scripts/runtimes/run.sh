@@ -50,7 +50,7 @@ version() {
     node22) "$node22/node" --version ;;
     node24) "$node24/node" --version ;;
     bun) echo "bun $("$bun" --version)" ;;
-    deno) "$deno" --version | head -n 1 ;;
+    deno) "$deno" --version | head -n 1 | cut -d' ' -f1-2 ;;
     workerd) echo "workerd $(node -p "require('$mods/workerd/package.json').version") (miniflare $(node -p "require('$mods/miniflare/package.json').version"))" ;;
     edge) echo "@edge-runtime/vm $(node -p "require('$mods/@edge-runtime/vm/package.json').version")" ;;
     bundle) echo "esbuild $(node -p "require('esbuild/package.json').version")" ;;
