@@ -21,8 +21,14 @@ export const sqliteDrivers: readonly SqliteDriver[] =
         ? ["better-sqlite3", "node:sqlite"]
         : ["better-sqlite3"];
 
-/** The command line that runs a TypeScript file on the runtime running the tests. */
+/**
+ * The command line that runs a TypeScript file on the runtime running the tests: Node through tsx,
+ * Bun as is (it reads tsconfig's paths). The multi-process tests are not run on Deno, which would
+ * need an import map for the package's own names.
+ */
 export function scriptCommand(path: string, ...args: string[]): [string, string[]] {
-  if (runtime === "node") return [process.execPath, ["--import", "tsx", path, ...args]];
-  return [process.execPath, [path, ...args]];
+  if (runtime === "deno") throw new Error("scriptCommand: the multi-process tests do not run on Deno");
+  return runtime === "node"
+    ? [process.execPath, ["--import", "tsx", path, ...args]]
+    : [process.execPath, [path, ...args]];
 }
