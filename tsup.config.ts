@@ -3,6 +3,9 @@ import { defineConfig } from "tsup";
 // One entry per subpath export. Integrations import the core as "budgetgate" and leave it external,
 // so that the core exists once at run time and once in the type declarations: a Ledger made by the
 // core is the Ledger a store's types expect (classes with private fields are nominal in TypeScript).
+//
+// ES modules only: one build means one copy of every class, whichever way a user loads the package
+// (CommonJS users `require()` it through Node's require(esm), 20.19+ and 22.12+).
 export default defineConfig({
   entry: {
     index: "src/index.ts",
@@ -15,14 +18,15 @@ export default defineConfig({
     openai: "src/integrations/openai.ts",
     anthropic: "src/integrations/anthropic.ts",
   },
-  format: ["esm", "cjs"],
+  format: ["esm"],
   dts: true,
   external: ["budgetgate"],
-  // The SQLite driver finds its own file through import.meta.url in ESM and __filename in CJS.
-  shims: true,
+  // Keep `node:` on the imports of the Node-only entries: Deno and Bun resolve the prefixed names,
+  // and a bundler for the web can tell them from npm packages.
+  removeNodeProtocol: false,
   splitting: false,
   sourcemap: true,
   clean: true,
-  target: "node20",
+  target: "es2022",
   treeshake: true,
 });

@@ -2,8 +2,9 @@
 # Packs the library and proves the tarball works for its users: it imports and type-checks from an
 # ESM and a CommonJS consumer, installs beside every AI SDK major the middleware supports, ships
 # the decision schema as budgetgate/decision.schema.json, publint finds nothing wrong with
-# package.json, and are-the-types-wrong resolves types for every entry point under every module
-# resolution.
+# package.json, and are-the-types-wrong resolves types for every entry point under the resolutions
+# an ES-only package serves. The package is ES modules only; CommonJS code loads it with
+# require(esm) (Node 20.19+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -23,14 +24,15 @@ only_in index "var InvalidAmountError = class"
 only_in index "declare class Ledger"
 only_in store "function show("
 only_in store "function verdictOf("
+if ls dist/*.cjs >/dev/null 2>&1; then echo "dist holds a CommonJS build: one copy of every class means ESM only" >&2; exit 1; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
 
 npx publint --strict "$work/$tarball"
-# Entry points whose optional peers are missing still resolve types: they use structural types only.
-npx attw "$work/$tarball" --profile node16 --format table-flipped
+# esm-only: node16 from ES modules and bundler resolution; a CommonJS `require` gets the ES module.
+npx attw "$work/$tarball" --profile esm-only --format table-flipped
 
 consumer="$work/consumer"
 mkdir -p "$consumer"
@@ -58,6 +60,7 @@ if (!decision.allowed || again.allowed) throw new Error("unexpected decisions");
 if (!(new BudgetExceeded(again) instanceof Error)) throw new Error("BudgetExceeded is not an Error");
 console.log("esm ok", Amount.from("10.00").minus("0.03").toString());
 TS
+# TypeScript's nodenext lets a .cts `require` an ES module without top-level await, as Node does.
 cat > cjs.cts <<'TS'
 import budgetgate = require("budgetgate");
 const { Amount, Budget, Engine, Ledger } = budgetgate;
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
 void main();
 TS
 cat > tsconfig.json <<'JSON'
-{ "compilerOptions": { "strict": true, "module": "node16", "moduleResolution": "node16", "target": "es2022", "noEmit": true, "skipLibCheck": false, "types": ["node"] }, "files": ["esm.mts", "cjs.cts"] }
+{ "compilerOptions": { "strict": true, "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "noEmit": true, "skipLibCheck": false, "types": ["node"] }, "files": ["esm.mts", "cjs.cts"] }
 JSON
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.json --noEmit false --outDir out
@@ -87,9 +90,29 @@ for (const schema of [imported, required]) {
   if (version !== DECISION_SCHEMA_VERSION) throw new Error('schema_version ' + version + ', library ' + DECISION_SCHEMA_VERSION);
 }"
 echo "loads: budgetgate/decision.schema.json (import, require), its schema_version is the library's"
+
+# A CommonJS program that requires the packed package: it gets the one ES build, so an Engine from
+# `import()` is the Engine a `require`d integration checks for (two builds held two Engine classes).
+cat > identity.cjs <<'JS'
+const core = require("budgetgate");
+const { budgetMiddleware } = require("budgetgate/ai-sdk");
+import("budgetgate").then(async (esm) => {
+  if (esm.Engine !== core.Engine) throw new Error("require and import gave two Engine classes");
+  const middleware = budgetMiddleware({
+    engine: new esm.Engine(),
+    ledger: () => new core.Ledger("openai", "gpt-4o"),
+    budget: new core.Budget({ maxSpend: "1" }),
+    estimate: "0.01",
+    prices: { input: "1", output: "1" },
+  });
+  if (typeof middleware.wrapGenerate !== "function") throw new Error("no middleware");
+  console.log("require(esm) ok: one Engine class for require and import");
+});
+JS
+node identity.cjs
 # Every code subpath loads from both module systems without its optional peers being needed at import.
 for entry in $(node -e 'const e=require("budgetgate/package.json").exports;console.log(Object.keys(e).filter(k=>!k.endsWith(".json")).map(k=>("budgetgate"+k.slice(1))).join(" "))'); do
-  node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (esm, cjs)"
+  node --input-type=module -e "await import('$entry')" && node -e "require('$entry')" && echo "loads: $entry (import, require)"
 done
 # A third-party store runs the conformance suite from its own vitest tests, as store.ts tells it to:
 # the repository's test of exactly that imports published names only, so it runs here unchanged.

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { type Awaitable, type Store, type StoreCall, type StoreLine, type StoreVerdict, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import { Budget, MAX_DURATION_SECONDS } from "./budget.js";
@@ -187,7 +186,8 @@ export class Engine {
   async reserve(targets: Targets, estimate: AmountInput, budget?: Budget): Promise<ReserveOutcome> {
     const plan = this.#plan(targets, budget);
     const requested = Amount.from(estimate);
-    const id = randomUUID();
+    // The web-standard global, not node:crypto: the core loads on workerd and the Edge runtime as is.
+    const id = globalThis.crypto.randomUUID();
     const hold = { id, ttl: this.#ttl, retain: this.#retain };
     const decision = await this.#decide(plan, requested, "reserve", (call) =>
       this.store.reserve(plan.lines, requested.units, hold, call),

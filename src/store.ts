@@ -119,7 +119,7 @@ export interface StoreSettlement {
  *   unchanged, never turned into a decision: under FAIL_OPEN it would silently allow every call.
  * Every value `Budget` and `Engine` accept must work: windows, TTLs and late-commit windows up to
  * `MAX_DURATION_SECONDS`, amounts and totals of 38 digits (10³⁸ − 1 units of 10⁻¹⁸).
- * `describeStoreConformance` (test/support/conformance.ts) checks all of this.
+ * `describeStoreConformance` (budgetgate/store/conformance) checks all of this.
  *
  * @example
  * import type { Store } from "budgetgate/store";

@@ -17,13 +17,14 @@ import {
   verdictOf,
 } from "budgetgate/store";
 import { Account } from "./sqlite/accounts.js";
-import { loadDriver, type SqliteDatabase } from "./sqlite/driver.js";
+import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./sqlite/driver.js";
 import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
+import { storedKey } from "./sqlite/keys.js";
 import { isBusy, withWriteLock } from "./sqlite/lock.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
 import { prepareStatements, type Statements } from "./sqlite/statements.js";
 
-export type { SqliteDatabase, SqliteStatement } from "./sqlite/driver.js";
+export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite/driver.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -39,6 +40,11 @@ export interface SqliteStoreOptions {
   readonly deleteBatch?: number;
   /** How long the constructor waits for a lock held by another connection, in ms. Default 5000. */
   readonly openTimeoutMs?: number;
+  /**
+   * The SQLite library that opens a file path: `"better-sqlite3"`, `"node:sqlite"` or
+   * `"bun:sqlite"`. Default: bun:sqlite on Bun, node:sqlite on Deno; on Node better-sqlite3, or node:sqlite when better-sqlite3 is not installed.
+   */
+  readonly driver?: SqliteDriver;
 }
 
 type Transaction = ReturnType<SqliteDatabase["transaction"]>;
@@ -98,16 +104,22 @@ export class SqliteStore implements Store {
       throw new ConfigurationError(`Invalid openTimeoutMs ${show(options.openTimeoutMs)}: expected a number ≥ 0`);
     }
 
+    if (options.driver !== undefined && !SQLITE_DRIVERS.includes(options.driver)) {
+      throw new ConfigurationError(
+        `Invalid driver ${show(options.driver)}: expected ${SQLITE_DRIVERS.map((d) => `"${d}"`).join(", ")}`,
+      );
+    }
+
     if (typeof database === "string") {
       if (database === "") {
         throw new ConfigurationError(
           'Invalid database "": expected a file path, ":memory:" or a better-sqlite3 Database',
         );
       }
-      const Database = loadDriver();
       try {
-        this.#db = new Database(database);
+        this.#db = openDatabase(database, options.driver);
       } catch (error) {
+        if (error instanceof ConfigurationError) throw error;
         throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describe(error)}`, { cause: error });
       }
       this.#owned = true;
@@ -190,7 +202,7 @@ export class SqliteStore implements Store {
 
   clear(ledger: Ledger, call: StoreCall): void {
     this.#run("clear", call, () => {
-      const id = this.#sql.deleteLedger.get(ledger.toString());
+      const id = this.#sql.deleteLedger.get(storedKey(ledger.toString()));
       if (id !== undefined) this.#sql.deleteSpends.run(id);
     });
   }

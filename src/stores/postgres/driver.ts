@@ -60,14 +60,21 @@ export type PostgresClient = PgPoolLike | PostgresJsLike | PostgresDriver;
  * @throws {ConfigurationError} if `client` is none of the accepted kinds.
  */
 export function toDriver(client: PostgresClient): PostgresDriver {
+  // Not shown: a connection string may carry a password.
+  if (typeof client === "string") {
+    throw new ConfigurationError(`PostgresStore takes a client, not a connection string: ${HOW_TO_CONNECT}`);
+  }
   const candidate = client as Partial<PostgresDriver & PgPoolLike & PostgresJsLike> | null;
   if (typeof candidate?.acquire === "function") return client as PostgresDriver;
   if (typeof candidate?.reserve === "function") return postgresJsDriver(client as PostgresJsLike);
   if (typeof candidate?.connect === "function") return pgDriver(client as PgPoolLike);
   throw new ConfigurationError(
-    `Invalid PostgresStore client ${show(client)}: expected a pg Pool, a postgres.js sql, or an object with acquire()`,
+    `Invalid PostgresStore client ${show(client)}: expected a pg Pool, a postgres.js sql, or an object with acquire(); ${HOW_TO_CONNECT}`,
   );
 }
+
+const HOW_TO_CONNECT =
+  "run `npm install pg` and pass `new pg.Pool({ connectionString })`, or run `npm install postgres` and pass `postgres(connectionString)`";
 
 function pgDriver(pool: PgPoolLike): PostgresDriver {
   return {

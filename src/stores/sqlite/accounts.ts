@@ -1,3 +1,4 @@
+import { storedKey } from "./keys.js";
 import type { Statements } from "./statements.js";
 
 /**
@@ -48,7 +49,8 @@ export class Account {
   static load(sql: Statements, key: string, create: true): Account;
   static load(sql: Statements, key: string, create: boolean): Account | undefined;
   static load(sql: Statements, key: string, create: boolean): Account | undefined {
-    const row = sql.ledgerByKey.get(key);
+    const stored = storedKey(key);
+    const row = sql.ledgerByKey.get(stored);
     if (row !== undefined) {
       return new Account(
         row.id,
@@ -62,7 +64,7 @@ export class Account {
       );
     }
     if (!create) return undefined;
-    const id = sql.insertLedger.get(key) as number;
+    const id = sql.insertLedger.get(stored) as number;
     return new Account(id, 0n, 0n, 0n, null, 0, 0, false);
   }
 

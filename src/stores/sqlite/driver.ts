@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
 import { ConfigurationError } from "budgetgate";
+import { show } from "budgetgate/store";
+import { adaptBuiltin, type BuiltinDatabase } from "./builtin.js";
 
 /** A prepared statement, as far as the store uses one. */
 export interface SqliteStatement {
@@ -27,22 +29,75 @@ export interface SqliteDatabase {
 }
 
 type DatabaseConstructor = new (filename: string) => SqliteDatabase;
+type BuiltinConstructor = new (filename: string) => BuiltinDatabase;
 
 /**
- * Loads better-sqlite3 on first use rather than at import, so that the module loads without its
- * optional peer. It is resolved from this file: `__filename` in the CommonJS build, the module's
- * URL in the ES build (bundlers rewrite a bare `require`, so it is not tested for).
- *
- * @throws {ConfigurationError} if better-sqlite3 is not installed.
+ * Which SQLite library a {@link SqliteStore} opens a file with:
+ * - `"better-sqlite3"`: the npm package (a peer dependency; version 12 or 13).
+ * - `"node:sqlite"`: Node's built-in `DatabaseSync` (Node 22.13+, Deno 2), no native build.
+ * - `"bun:sqlite"`: Bun's built-in `Database`.
  */
-export function loadDriver(): DatabaseConstructor {
-  const load = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
+export type SqliteDriver = "better-sqlite3" | "node:sqlite" | "bun:sqlite";
+
+/** The drivers a store can be told to use. */
+export const SQLITE_DRIVERS: readonly SqliteDriver[] = ["better-sqlite3", "node:sqlite", "bun:sqlite"];
+
+// Loaded on first use rather than at import, so that the module loads without its optional peer and
+// on runtimes that lack a built-in. Resolved from this module's URL, as a `require` here would be.
+const load = createRequire(import.meta.url);
+
+/**
+ * Opens `filename` with `driver`, or without one with the runtime's usual SQLite: bun:sqlite on
+ * Bun, node:sqlite on Deno (better-sqlite3 12 loads on neither), and on Node better-sqlite3 if it
+ * is installed, else node:sqlite (Node 22.13+).
+ *
+ * @throws {ConfigurationError} if the driver asked for (or, without one, every driver) cannot be
+ * loaded, naming what to install; whatever the driver throws if the file cannot be opened.
+ */
+export function openDatabase(filename: string, driver?: SqliteDriver): SqliteDatabase {
+  if (driver !== undefined) return open(filename, driver, loadOrExplain(driver));
+  if ("Bun" in globalThis) return openDatabase(filename, "bun:sqlite");
+  if ("Deno" in globalThis) return openDatabase(filename, "node:sqlite");
+  const preferred = tryLoad("better-sqlite3");
+  if (!(preferred instanceof Error)) return open(filename, "better-sqlite3", preferred);
+  const fallback = tryLoad("node:sqlite");
+  if (!(fallback instanceof Error)) return open(filename, "node:sqlite", fallback);
+  throw new ConfigurationError(
+    `SqliteStore needs an SQLite driver: run \`npm install better-sqlite3\`, or use Node 22.13+, whose built-in node:sqlite it then uses (better-sqlite3: ${firstLine(preferred)}; node:sqlite: ${firstLine(fallback)})`,
+    { cause: preferred },
+  );
+}
+
+function open(filename: string, driver: SqliteDriver, loaded: unknown): SqliteDatabase {
+  if (driver === "better-sqlite3") return new (loaded as DatabaseConstructor)(filename);
+  const Builtin = (loaded as Record<string, BuiltinConstructor>)[driver === "bun:sqlite" ? "Database" : "DatabaseSync"];
+  return adaptBuiltin(new (Builtin as BuiltinConstructor)(filename), filename);
+}
+
+function tryLoad(driver: SqliteDriver): unknown {
   try {
-    return load("better-sqlite3") as DatabaseConstructor;
+    return load(driver);
   } catch (error) {
-    throw new ConfigurationError(
-      `SqliteStore needs better-sqlite3, which could not be loaded (${error instanceof Error ? error.message : String(error)}): run \`npm install better-sqlite3\`, or pass an open Database`,
-      { cause: error },
-    );
+    return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+function loadOrExplain(driver: SqliteDriver): unknown {
+  const loaded = tryLoad(driver);
+  if (!(loaded instanceof Error)) return loaded;
+  const remedy =
+    driver === "better-sqlite3"
+      ? "run `npm install better-sqlite3`"
+      : driver === "node:sqlite"
+        ? "it is built into Node 22.13+ and Deno 2"
+        : "it is built into Bun";
+  throw new ConfigurationError(
+    `SqliteStore driver ${show(driver)} could not be loaded (${firstLine(loaded)}): ${remedy}, or choose another driver`,
+    { cause: loaded },
+  );
+}
+
+/** Node's "Cannot find module" carries its require stack on the following lines. */
+function firstLine(error: Error): string {
+  return error.message.split("\n", 1)[0] ?? error.message;
 }

@@ -15,11 +15,19 @@ export function pause(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-/** True for SQLITE_BUSY and its extended codes: the lock is held by another connection. */
+/**
+ * True for SQLITE_BUSY and its extended codes: the lock is held by another connection. Each driver
+ * says so its own way: better-sqlite3 and bun:sqlite by a `code` "SQLITE_BUSY…", Node's node:sqlite
+ * by an `errcode` whose low byte is 5, Deno's node:sqlite by SQLite's message alone.
+ */
 export function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+  const { code, errcode, message } = (error ?? {}) as { code?: unknown; errcode?: unknown; message?: unknown };
+  if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
+  if (typeof errcode === "number") return (errcode & 0xff) === SQLITE_BUSY;
+  return typeof message === "string" && /^database is locked\b/.test(message);
 }
+
+const SQLITE_BUSY = 5;
 
 /** First pause after a busy answer, in ms; it grows ×1.5 per attempt up to {@link MAX_PAUSE_MS}. */
 const FIRST_PAUSE_MS = 0.1;

@@ -1,4 +1,5 @@
 import type { SqliteDatabase } from "./driver.js";
+import type { StoredKey } from "./keys.js";
 import type { TableNames } from "./schema.js";
 
 /** A ledger row as stored: amounts are decimal text of 10⁻¹⁸ units. */
@@ -45,14 +46,14 @@ export interface Stmt<P extends unknown[], R = unknown> {
 
 /** The store's prepared statements. */
 export interface Statements {
-  readonly ledgerByKey: Stmt<[key: string], LedgerRow>;
-  readonly insertLedger: Stmt<[key: string], number>;
+  readonly ledgerByKey: Stmt<[key: StoredKey], LedgerRow>;
+  readonly insertLedger: Stmt<[key: StoredKey], number>;
   readonly updateLedger: Stmt<
     [total: string, expired: string, reserved: string, lastT: number | null, seq: number, gone: number, id: number]
   >;
   readonly reservedById: Stmt<[id: number], string>;
   readonly setReserved: Stmt<[reserved: string, id: number]>;
-  readonly deleteLedger: Stmt<[key: string], number>;
+  readonly deleteLedger: Stmt<[key: StoredKey], number>;
   readonly newestExpired: Stmt<[ledger: number, horizon: number], SpendRow>;
   readonly nthOldest: Stmt<[ledger: number, offset: number], SpendRow>;
   readonly deleteThrough: Stmt<[ledger: number, t: number, seq: number]>;
@@ -80,16 +81,16 @@ export function prepareStatements(db: SqliteDatabase, names: TableNames): Statem
     return (pluck ? statement.pluck() : statement) as unknown as Stmt<P, R>;
   };
   return {
-    ledgerByKey: q<[key: string], LedgerRow>(
+    ledgerByKey: q<[key: StoredKey], LedgerRow>(
       `SELECT id, total, expired, reserved, last_t, seq, gone FROM "${ledgers}" WHERE key = ?`,
     ),
-    insertLedger: q<[key: string], number>(`INSERT INTO "${ledgers}" (key) VALUES (?) RETURNING id`, true),
+    insertLedger: q<[key: StoredKey], number>(`INSERT INTO "${ledgers}" (key) VALUES (?) RETURNING id`, true),
     updateLedger: q<
       [total: string, expired: string, reserved: string, lastT: number | null, seq: number, gone: number, id: number]
     >(`UPDATE "${ledgers}" SET total = ?, expired = ?, reserved = ?, last_t = ?, seq = ?, gone = ? WHERE id = ?`),
     reservedById: q<[id: number], string>(`SELECT reserved FROM "${ledgers}" WHERE id = ?`, true),
     setReserved: q<[reserved: string, id: number]>(`UPDATE "${ledgers}" SET reserved = ? WHERE id = ?`),
-    deleteLedger: q<[key: string], number>(`DELETE FROM "${ledgers}" WHERE key = ? RETURNING id`, true),
+    deleteLedger: q<[key: StoredKey], number>(`DELETE FROM "${ledgers}" WHERE key = ? RETURNING id`, true),
 
     newestExpired: q<[ledger: number, horizon: number], SpendRow>(
       `SELECT t, seq, cum FROM "${spends}" WHERE ledger = ? AND t < ? ORDER BY t DESC, seq DESC LIMIT 1`,

@@ -2,55 +2,58 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { Budget, ConfigurationError, Engine, Ledger, StateError, StoreError, StoreErrorMode } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { describeStoreConformance } from "budgetgate/store/conformance";
 import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../../../src/stores/sqlite/driver.js";
+import { sqliteDrivers } from "./support/drivers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreConformance("SqliteStore (:memory:)", {
-  create: () => new SqliteStore(":memory:"),
-  destroy: (store) => store.close?.(),
-});
+for (const driver of sqliteDrivers) {
+  describeStoreConformance(`SqliteStore on ${driver} (:memory:)`, {
+    create: () => new SqliteStore(":memory:", { driver }),
+    destroy: (store) => store.close?.(),
+  });
 
-describeStoreConformance("SqliteStore (file, WAL)", {
-  create: () => new SqliteStore(join(dir, "conformance.db")),
-  destroy: (store) => store.close?.(),
-  faults: {
-    // Tables dropped behind the store's back: "no such table" is a setup mistake, not an outage.
-    misconfigured: () => {
-      const path = join(dir, `dropped-${randomUUID()}.db`);
-      const store = new SqliteStore(path);
-      const other = new Database(path);
-      other.exec("DROP TABLE budgetgate_holds; DROP TABLE budgetgate_spends; DROP TABLE budgetgate_ledgers");
-      other.close();
-      return store;
+  describeStoreConformance(`SqliteStore on ${driver} (file, WAL)`, {
+    create: () => new SqliteStore(join(dir, `conformance-${driver.replace(":", "-")}.db`), { driver }),
+    destroy: (store) => store.close?.(),
+    faults: {
+      // Tables dropped behind the store's back: "no such table" is a setup mistake, not an outage.
+      misconfigured: () => {
+        const path = join(dir, `dropped-${randomUUID()}.db`);
+        const store = new SqliteStore(path, { driver });
+        const other = openDatabase(path, driver);
+        other.exec("DROP TABLE budgetgate_holds; DROP TABLE budgetgate_spends; DROP TABLE budgetgate_ledgers");
+        other.close();
+        return store;
+      },
+      // A database whose connection is gone: nothing can be read or written.
+      unreachable: () => {
+        const db = openDatabase(join(dir, `conformance-${driver.replace(":", "-")}.db`), driver);
+        const store = new SqliteStore(db);
+        db.close();
+        return store;
+      },
+      // Another connection holds the write lock until the stall ends.
+      stall: async (store) => {
+        const other = openDatabase(join(dir, `conformance-${driver.replace(":", "-")}.db`), driver);
+        other.exec("BEGIN IMMEDIATE");
+        return {
+          store,
+          end: async () => {
+            other.exec("COMMIT");
+            other.close();
+          },
+        };
+      },
+      close: (store) => store.close?.(),
     },
-    // A database whose connection is gone: nothing can be read or written.
-    unreachable: () => {
-      const db = new Database(join(dir, "conformance.db"));
-      const store = new SqliteStore(db);
-      db.close();
-      return store;
-    },
-    // Another connection holds the write lock until the stall ends.
-    stall: async (store) => {
-      const other = new Database(join(dir, "conformance.db"));
-      other.exec("BEGIN IMMEDIATE");
-      return {
-        store,
-        end: async () => {
-          other.exec("COMMIT");
-          other.close();
-        },
-      };
-    },
-    close: (store) => store.close?.(),
-  },
-});
+  });
+}
 
 const budget = new Budget({ maxSpend: "1000", window: 3600 });
 const ns = () => `s${randomUUID().slice(0, 8)}`;
@@ -80,21 +83,21 @@ describe("SqliteStore", () => {
       ["full", 2],
       ["normal", 1],
     ] as const) {
-      const db = new Database(path);
+      const db = openDatabase(path);
       const store = new SqliteStore(db, { synchronous });
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.pragma("synchronous", { simple: true })).toBe(level);
       await store.close();
-      expect(db.open).toBe(true); // a Database passed in stays open for its owner
+      expect(db.prepare("SELECT 1").pluck().get()).toBe(1); // a Database passed in stays open for its owner
       db.close();
     }
-    const raw = new Database(path);
+    const raw = openDatabase(path);
     expect(raw.prepare("SELECT value FROM budgetgate_meta WHERE key = 'schema'").pluck().get()).toBe("1");
     raw.close();
   });
 
   it("keeps stores with different table prefixes apart in one database", async () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     const a = new Engine({ store: new SqliteStore(db, { tablePrefix: "a_" }) });
     const b = new Engine({ store: new SqliteStore(db, { tablePrefix: "b_" }) });
     const l = new Ledger(ns(), "model");
@@ -114,7 +117,7 @@ describe("SqliteStore", () => {
   });
 
   it("throws an unreadable row as a StateError, even under FAIL_OPEN, and changes nothing", async () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     const engine = new Engine({ store: new SqliteStore(db) });
     const l = new Ledger(ns(), "model");
     await engine.check(l, "1", budget);
@@ -126,7 +129,7 @@ describe("SqliteStore", () => {
   });
 
   it("refuses a database whose schema is from another version", () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     new SqliteStore(db);
     db.prepare("UPDATE budgetgate_meta SET value = '99' WHERE key = 'schema'").run();
     expect(() => new SqliteStore(db)).toThrow(/schema version "99"/);
@@ -134,7 +137,7 @@ describe("SqliteStore", () => {
   });
 
   it("deletes expired spends in bounded batches, and keeps storage flat as history grows", async () => {
-    const db = new Database(":memory:");
+    const db = openDatabase(":memory:");
     const engine = (clock: { now: number }) =>
       new Engine({ store: new SqliteStore(db, { deleteBatch: 100 }), clock: () => clock.now });
     const rows = () => db.prepare("SELECT count(*) FROM budgetgate_spends").pluck().get() as number;

@@ -8,10 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { Amount, Budget, Engine, Ledger } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase, type SqliteDriver } from "../../../src/stores/sqlite/driver.js";
+import { scriptCommand, sqliteDrivers } from "./support/drivers.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const workerPath = join(root, "test", "stores", "sqlite", "support", "worker.ts");
@@ -23,8 +24,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function worker(args: object): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", workerPath, JSON.stringify(args)], {
+function worker(args: {
+  readonly mode: string;
+  readonly driver: SqliteDriver;
+  readonly [more: string]: unknown;
+}): ChildProcess {
+  const [command, argv] = scriptCommand(workerPath, JSON.stringify(args));
+  const child = spawn(command, argv, {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -59,12 +65,12 @@ function lines(child: ChildProcess, count: number): Promise<string[]> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("SqliteStore shared by several processes", () => {
+describe.each(sqliteDrivers)("SqliteStore on %s shared by several processes", (driver) => {
   it("admits exactly what the budget allows when 4 processes contend for one ledger", async () => {
-    const path = join(dir, "contend.db");
+    const path = join(dir, `contend-${driver.replace(":", "-")}.db`);
     const ns = `p${randomUUID().slice(0, 8)}`;
-    await new SqliteStore(path).close(); // the schema exists before the race begins
-    const workers = [0, 1, 2, 3].map((n) => worker({ mode: "contend", path, worker: n, ns }));
+    await new SqliteStore(path, { driver }).close(); // the schema exists before the race begins
+    const workers = [0, 1, 2, 3].map((n) => worker({ mode: "contend", path, worker: n, ns, driver }));
     const ready = workers.map((child) => lines(child, 1));
     await Promise.all(ready);
     const results = workers.map((child) => lines(child, 1));
@@ -80,7 +86,7 @@ describe("SqliteStore shared by several processes", () => {
         },
     );
 
-    const store = new SqliteStore(path);
+    const store = new SqliteStore(path, { driver });
     const engine = new Engine({ store });
     const roomy = new Budget({ maxSpend: "1000" });
     const spent = async (principal: string) => (await engine.spent(new Ledger(ns, "model", principal), roomy)).units;
@@ -110,10 +116,10 @@ describe("SqliteStore shared by several processes", () => {
 
   for (const synchronous of ["full", "normal"] as const) {
     it(`keeps every committed spend when a writer is killed with SIGKILL (synchronous ${synchronous})`, async () => {
-      const path = join(dir, `kill-${synchronous}.db`);
-      const report = join(dir, `kill-${synchronous}.log`);
+      const path = join(dir, `kill-${synchronous}-${driver.replace(":", "-")}.db`);
+      const report = join(dir, `kill-${synchronous}-${driver.replace(":", "-")}.log`);
       const ns = `k${randomUUID().slice(0, 8)}`;
-      const child = worker({ mode: "stream", path, report, ns, synchronous });
+      const child = worker({ mode: "stream", path, report, ns, synchronous, driver });
       const exited = new Promise<NodeJS.Signals | null>((resolve) =>
         child.once("exit", (_, signal) => resolve(signal)),
       );
@@ -128,7 +134,7 @@ describe("SqliteStore shared by several processes", () => {
       expect(await exited).toBe("SIGKILL");
       const confirmed = Math.floor(reported());
 
-      const raw = new Database(path);
+      const raw = openDatabase(path, driver);
       expect(raw.pragma("integrity_check", { simple: true })).toBe("ok");
       const row = (principal: string) =>
         raw
@@ -166,7 +172,7 @@ describe("SqliteStore shared by several processes", () => {
       raw.close();
 
       // The file opens and works.
-      const store = new SqliteStore(path);
+      const store = new SqliteStore(path, { driver });
       const engine = new Engine({ store });
       const budget = new Budget({ maxSpend: "1000000" });
       const ledger = new Ledger(ns, "model", "lifetime");

@@ -10,13 +10,14 @@
  */
 import { appendFileSync } from "node:fs";
 import { Amount, BlockReason, Budget, Engine, Ledger } from "budgetgate";
-import { SqliteStore } from "budgetgate/sqlite";
+import { type SqliteDriver, SqliteStore } from "budgetgate/sqlite";
 
 interface ContendArgs {
   readonly mode: "contend";
   readonly path: string;
   readonly worker: number;
   readonly ns: string;
+  readonly driver: SqliteDriver;
 }
 
 interface StreamArgs {
@@ -25,6 +26,7 @@ interface StreamArgs {
   readonly report: string;
   readonly ns: string;
   readonly synchronous: "full" | "normal";
+  readonly driver: SqliteDriver;
 }
 
 const args = JSON.parse(process.argv[2] as string) as ContendArgs | StreamArgs;
@@ -32,8 +34,8 @@ const args = JSON.parse(process.argv[2] as string) as ContendArgs | StreamArgs;
 if (args.mode === "contend") await contend(args);
 else await stream(args);
 
-async function contend({ path, worker, ns }: ContendArgs): Promise<void> {
-  const store = new SqliteStore(path);
+async function contend({ path, worker, ns, driver }: ContendArgs): Promise<void> {
+  const store = new SqliteStore(path, { driver });
   const engine = new Engine({ store, storeTimeoutMs: 5000 });
   const user = { ledger: new Ledger(ns, "model", `user:${worker}`), budget: new Budget({ maxSpend: "1000" }) };
   const org = { ledger: new Ledger(ns, "model", "org"), budget: new Budget({ maxSpend: "50.00", window: 3600 }) };
@@ -72,8 +74,8 @@ async function contend({ path, worker, ns }: ContendArgs): Promise<void> {
   process.exit(0);
 }
 
-async function stream({ path, report, ns, synchronous }: StreamArgs): Promise<void> {
-  const store = new SqliteStore(path, { synchronous });
+async function stream({ path, report, ns, synchronous, driver }: StreamArgs): Promise<void> {
+  const store = new SqliteStore(path, { synchronous, driver });
   const engine = new Engine({ store, storeTimeoutMs: 5000 });
   const lifetime = { ledger: new Ledger(ns, "model", "lifetime"), budget: new Budget({ maxSpend: "1000000" }) };
   const windowed = {
