@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Packs the library and proves the tarball works for its users: it imports and type-checks from an
 # ESM and a CommonJS consumer, publint finds nothing wrong with package.json, and
-# are-the-types-wrong resolves types for every entry point under every module resolution.
+# are-the-types-wrong resolves types for every entry point under every module resolution; and the
+# API reference (npm run docs:api) builds without a warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run build --silent
+# The API reference builds from the TSDoc with no warning: no broken {@link}, no undocumented export.
+npm run docs:api --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
 # whose classes would fail the core's instanceof checks.
 copies=$(grep -l "var InvalidAmountError = class" dist/*.js dist/*.cjs | grep -v '/index\.' || true)
