@@ -24,6 +24,8 @@ const app = await Application.bootstrapWithPlugins({
   readme: "none",
   excludePrivate: true,
   excludeInternal: true,
+  // Helper types the public signatures are written with; documented where they are used.
+  intentionallyNotExported: ["CallArgs", "Outcome"],
   treatWarningsAsErrors: true,
   validation: {
     notExported: true,

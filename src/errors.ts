@@ -8,6 +8,7 @@ import type { Decision } from "./decision.js";
  * try { await engine.check(ledger, "-1") } catch (e) { e instanceof BudgetGateError } // true
  */
 export class BudgetGateError extends Error {
+  /** The class name, which `error.name` and logs show. */
   override name = "BudgetGateError";
 }
 
@@ -21,6 +22,7 @@ export class BudgetGateError extends Error {
  * }
  */
 export class BudgetExceededError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "BudgetExceededError";
   /** The blocking decision. */
   readonly decision: Decision;
@@ -44,6 +46,7 @@ export type BudgetExceeded = BudgetExceededError;
  * Amount.from("1e3"); // throws InvalidAmountError: Invalid amount "1e3": expected plain decimal notation …
  */
 export class InvalidAmountError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidAmountError";
   /** The rejected value. */
   readonly value: unknown;
@@ -61,6 +64,7 @@ export class InvalidAmountError extends BudgetGateError {
  * new Ledger("open:ai", "gpt-4o"); // throws InvalidLedgerError: namespace "open:ai" may not contain ":" …
  */
 export class InvalidLedgerError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidLedgerError";
 }
 
@@ -72,6 +76,7 @@ export class InvalidLedgerError extends BudgetGateError {
  * new Budget({ maxSpend: "10", window: 0 }); // throws InvalidBudgetError
  */
 export class InvalidBudgetError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidBudgetError";
 }
 
@@ -83,6 +88,7 @@ export class InvalidBudgetError extends BudgetGateError {
  * await new Engine().check(new Ledger("a", "b"), 1); // throws ConfigurationError: no budget for a:b@global
  */
 export class ConfigurationError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "ConfigurationError";
 }
 
@@ -95,6 +101,7 @@ export class ConfigurationError extends BudgetGateError {
  * await engine.commit(reservation, "0.1"); // throws ReservationNotFoundError
  */
 export class ReservationNotFoundError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "ReservationNotFoundError";
   /** The reservation id. */
   readonly reservationId: string;
@@ -113,6 +120,7 @@ export class ReservationNotFoundError extends BudgetGateError {
  * try { await engine.spent(ledger) } catch (e) { if (e instanceof StoreError) retryLater(); }
  */
 export class StoreError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "StoreError";
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -127,6 +135,7 @@ export class StoreError extends BudgetGateError {
  * new Engine({ store, storeTimeoutMs: 50 }); // calls slower than 50 ms fail with StoreTimeoutError
  */
 export class StoreTimeoutError extends StoreError {
+  /** The class name, which `error.name` and logs show. */
   override name = "StoreTimeoutError";
   /** The timeout that passed, in milliseconds. */
   readonly timeoutMs: number;

@@ -2,7 +2,7 @@ import { MemoryStore, type Store, type StoreCall } from "../../src/index.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
- * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed.
+ * store failures (docs/semantics.md §12) and timeouts. `mode` applies to every call until changed.
  */
 export class FaultyStore implements Store {
   readonly inner = new MemoryStore();
