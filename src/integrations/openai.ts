@@ -28,9 +28,8 @@ export interface OpenAIChatUsage {
   /** Details of the input tokens. */
   readonly prompt_tokens_details?:
     | {
-        /** Input tokens read from the cache, included in the input total. */ readonly cached_tokens?:
-          | number
-          | undefined;
+        /** Input tokens read from the cache, included in the input total. */
+        readonly cached_tokens?: number | undefined;
       }
     | null
     | undefined;
@@ -53,9 +52,8 @@ export interface OpenAIResponsesUsage {
   /** Details of the input tokens. */
   readonly input_tokens_details?:
     | {
-        /** Input tokens read from the cache, included in the input total. */ readonly cached_tokens?:
-          | number
-          | undefined;
+        /** Input tokens read from the cache, included in the input total. */
+        readonly cached_tokens?: number | undefined;
       }
     | null
     | undefined;
