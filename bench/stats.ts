@@ -14,7 +14,7 @@ export function formatNs(ns: number): string {
   return `${(ns / 1_000_000).toFixed(2)} ms`;
 }
 
-/** Prints rows as a Markdown table, so figures can be pasted into the README as they are. */
+/** Prints rows as a Markdown table, so figures can be pasted into docs/benchmarks.md as they are. */
 export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
   console.log(`| ${headers.join(" | ")} |`);
   console.log(`|${headers.map(() => "---").join("|")}|`);

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 npm run build --silent
+# The API reference builds from the TSDoc with no warning: no broken {@link}, no undocumented export.
+npm run docs:api --silent
 # Integrations import the core as "budgetgate"; a relative import would bundle a second copy of it,
 # whose classes would fail the core's instanceof checks.
 # The same holds between the core and budgetgate/store, which import each other by name only: each

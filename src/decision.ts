@@ -8,26 +8,43 @@ export const DECISION_SCHEMA_VERSION = "0.2.2";
 
 /** The JSON record of a decision (`budgetgate-decision.schema.json`, version 0.2.2). */
 export interface DecisionRecord {
+  /** The record format's version, `"0.2.2"`. */
   readonly schema_version: typeof DECISION_SCHEMA_VERSION;
+  /** `"ALLOW"` or `"BLOCK"`. */
   readonly status: Status;
+  /** The ledger's string form, `namespace:resource@principal`. */
   readonly ledger: string;
+  /** `null` for a plain allow; `"BUDGET_EXCEEDED"` or `"STORE_ERROR"`. */
   readonly reason: BlockReason | null;
+  /** Human-readable explanation; `null` for a plain allow. */
   readonly message: string | null;
+  /** Spend in the window before the request, holds included, as a decimal string. */
   readonly spent_in_window: string;
+  /** The amount asked for, as a decimal string. */
   readonly requested: string;
+  /** What is left once the decision took effect, never below zero, as a decimal string. */
   readonly remaining: string;
 }
 
 /** Fields of a {@link Decision}. */
 export interface DecisionInit {
+  /** ALLOW or BLOCK. */
   readonly status: Status;
+  /** The ledger decided on. */
   readonly ledger: Ledger;
+  /** The budget it was held to. */
   readonly budget: Budget;
+  /** Null for a plain ALLOW; BUDGET_EXCEEDED or STORE_ERROR. */
   readonly reason: BlockReason | null;
+  /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
+  /** Spend in the window before the request, holds included. */
   readonly spentInWindow: Amount;
+  /** The amount asked for. */
   readonly requested: Amount;
+  /** What is left once the decision took effect, never below zero. */
   readonly remaining: Amount;
+  /** Each ledger's decision when several were charged together; default: the decision itself. */
   readonly perLedger?: readonly Decision[];
 }
 
@@ -50,18 +67,21 @@ export interface DecisionInit {
  * JSON.stringify(decision); // {"schema_version":"0.2.2","status":"ALLOW",…,"spent_in_window":"0.03",…}
  */
 export class Decision {
+  /** ALLOW or BLOCK. */
   readonly status: Status;
+  /** The ledger decided on (with several, the one that blocked, or the one with the least left). */
   readonly ledger: Ledger;
+  /** The budget that ledger was held to. */
   readonly budget: Budget;
   /** Null for a plain ALLOW; BUDGET_EXCEEDED, or STORE_ERROR (for a block and for a fail-open allow). */
   readonly reason: BlockReason | null;
   /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
-  /** Spend in the window at decision time, holds included: with this request if it was recorded. */
+  /** Spend in the window at decision time, holds included: with this request if it was recorded (0 on a store failure). */
   readonly spentInWindow: Amount;
   /** The amount asked for: the cost, or the estimate held. */
   readonly requested: Amount;
-  /** `maxSpend − spentInWindow`, never below zero. */
+  /** `maxSpend − spentInWindow`, never below zero (0 on a store failure). */
   readonly remaining: Amount;
   /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
   readonly perLedger: readonly Decision[];

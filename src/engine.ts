@@ -24,7 +24,14 @@ import { Reservation, type Settlement } from "./reservation.js";
 import { MemoryStore } from "./stores/memory.js";
 
 /** A ledger, or a ledger with the budget to hold it to in this call. */
-export type LedgerTarget = Ledger | { readonly ledger: Ledger; readonly budget?: Budget | undefined };
+export type LedgerTarget =
+  | Ledger
+  | {
+      /** The ledger charged. */
+      readonly ledger: Ledger;
+      /** The budget it is held to in this call, in place of the registered one. */
+      readonly budget?: Budget | undefined;
+    };
 
 /** One target, or several charged together: allowed only if all have room, recorded on all or none. */
 export type Targets = LedgerTarget | readonly LedgerTarget[];
@@ -61,6 +68,7 @@ export interface EngineOptions {
 export interface ReserveOutcome {
   /** The hold, or null when the decision blocked. */
   readonly reservation: Reservation | null;
+  /** The decision on the reservation. */
   readonly decision: Decision;
 }
 

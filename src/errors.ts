@@ -10,6 +10,7 @@ import type { Settlement } from "./reservation.js";
  * try { await engine.check(ledger, "-1") } catch (e) { e instanceof BudgetGateError } // true
  */
 export class BudgetGateError extends Error {
+  /** The class name, which `error.name` and logs show. */
   override name = "BudgetGateError";
 }
 
@@ -23,6 +24,7 @@ export class BudgetGateError extends Error {
  * }
  */
 export class BudgetExceededError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "BudgetExceededError";
   /** The blocking decision. */
   readonly decision: Decision;
@@ -46,6 +48,7 @@ export type BudgetExceeded = BudgetExceededError;
  * Amount.from("1e3"); // throws InvalidAmountError: Invalid amount "1e3": expected plain decimal notation …
  */
 export class InvalidAmountError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidAmountError";
   /** The rejected value. */
   readonly value: unknown;
@@ -63,6 +66,7 @@ export class InvalidAmountError extends BudgetGateError {
  * new Ledger("open:ai", "gpt-4o"); // throws InvalidLedgerError: namespace "open:ai" may not contain ":" …
  */
 export class InvalidLedgerError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidLedgerError";
 }
 
@@ -74,6 +78,7 @@ export class InvalidLedgerError extends BudgetGateError {
  * new Budget({ maxSpend: "10", window: 0 }); // throws InvalidBudgetError
  */
 export class InvalidBudgetError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "InvalidBudgetError";
 }
 
@@ -85,6 +90,7 @@ export class InvalidBudgetError extends BudgetGateError {
  * await new Engine().check(new Ledger("a", "b"), 1); // throws ConfigurationError: no budget for a:b@global
  */
 export class ConfigurationError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "ConfigurationError";
 }
 
@@ -97,6 +103,7 @@ export class ConfigurationError extends BudgetGateError {
  * await engine.commit(reservation, "0.1"); // throws ReservationNotFoundError
  */
 export class ReservationNotFoundError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "ReservationNotFoundError";
   /** The reservation id. */
   readonly reservationId: string;
@@ -153,6 +160,7 @@ export class ActualCostError<R = unknown> extends BudgetGateError {
  * try { await engine.spent(ledger) } catch (e) { if (e instanceof StoreError) retryLater(); }
  */
 export class StoreError extends BudgetGateError {
+  /** The class name, which `error.name` and logs show. */
   override name = "StoreError";
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -169,6 +177,7 @@ export class StoreError extends BudgetGateError {
  * new Engine({ store, storeTimeoutMs: 50 }); // calls slower than 50 ms fail with StoreTimeoutError
  */
 export class StoreTimeoutError extends StoreError {
+  /** The class name, which `error.name` and logs show. */
   override name = "StoreTimeoutError";
   /** The store operation that ran out of time. */
   readonly operation: string;

@@ -49,9 +49,18 @@ type Outcome<T, AsResult extends boolean> = AsResult extends true ? Result<T> : 
  * }
  */
 export interface Guard<A extends unknown[], R = unknown, AsResult extends boolean = false> {
+  /**
+   * Guards a function.
+   * @typeParam F - the function guarded.
+   */
   <F extends (...args: [...A, ...never[]]) => R | PromiseLike<R>>(
     fn: F,
   ): (...args: Parameters<F>) => Promise<Outcome<Awaited<ReturnType<F>>, AsResult>>;
+  /**
+   * Guards an async method, as a TypeScript 5 decorator.
+   * @typeParam This - the class the method belongs to.
+   * @typeParam F - the method guarded.
+   */
   <This, F extends (this: This, ...args: [...A, ...never[]]) => R | PromiseLike<R>>(
     method: F,
     context: ClassMethodDecoratorContext<This, F>,

@@ -1,3 +1,10 @@
+/**
+ * `budgetgate`: The core: the engine that decides, amounts, ledgers, budgets, decisions, guards, errors, the
+ * in-memory store, and the `Store` interface for store authors. See docs/semantics.md for the
+ * contract.
+ *
+ * @module budgetgate
+ */
 export { Amount, type AmountInput, type AmountOptions, DECIMALS, MAX_UNITS } from "./amount.js";
 export { Budget, type BudgetOptions, MAX_DURATION_SECONDS } from "./budget.js";
 export { type Clock, monotonicClock } from "./clock.js";

@@ -5,18 +5,28 @@
  * @example
  * new Budget({ maxSpend: "5", mode: Mode.SOFT });
  */
-export const Mode = { HARD: "HARD", SOFT: "SOFT" } as const;
+export const Mode = {
+  /** A blocked decision makes `enforce` and the throwing guards throw. */
+  HARD: "HARD",
+  /** A blocked decision is handed back by `enforce`; the caller decides. */
+  SOFT: "SOFT",
+} as const;
 /** `"HARD" | "SOFT"`. */
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 /**
- * What a decision does when the store fails or times out (SEMANTICS §7): FAIL_CLOSED blocks,
+ * What a decision does when the store fails or times out (docs/semantics.md §12): FAIL_CLOSED blocks,
  * FAIL_OPEN allows; both carry reason STORE_ERROR.
  *
  * @example
  * new Budget({ maxSpend: "5", onStoreError: StoreErrorMode.FAIL_OPEN });
  */
-export const StoreErrorMode = { FAIL_CLOSED: "FAIL_CLOSED", FAIL_OPEN: "FAIL_OPEN" } as const;
+export const StoreErrorMode = {
+  /** A store failure blocks the request. */
+  FAIL_CLOSED: "FAIL_CLOSED",
+  /** A store failure allows the request, unrecorded. */
+  FAIL_OPEN: "FAIL_OPEN",
+} as const;
 /** `"FAIL_CLOSED" | "FAIL_OPEN"`. */
 export type StoreErrorMode = (typeof StoreErrorMode)[keyof typeof StoreErrorMode];
 
@@ -26,7 +36,12 @@ export type StoreErrorMode = (typeof StoreErrorMode)[keyof typeof StoreErrorMode
  * @example
  * if (decision.status === Status.BLOCK) { … }
  */
-export const Status = { ALLOW: "ALLOW", BLOCK: "BLOCK" } as const;
+export const Status = {
+  /** The action may run. */
+  ALLOW: "ALLOW",
+  /** The action must not run. */
+  BLOCK: "BLOCK",
+} as const;
 /** `"ALLOW" | "BLOCK"`. */
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -36,6 +51,11 @@ export type Status = (typeof Status)[keyof typeof Status];
  * @example
  * if (decision.reason === BlockReason.STORE_ERROR) alertOps();
  */
-export const BlockReason = { BUDGET_EXCEEDED: "BUDGET_EXCEEDED", STORE_ERROR: "STORE_ERROR" } as const;
+export const BlockReason = {
+  /** The request does not fit the budget. */
+  BUDGET_EXCEEDED: "BUDGET_EXCEEDED",
+  /** The store failed or timed out; the budget's `onStoreError` decided. */
+  STORE_ERROR: "STORE_ERROR",
+} as const;
 /** `"BUDGET_EXCEEDED" | "STORE_ERROR"`. */
 export type BlockReason = (typeof BlockReason)[keyof typeof BlockReason];

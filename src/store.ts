@@ -94,7 +94,7 @@ export interface StoreSettlement {
  * describeStoreConformance("MyStore", { create: () => new MyStore(), destroy: (store) => store.close?.() });
  * ```
  *
- * Rules every store follows (SEMANTICS §5–§6):
+ * Rules every store follows (docs/semantics.md §5–§10):
  * - a spend recorded at time `t` counts while `t ≥ now − window`; with `window: null`, forever;
  * - a hold counts from `reserve` until `commit`, `release` or `ttl` seconds have passed;
  * - `charge` and `reserve` check `spent + amount ≤ maxSpend` on every line and record on all lines

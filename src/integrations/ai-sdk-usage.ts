@@ -7,7 +7,9 @@ import type { TokenUsage } from "./pricing.js";
  * `inputTokens` leave cache reads out; Google's `outputTokens` leave reasoning out).
  */
 export interface UsageConvention {
+  /** Whether the provider's input total already includes its cached input tokens. */
   readonly cachedInputIncluded: boolean;
+  /** Whether the provider's output total already includes its reasoning tokens. */
   readonly reasoningIncluded: boolean;
 }
 

@@ -3,6 +3,8 @@
  * It has no runtime dependency on `ai`: the types below are the parts of the AI SDK's middleware
  * specification (v2, AI SDK 5; v3, AI SDK 6; v4, AI SDK 7) that it reads, which the three agree
  * on, so one middleware fits all of them.
+ *
+ * @module budgetgate/ai-sdk
  */
 import { type AmountInput, type Budget, ConfigurationError, Engine, type Targets } from "budgetgate";
 import { aiSdkUsage, type UsageConvention } from "./ai-sdk-usage.js";
@@ -18,11 +20,15 @@ export { type TokenPrices, type TokenUsage, tokenCost } from "./pricing.js";
  * `V4CallOptions`) the middleware reads.
  */
 export interface ModelCallOptions {
+  /** The prompt, as the provider receives it. */
   readonly prompt: readonly unknown[];
+  /** The output-token cap, if the call set one: a base for an estimate. */
   readonly maxOutputTokens?: number | undefined;
   /** Per-call options by provider. Pass your own under a key of yours, e.g. `{ budgetgate: { userId } }`. */
   readonly providerOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined;
+  /** Extra HTTP headers of the call, e.g. one naming the user. */
   readonly headers?: Readonly<Record<string, string | undefined>> | undefined;
+  /** The call's abort signal; an abort settles the hold at once. */
   readonly abortSignal?: AbortSignal | undefined;
 }
 
@@ -30,13 +36,17 @@ export interface ModelCallOptions {
 export interface ModelInfo {
   /** Provider id, such as `"openai.chat"`. */
   readonly provider: string;
+  /** Model id, such as `"gpt-4o-mini"`. */
   readonly modelId: string;
 }
 
 /** One call to the model, as the `ledger`, `estimate`, `prices` and `cost` functions see it. */
 export interface ModelCall {
+  /** `"generate"` for `doGenerate`, `"stream"` for `doStream`. */
   readonly type: "generate" | "stream";
+  /** The call's options. */
   readonly params: ModelCallOptions;
+  /** The model called. */
   readonly model: ModelInfo;
 }
 
@@ -65,12 +75,15 @@ export interface BudgetMiddlewareOptions extends PricingOptions<ModelCall> {
 
 /** What `doGenerate` answers, as far as the middleware reads it. */
 export interface GenerateResultLike {
+  /** The token usage the provider reported (v2 or v3 shape). */
   readonly usage?: unknown;
+  /** Provider metadata; AI SDK 5 Anthropic reports cache writes here. */
   readonly providerMetadata?: unknown;
 }
 
 /** What `doStream` answers, as far as the middleware reads it. */
 export interface StreamResultLike {
+  /** The stream of parts; its `finish` part carries the usage. */
   readonly stream: ReadableStream<unknown>;
 }
 
@@ -82,13 +95,17 @@ export interface StreamResultLike {
  * AI SDK 5 and 7 do not read.
  */
 export interface BudgetMiddleware {
+  /** The middleware specification it declares (AI SDK 6 reads this). */
   readonly specificationVersion: "v3";
+  /** The middleware version AI SDK 5 reads. */
   readonly middlewareVersion: "v2";
+  /** Reserves the estimate, runs `doGenerate`, and commits the usage's cost (or releases on error). */
   wrapGenerate<R extends GenerateResultLike>(options: {
     doGenerate: () => PromiseLike<R>;
     params: ModelCallOptions;
     model: ModelInfo;
   }): Promise<R>;
+  /** Reserves the estimate, runs `doStream`, and commits at the `finish` part (or settles on cancel, abort or error). */
   wrapStream<R extends StreamResultLike>(options: {
     doStream: () => PromiseLike<R>;
     params: ModelCallOptions;
@@ -101,7 +118,7 @@ export interface BudgetMiddleware {
  * resolves the ledger(s), reserves the estimate before the request leaves, and commits the cost of
  * the usage the provider reports when the call finishes.
  *
- * - A blocked call never reaches the provider: it throws {@link BudgetExceededError}.
+ * - A blocked call never reaches the provider: it throws {@link budgetgate!BudgetExceededError}.
  * - A call that fails (the provider answers with an error) releases its hold; one that fails after
  *   its abort signal fired commits the estimate, since the provider may have billed it.
  * - A stream that ends early — the consumer cancels, the abort signal fires, the stream errors —

@@ -2,6 +2,8 @@
  * `budgetgate/anthropic`: spend limits for the Anthropic SDK (`messages.create`, streamed or not).
  * No runtime dependency on `@anthropic-ai/sdk`: it reads the usage fields of the SDK's results and
  * stream events by their wire names.
+ *
+ * @module budgetgate/anthropic
  */
 import type { TokenUsage } from "./pricing.js";
 import { type BudgetedCall, makeBudgetedCall, type SdkBudgetOptions } from "./sdk.js";
@@ -22,11 +24,22 @@ export {
  * `input_tokens` leaves out the cache: cache reads and writes are counted only in their own fields.
  */
 export interface AnthropicUsage {
+  /** Input tokens outside the cache (Anthropic does not include cache reads or writes here). */
   readonly input_tokens?: number | null | undefined;
+  /** Output tokens, thinking included. */
   readonly output_tokens?: number | null | undefined;
+  /** Input tokens read from the cache. */
   readonly cache_read_input_tokens?: number | null | undefined;
+  /** Input tokens written to the cache. */
   readonly cache_creation_input_tokens?: number | null | undefined;
-  readonly output_tokens_details?: { readonly thinking_tokens?: number | null | undefined } | null | undefined;
+  /** Details of the output tokens. */
+  readonly output_tokens_details?:
+    | {
+        /** Thinking tokens, included in `output_tokens`. */
+        readonly thinking_tokens?: number | null | undefined;
+      }
+    | null
+    | undefined;
 }
 
 /**
@@ -62,7 +75,7 @@ export function anthropicUsage(usage: AnthropicUsage | null | undefined): TokenU
  * Spend limits for Anthropic SDK requests. Configure once; then each call reserves the estimate on
  * its targets before `request` runs, and commits the cost of the usage Anthropic reports.
  *
- * - Blocked: `request` never runs; the call throws {@link BudgetExceededError}.
+ * - Blocked: `request` never runs; the call throws {@link budgetgate!BudgetExceededError}.
  * - The request fails (an API error): the hold is released. Aborted (`options.signal`) or timed
  *   out: the estimate is committed, since Anthropic may have billed it.
  * - Streams (`stream: true`) come back as a {@link MeteredStream}: the `message_delta` event, which
@@ -71,7 +84,7 @@ export function anthropicUsage(usage: AnthropicUsage | null | undefined): TokenU
  *   stream's `controller` aborts — commits the estimate, before the SDK stream is closed.
  *
  * `messages.stream()` (the MessageStream helper) is not metered by iteration alone; use
- * `messages.create({ stream: true })`, or see the recipe in the README.
+ * `messages.create({ stream: true })`, or see the recipe in docs/integrations.md.
  *
  * @throws {ConfigurationError} for missing or malformed options.
  * @example

@@ -35,7 +35,9 @@ export type SettleOutcome = "usage" | "estimate" | "released";
 
 /** What `onSettle` is told once a call is settled. */
 export interface SettleEvent<C> {
+  /** The call that was settled. */
   readonly call: C;
+  /** How it was settled: by its usage, at its estimate, or released. */
   readonly outcome: SettleOutcome;
   /** The usage priced, when the provider reported it. */
   readonly usage: TokenUsage | undefined;

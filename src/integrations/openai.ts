@@ -2,6 +2,8 @@
  * `budgetgate/openai`: spend limits for the OpenAI SDK (`chat.completions.create`,
  * `responses.create`, streamed or not). No runtime dependency on `openai`: it reads the usage
  * fields of the SDK's results and stream events by their wire names.
+ *
+ * @module budgetgate/openai
  */
 import type { TokenUsage } from "./pricing.js";
 import { type BudgetedCall, makeBudgetedCall, type SdkBudgetOptions } from "./sdk.js";
@@ -19,18 +21,50 @@ export {
 
 /** Chat Completions usage (`CompletionUsage`): prompt and completion totals include their details. */
 export interface OpenAIChatUsage {
+  /** Input tokens, cached ones included. */
   readonly prompt_tokens: number;
+  /** Output tokens, reasoning included. */
   readonly completion_tokens: number;
-  readonly prompt_tokens_details?: { readonly cached_tokens?: number | undefined } | null | undefined;
-  readonly completion_tokens_details?: { readonly reasoning_tokens?: number | undefined } | null | undefined;
+  /** Details of the input tokens. */
+  readonly prompt_tokens_details?:
+    | {
+        /** Input tokens read from the cache, included in the input total. */
+        readonly cached_tokens?: number | undefined;
+      }
+    | null
+    | undefined;
+  /** Details of the output tokens. */
+  readonly completion_tokens_details?:
+    | {
+        /** Reasoning tokens, included in the output total. */
+        readonly reasoning_tokens?: number | undefined;
+      }
+    | null
+    | undefined;
 }
 
 /** Responses API usage (`ResponseUsage`): input and output totals include their details. */
 export interface OpenAIResponsesUsage {
+  /** Input tokens, cached ones included. */
   readonly input_tokens: number;
+  /** Output tokens, reasoning included. */
   readonly output_tokens: number;
-  readonly input_tokens_details?: { readonly cached_tokens?: number | undefined } | null | undefined;
-  readonly output_tokens_details?: { readonly reasoning_tokens?: number | undefined } | null | undefined;
+  /** Details of the input tokens. */
+  readonly input_tokens_details?:
+    | {
+        /** Input tokens read from the cache, included in the input total. */
+        readonly cached_tokens?: number | undefined;
+      }
+    | null
+    | undefined;
+  /** Details of the output tokens. */
+  readonly output_tokens_details?:
+    | {
+        /** Reasoning tokens, included in the output total. */
+        readonly reasoning_tokens?: number | undefined;
+      }
+    | null
+    | undefined;
 }
 
 /**
@@ -73,7 +107,7 @@ const FINAL_EVENTS = new Set(["response.completed", "response.incomplete", "resp
  * Spend limits for OpenAI SDK requests. Configure once; then each call reserves the estimate on
  * its targets before `request` runs, and commits the cost of the usage OpenAI reports.
  *
- * - Blocked: `request` never runs; the call throws {@link BudgetExceededError}.
+ * - Blocked: `request` never runs; the call throws {@link budgetgate!BudgetExceededError}.
  * - The request fails (an API error): the hold is released. Aborted (`options.signal`) or timed
  *   out: the estimate is committed, since OpenAI may have billed it.
  * - Streams (`stream: true`) come back as a {@link MeteredStream}: the usage chunk (Chat

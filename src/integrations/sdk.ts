@@ -25,7 +25,9 @@ export interface SdkBudgetOptions extends PricingOptions<SdkCall> {
 
 /** Per-call overrides, the third argument of a budgeted call. */
 export interface SdkCallOptions extends PricingOptions<SdkCall> {
+  /** This call's estimate, in place of the wrapper's. */
   readonly estimate?: AmountInput | undefined;
+  /** The budget of targets that carry none, for this call. */
   readonly budget?: Budget | undefined;
   /**
    * The abort signal you also give the SDK request. When it fires, a stream commits at once (usage
@@ -60,6 +62,7 @@ export class MeteredStream<T> implements AsyncIterable<T> {
     this.settlement = settlement;
   }
 
+  /** Iterates the SDK's events; iterate once. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.#items;
   }

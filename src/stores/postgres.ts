@@ -11,6 +11,8 @@
  * transactions would mostly fail and retry, each retry another round trip; a row lock queues them
  * instead, and READ COMMITTED with the lock held sees the latest committed total. Locking in key
  * order makes several-ledger charges deadlock-free.
+ *
+ * @module budgetgate/postgres
  */
 import {
   BudgetGateError,

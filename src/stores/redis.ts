@@ -1,3 +1,9 @@
+/**
+ * `budgetgate/redis`: A store shared by every process and host that reaches one Redis (6.2 or later): every
+ * operation is one Lua script, atomic on the server. See docs/stores/redis.md.
+ *
+ * @module budgetgate/redis
+ */
 import { randomBytes } from "node:crypto";
 import {
   type BudgetGateError,

@@ -1,3 +1,9 @@
+/**
+ * `budgetgate/sqlite`: A store in a SQLite file, shared by the processes of one host: every call is one
+ * `BEGIN IMMEDIATE` transaction. See docs/stores/sqlite.md.
+ *
+ * @module budgetgate/sqlite
+ */
 import {
   BudgetGateError,
   ConfigurationError,

@@ -1,16 +1,16 @@
 /**
- * The README section on PostgresStore shows the schema as plain SQL: it must be exactly what
- * `migrate()` runs (postgresSchema() with the default prefix), tables and functions alike.
+ * The PostgresStore page (docs/stores/postgres.md) shows the schema as plain SQL: it must be exactly
+ * what `migrate()` runs (postgresSchema() with the default prefix), tables and functions alike.
  */
-import { readFileSync } from "node:fs";
 import { postgresSchema } from "budgetgate/postgres";
 import { describe, expect, it } from "vitest";
+import { page } from "../support/docs.js";
 
-const doc = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const { path, text: doc } = page("docs/stores/postgres.md");
 
 function block(marker: string): string {
   const match = new RegExp(`<!-- ${marker} -->\\n\`\`\`sql\\n([\\s\\S]*?)\`\`\``).exec(doc);
-  if (match === null) throw new Error(`README.md has no sql block after <!-- ${marker} -->`);
+  if (match === null) throw new Error(`${path} has no sql block after <!-- ${marker} -->`);
   return match[1] as string;
 }
 

@@ -1,31 +1,33 @@
 /**
- * Every ```ts block of the README is a program: each is written out, type-checked with the project's
- * strict settings, and run. A README example that no longer compiles or throws fails the build.
- * Blocks fenced as ```typescript are fragments that need credentials or surrounding code (SDK
- * recipes); their runnable, offline counterparts are the programs in examples/, which CI runs.
+ * Every ```ts block of the README and of the pages under docs/ is a program: each is written out,
+ * type-checked with the project's strict settings, and run. An example that no longer compiles or
+ * throws fails the build. Blocks fenced as ```typescript are fragments that need credentials or
+ * surrounding code (SDK recipes); their runnable, offline counterparts are the programs in
+ * examples/, which CI runs.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { pages, root } from "../support/docs.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const blocks = [...readFileSync(join(root, "README.md"), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map(
-  (m) => m[1] as string,
+const blocks = pages().flatMap(({ path, text }) =>
+  [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${path} #${i + 1}`, code: m[1] as string })),
 );
 const dir = join(root, ".tmp", "readme");
+const fileOf = (i: number) => join(dir, `example-${i + 1}.ts`);
 
-describe("README examples", () => {
-  it("has examples to check", () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(6);
+describe("documentation examples", () => {
+  it("has examples to check, in the README and in docs/", () => {
+    expect(blocks.filter((b) => b.name.startsWith("README.md")).length).toBeGreaterThanOrEqual(6);
+    expect(blocks.filter((b) => b.name.startsWith("docs/")).length).toBeGreaterThanOrEqual(3);
   });
 
   it("type-check under the project's strict settings", () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    blocks.forEach((code, i) => {
-      writeFileSync(join(dir, `example-${i + 1}.ts`), `${code}\nexport {};\n`);
+    blocks.forEach(({ name, code }, i) => {
+      writeFileSync(fileOf(i), `// ${name}\n${code}\nexport {};\n`);
     });
     writeFileSync(
       join(dir, "tsconfig.json"),
@@ -36,8 +38,7 @@ describe("README examples", () => {
     });
   }, 60_000);
 
-  it.each(blocks.map((code, i) => [i + 1, code] as const))("example %i runs", (i) => {
-    const file = join(dir, `example-${i}.ts`);
-    execFileSync(process.execPath, ["--import", "tsx", file], { cwd: root, stdio: "pipe", timeout: 30_000 });
+  it.each(blocks.map((block, i) => [block.name, i] as const))("%s runs", (_name, i) => {
+    execFileSync(process.execPath, ["--import", "tsx", fileOf(i)], { cwd: root, stdio: "pipe", timeout: 30_000 });
   });
 });

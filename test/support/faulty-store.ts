@@ -3,7 +3,7 @@ import type { Awaitable, Store, StoreCall } from "../../src/store.js";
 
 /**
  * A real MemoryStore whose calls can be made to fail or hang, to exercise the engine's handling of
- * store failures (SEMANTICS §7) and timeouts. `mode` applies to every call until changed:
+ * store failures (docs/semantics.md §12) and timeouts. `mode` applies to every call until changed:
  * "throw" is an outage (a StoreError), "bug" a store that throws something else.
  */
 export class FaultyStore implements Store {

@@ -31,24 +31,41 @@ export interface PostgresDriver {
 
 /** The part of a `pg` Pool the store uses. */
 export interface PgPoolLike {
+  /** Checks a client out of the pool. */
   connect(): Promise<PgClientLike>;
 }
 
 /** The part of a `pg` PoolClient the store uses. */
 export interface PgClientLike {
-  query(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[] }>;
+  /** Runs a (named, prepared) statement with parameters. */
+  query(config: { name?: string; text: string; values?: unknown[] }): Promise<{
+    /** The rows the statement returned. */
+    rows: unknown[];
+  }>;
+  /** Runs SQL text with no parameters (scripts such as the schema). */
   query(text: string): Promise<unknown>;
+  /** Returns the client to the pool, or destroys it when given `true` or an error. */
   release(destroy?: boolean | Error): void;
 }
 
 /** The part of a postgres.js `sql` the store uses. */
 export interface PostgresJsLike {
+  /** Reserves one connection for the store's call. */
   reserve(): Promise<PostgresJsReserved>;
 }
 
 /** The part of a postgres.js reserved connection the store uses. */
 export interface PostgresJsReserved {
-  unsafe(text: string, params?: never[], options?: { prepare?: boolean }): PromiseLike<unknown> & { simple(): unknown };
+  /** Runs SQL text with parameters. */
+  unsafe(
+    text: string,
+    params?: never[],
+    options?: { prepare?: boolean },
+  ): PromiseLike<unknown> & {
+    /** Runs it as a simple query, so that text with several statements (the schema) is allowed. */
+    simple(): unknown;
+  };
+  /** Returns the connection to the pool. */
   release(): void;
 }
 

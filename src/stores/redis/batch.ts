@@ -44,10 +44,10 @@ export interface Reversal {
 }
 
 /**
- * Most operations one script call carries. Each call costs the server about as much as two or
- * three operations before it does any (about 150 000 instructions, by callgrind: reading its
- * arguments, setting the script up), so bigger batches share that; 64 operations run in about a
- * millisecond, so no call holds the server for long.
+ * Most operations one script call carries. Each call has a fixed cost on the server before it does
+ * any operation (reading its arguments, setting the script up), so bigger batches share it, while
+ * 64 operations are still short enough that no call holds the server for long. The measurements
+ * behind the number are in docs/benchmarks.md ("RedisStore: instructions per decision").
  */
 export const MAX_BATCH = 64;
 
@@ -59,10 +59,8 @@ export const MAX_BATCH = 64;
  *
  * A tick's operations go out as one call while another call is in flight, and as two when none
  * is: two calls alternate, the server running one while the client reads the answer of the other
- * and sends the next. Measured side by side with `npm run bench:redis`: at 128 calls in flight,
- * always splitting a tick over two calls of at most 32 gave 1.03–1.07× rate-limiter-flexible's
- * throughput against 1.23–1.36× for calls of up to 64; at 16 in flight, never splitting gave
- * 0.42–0.43× against 0.47–0.67× over six runs.
+ * and sends the next. Why this rule and not a fixed split: the side-by-side measurements of
+ * `npm run bench:redis` in docs/benchmarks.md ("RedisStore: how a tick is split into calls").
  */
 export class Batcher {
   #queue: Operation[] = [];

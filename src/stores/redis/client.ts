@@ -35,16 +35,23 @@ export interface ScriptClient {
 
 /** The part of an ioredis client (`Redis` or `Cluster`) the store uses. @example new RedisStore(new Redis()) */
 export interface IoRedisClient {
+  /** Runs a cached script by its SHA-1. */
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Runs a script from its source (and caches it). */
   eval(script: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** The connection state; the store sends only while it is `"ready"`. */
   readonly status: string;
+  /** True for an ioredis `Cluster`. */
   readonly isCluster: boolean;
+  /** Registers a listener; the store listens for `"ready"`. */
   on?(event: "ready", listener: () => void): unknown;
 }
 
 /** Script options as node-redis takes them. @example { keys: ["k"], arguments: ["1"] } */
 export interface NodeRedisEvalOptions {
+  /** The keys the script touches. */
   keys?: string[];
+  /** The script's other arguments. */
   arguments?: string[];
 }
 
@@ -53,11 +60,17 @@ export interface NodeRedisEvalOptions {
  * @example new RedisStore(await createClient({ url }).connect())
  */
 export interface NodeRedisClient {
+  /** Runs a cached script by its SHA-1. */
   evalSha(sha1: string, options?: NodeRedisEvalOptions): Promise<unknown>;
+  /** Runs a script from its source (and caches it). */
   eval(script: string, options?: NodeRedisEvalOptions): Promise<unknown>;
+  /** Whether the client has a socket open (or is opening one). */
   readonly isOpen: boolean;
+  /** Registers a listener; the store follows the connection's events. */
   on?(event: "ready" | "connect" | "error" | "reconnecting", listener: () => void): unknown;
+  /** Closes the socket at once; the store uses it to force a reconnection. */
   destroy?(): unknown;
+  /** Opens the connection again after `destroy`. */
   connect?(): Promise<unknown>;
 }
 

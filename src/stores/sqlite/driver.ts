@@ -5,10 +5,18 @@ import { adaptBuiltin, type BuiltinDatabase } from "./builtin.js";
 
 /** A prepared statement, as far as the store uses one. */
 export interface SqliteStatement {
-  run(...params: unknown[]): { readonly changes: number };
+  /** Runs the statement; `changes` is the number of rows it changed. */
+  run(...params: unknown[]): {
+    /** Rows the statement changed. */
+    readonly changes: number;
+  };
+  /** The first row of the result, or undefined. */
   get(...params: unknown[]): unknown;
+  /** Every row of the result. */
   all(...params: unknown[]): unknown[];
+  /** Makes the statement answer the first column only. */
   pluck(toggle?: boolean): SqliteStatement;
+  /** Makes the statement answer integers as bigint. */
   safeIntegers(toggle?: boolean): SqliteStatement;
 }
 
@@ -19,12 +27,21 @@ export interface SqliteStatement {
 export interface SqliteDatabase {
   /** The file name, or `":memory:"`. */
   readonly name: string;
+  /** Whether the database lives in memory (`":memory:"`). */
   readonly memory: boolean;
+  /** Whether the connection was opened read-only. */
   readonly readonly: boolean;
+  /** Compiles a statement. */
   prepare(source: string): SqliteStatement;
-  transaction(fn: (work: () => unknown) => unknown): { immediate(work: () => unknown): unknown };
+  /** Wraps a function in a transaction; the store uses its `immediate` form. */
+  transaction(fn: (work: () => unknown) => unknown): {
+    /** Runs `work` in a `BEGIN IMMEDIATE` transaction. */ immediate(work: () => unknown): unknown;
+  };
+  /** Runs SQL with no parameters (the schema). */
   exec(source: string): unknown;
+  /** Reads or sets a pragma. */
   pragma(source: string, options?: { simple?: boolean }): unknown;
+  /** Closes the connection. */
   close(): unknown;
 }
 
