@@ -22,6 +22,8 @@ const app = await Application.bootstrapWithPlugins({
   out: "api",
   name: "budgetgate",
   readme: "none",
+  // A clone's origin is often a path, not a host: link nothing rather than warn.
+  disableSources: true,
   excludePrivate: true,
   excludeInternal: true,
   // Helper types the public signatures are written with; documented where they are used.

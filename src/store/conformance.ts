@@ -55,9 +55,17 @@ export interface FaultSetup {
    * Makes calls wait past any deadline (another connection holding a lock, a blocked connection):
    * `store` is the store to call meanwhile, `end` lifts the stall.
    */
-  stall(store: Store): Promise<{ readonly store: Store; end(): Promise<void> }>;
+  stall(store: Store): Promise<Stall>;
   /** Closes what the other three made. */
   close?(store: Store): void | Promise<void>;
+}
+
+/** A store whose calls are held up, and the way to let them go. */
+export interface Stall {
+  /** The store to call while the stall lasts (often `store` itself). */
+  readonly store: Store;
+  /** Lifts the stall. */
+  end(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
