@@ -27,7 +27,7 @@ const app = await Application.bootstrapWithPlugins({
   excludePrivate: true,
   excludeInternal: true,
   // Helper types the public signatures are written with; documented where they are used.
-  intentionallyNotExported: ["CallArgs", "Outcome"],
+  intentionallyNotExported: ["CallArgs", "Outcome", "BrandedClass"],
   treatWarningsAsErrors: true,
   validation: {
     notExported: true,
