@@ -50,6 +50,7 @@ export class BudgetGateError extends Error {
     value: unknown,
   ): value is InstanceType<C> {
     const brands = typeof value === "object" && value !== null ? (value as { [BRANDS]?: unknown })[BRANDS] : undefined;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class isInstance was called on (StoreError.isInstance checks StoreError's brand)
     return Array.isArray(brands) && brands.includes(this.brand);
   }
 }
