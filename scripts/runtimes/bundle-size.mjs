@@ -22,7 +22,7 @@ const result = await build({
   write: false,
   metafile: true,
   logLevel: "warning",
-  alias: { budgetgate: `${root}dist/index.js` },
+  alias: { budgetgate: `${root}dist/index.js`, "budgetgate/store": `${root}dist/store.js` },
 });
 const external = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external));
 const code = result.outputFiles[0].contents;

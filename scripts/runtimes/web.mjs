@@ -24,7 +24,11 @@ async function bundle(entry, format) {
     target: "es2022",
     outfile,
     logLevel: "warning",
-    alias: { budgetgate: join(root, "dist/index.js"), "budgetgate/ai-sdk": join(root, "dist/ai-sdk.js") },
+    alias: {
+      budgetgate: join(root, "dist/index.js"),
+      "budgetgate/store": join(root, "dist/store.js"),
+      "budgetgate/ai-sdk": join(root, "dist/ai-sdk.js"),
+    },
   });
   return outfile;
 }

@@ -23,8 +23,14 @@ export interface BuiltinDatabase {
  * Both built-ins run prepared statements synchronously, as better-sqlite3 does; what they lack is
  * `pluck`, `pragma` and `transaction`, made here from plain statements.
  */
-export function adaptBuiltin(raw: BuiltinDatabase, filename: string): SqliteDatabase {
+export function adaptBuiltin(raw: BuiltinDatabase, filename: string): SqliteDatabase & { readonly open: boolean } {
+  // better-sqlite3 says `open: false` once closed, which is how the store tells a database closed by
+  // its owner (an outage: StoreError) from a bug; the built-ins' own errors do not say it.
+  let open = true;
   return {
+    get open() {
+      return open;
+    },
     name: filename,
     memory: filename === ":memory:" || filename === "",
     readonly: false,
@@ -47,7 +53,10 @@ export function adaptBuiltin(raw: BuiltinDatabase, filename: string): SqliteData
         }
       },
     }),
-    close: () => raw.close(),
+    close: () => {
+      open = false;
+      return raw.close();
+    },
   };
 }
 
