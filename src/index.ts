@@ -1,7 +1,7 @@
 /**
- * `budgetgate`: The core: the engine that decides, amounts, ledgers, budgets, decisions, guards, errors, the
- * in-memory store, and the `Store` interface for store authors. See docs/semantics.md for the
- * contract.
+ * `budgetgate`: the core an application needs: the engine that decides, amounts, ledgers, budgets,
+ * decisions, guards, errors and the in-memory store. Store authors find the `Store` interface and
+ * the conformance suite on `budgetgate/store`. See docs/semantics.md for the contract.
  *
  * @module budgetgate
  */
