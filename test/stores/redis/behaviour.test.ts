@@ -11,7 +11,7 @@ import {
   StoreErrorMode,
 } from "../../../src/index.js";
 import { ARITHMETIC_LUA, joinLimbs } from "../../../src/stores/redis/arith.js";
-import { escapeKeyPart, RedisStore, type ScriptClient } from "../../../src/stores/redis.js";
+import { escapeKeyPart, RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
 import { clusterHashTag, directCall, sleep, uniquePrefix } from "./support/helpers.js";
 

@@ -22,15 +22,15 @@ import {
   show,
   verdictOf,
 } from "budgetgate/store";
-import { Account } from "./sqlite/accounts.js";
-import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./sqlite/driver.js";
-import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
-import { storedKey } from "./sqlite/keys.js";
-import { isBusy, withWriteLock } from "./sqlite/lock.js";
-import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
-import { prepareStatements, type Statements } from "./sqlite/statements.js";
+import { Account } from "./accounts.js";
+import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
+import { expireHolds, placeHold, settleHold } from "./holds.js";
+import { storedKey } from "./keys.js";
+import { isBusy, withWriteLock } from "./lock.js";
+import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./schema.js";
+import { prepareStatements, type Statements } from "./statements.js";
 
-export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite/driver.js";
+export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./driver.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {

@@ -38,10 +38,10 @@ import {
   type PostgresRow,
   type PostgresSession,
   toDriver,
-} from "./postgres/driver.js";
-import { storedKey } from "./postgres/keys.js";
-import { type PostgresNames, postgresNames } from "./postgres/names.js";
-import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./postgres/schema.js";
+} from "./driver.js";
+import { storedKey } from "./keys.js";
+import { type PostgresNames, postgresNames } from "./names.js";
+import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./schema.js";
 
 export type {
   PgClientLike,
@@ -52,9 +52,9 @@ export type {
   PostgresJsReserved,
   PostgresRow,
   PostgresSession,
-} from "./postgres/driver.js";
-export { DEFAULT_PREFIX, type PostgresNames } from "./postgres/names.js";
-export { postgresSchema, SCHEMA_VERSION } from "./postgres/schema.js";
+} from "./driver.js";
+export { DEFAULT_PREFIX, type PostgresNames } from "./names.js";
+export { postgresSchema, SCHEMA_VERSION } from "./schema.js";
 
 /**
  * Options of {@link PostgresStore}.

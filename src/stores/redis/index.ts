@@ -23,12 +23,12 @@ import {
   type StoreVerdict,
   show,
 } from "budgetgate/store";
-import { joinLimbs } from "./redis/arith.js";
-import { type Answer, Batcher, type Operation, type Reversal } from "./redis/batch.js";
-import { type RedisClient, type ScriptClient, toScriptClient } from "./redis/client.js";
-import { KeySpace, type LedgerKeys } from "./redis/keys.js";
-import { OP, SCRIPTS, type Script } from "./redis/scripts.js";
-import { monotonicMs, ServerClock } from "./redis/server-clock.js";
+import { joinLimbs } from "./arith.js";
+import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js";
+import { type RedisClient, type ScriptClient, toScriptClient } from "./driver.js";
+import { KeySpace, type LedgerKeys } from "./keys.js";
+import { OP, SCRIPTS, type Script } from "./scripts.js";
+import { monotonicMs, ServerClock } from "./server-clock.js";
 
 export type {
   IoRedisClient,
@@ -36,8 +36,8 @@ export type {
   NodeRedisEvalOptions,
   RedisClient,
   ScriptClient,
-} from "./redis/client.js";
-export { escapeKeyPart } from "./redis/keys.js";
+} from "./driver.js";
+export { escapeKeyPart } from "./keys.js";
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {

@@ -7,9 +7,9 @@ import {
   type StoreVerdict,
   verdictOf,
 } from "budgetgate/store";
-import { monotonicClock } from "../clock.js";
-import { ReservationNotFoundError } from "../errors.js";
-import type { Ledger } from "../ledger.js";
+import { monotonicClock } from "../../clock.js";
+import { ReservationNotFoundError } from "../../errors.js";
+import type { Ledger } from "../../ledger.js";
 import { TimeHeap } from "./time-heap.js";
 import { TimeQueue } from "./time-queue.js";
 
