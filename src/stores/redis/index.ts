@@ -70,8 +70,8 @@ export interface RedisStoreOptions {
   readonly receiptTtlMs?: number;
 }
 
-/** Default key prefix. @example new RedisStore(redis).prefix === DEFAULT_REDIS_PREFIX // true */
-export const DEFAULT_REDIS_PREFIX = "budgetgate:";
+/** Default key prefix. @example new RedisStore(redis).prefix === DEFAULT_PREFIX // true */
+export const DEFAULT_PREFIX = "budgetgate:";
 
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -126,7 +126,7 @@ export class RedisStore implements Store {
     }
     this.#receiptTtlMs = ttl;
     this.#client = toScriptClient(client, options.cluster);
-    this.#keys = new KeySpace(options.prefix ?? DEFAULT_REDIS_PREFIX, options.hashTag);
+    this.#keys = new KeySpace(options.prefix ?? DEFAULT_PREFIX, options.hashTag);
     this.#batcher = new Batcher((operations) => this.#dispatch(operations), this.cluster);
   }
 

@@ -27,10 +27,11 @@ import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } 
 import { expireHolds, placeHold, settleHold } from "./holds.js";
 import { storedKey } from "./keys.js";
 import { isBusy, withWriteLock } from "./lock.js";
-import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./schema.js";
+import { DEFAULT_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
 export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./driver.js";
+export { DEFAULT_PREFIX } from "./schema.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -40,8 +41,11 @@ export interface SqliteStoreOptions {
    * process still loses nothing, but a power loss or kernel crash may roll back the last commits.
    */
   readonly synchronous?: "full" | "normal";
-  /** Prefix of the store's table names, so that it can share a database. Default `"budgetgate_"`. */
-  readonly tablePrefix?: string;
+  /**
+   * Prefix of the store's table names, so that it can share a database: tables `<prefix>_meta`,
+   * `<prefix>_ledgers`, …. Default `"budgetgate"`.
+   */
+  readonly prefix?: string;
   /** Most expired spend rows deleted per ledger per call. Default 512. */
   readonly deleteBatch?: number;
   /** How long the constructor waits for a lock held by another connection, in ms. Default 5000. */
@@ -95,10 +99,10 @@ export class SqliteStore implements Store {
     if (synchronous !== "full" && synchronous !== "normal") {
       throw new ConfigurationError(`Invalid synchronous ${show(synchronous)}: expected "full" or "normal"`);
     }
-    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
     if (typeof prefix !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(prefix)) {
       throw new ConfigurationError(
-        `Invalid tablePrefix ${show(prefix)}: expected letters, digits and "_", not starting with a digit`,
+        `Invalid SqliteStore prefix ${show(prefix)}: expected letters, digits and "_", not starting with a digit`,
       );
     }
     this.#deleteBatch = options.deleteBatch ?? 512;

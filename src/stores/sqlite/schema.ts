@@ -10,8 +10,11 @@
 /** Version of the layout below, kept in the `meta` table; a store refuses a version it does not know. */
 export const SCHEMA_VERSION = "1";
 
-/** The default prefix of the store's table names. */
-export const DEFAULT_TABLE_PREFIX = "budgetgate_";
+/**
+ * Default prefix of the store's tables: `budgetgate_meta`, `budgetgate_ledgers`, ….
+ * @example new SqliteStore(":memory:", { prefix: `${DEFAULT_PREFIX}_test` }) // tables budgetgate_test_ledgers, …
+ */
+export const DEFAULT_PREFIX = "budgetgate";
 
 /** Names of the store's tables for one prefix. */
 export interface TableNames {
@@ -21,13 +24,13 @@ export interface TableNames {
   readonly holds: string;
 }
 
-/** The table names for `prefix` (already validated as an SQL identifier). */
+/** The table names for `prefix` (already validated as an SQL identifier), joined by `_` as PostgreSQL's are. */
 export function tableNames(prefix: string): TableNames {
   return {
-    meta: `${prefix}meta`,
-    ledgers: `${prefix}ledgers`,
-    spends: `${prefix}spends`,
-    holds: `${prefix}holds`,
+    meta: `${prefix}_meta`,
+    ledgers: `${prefix}_ledgers`,
+    spends: `${prefix}_spends`,
+    holds: `${prefix}_holds`,
   };
 }
 

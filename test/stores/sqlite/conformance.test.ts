@@ -98,8 +98,8 @@ describe("SqliteStore", () => {
 
   it("keeps stores with different table prefixes apart in one database", async () => {
     const db = openDatabase(":memory:");
-    const a = new Engine({ store: new SqliteStore(db, { tablePrefix: "a_" }) });
-    const b = new Engine({ store: new SqliteStore(db, { tablePrefix: "b_" }) });
+    const a = new Engine({ store: new SqliteStore(db, { prefix: "a" }) });
+    const b = new Engine({ store: new SqliteStore(db, { prefix: "b" }) });
     const l = new Ledger(ns(), "model");
     await a.check(l, "3", budget);
     expect((await a.spent(l, budget)).toString()).toBe("3");
@@ -110,7 +110,7 @@ describe("SqliteStore", () => {
   it("refuses bad arguments with errors that name them", () => {
     expect(() => new SqliteStore("")).toThrow(ConfigurationError);
     expect(() => new SqliteStore(42 as unknown as string)).toThrow(/Invalid database 42/);
-    expect(() => new SqliteStore(":memory:", { tablePrefix: "x; DROP" })).toThrow(/Invalid tablePrefix "x; DROP"/);
+    expect(() => new SqliteStore(":memory:", { prefix: "x; DROP" })).toThrow(/Invalid SqliteStore prefix "x; DROP"/);
     expect(() => new SqliteStore(":memory:", { synchronous: "off" as "full" })).toThrow(/Invalid synchronous "off"/);
     expect(() => new SqliteStore(":memory:", { deleteBatch: 0 })).toThrow(/Invalid deleteBatch 0/);
     expect(() => new SqliteStore(join(dir, "no", "such", "dir.db"))).toThrow(StoreError);
