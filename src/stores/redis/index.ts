@@ -27,6 +27,7 @@ import { joinLimbs } from "./arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./driver.js";
 import { KeySpace, type LedgerKeys } from "./keys.js";
+import { LAYOUT_VERSION, layoutMismatch } from "./layout.js";
 import { OP, SCRIPTS, type Script } from "./scripts.js";
 import { monotonicMs, ServerClock } from "./server-clock.js";
 
@@ -38,6 +39,7 @@ export type {
   ScriptClient,
 } from "./driver.js";
 export { escapeKeyPart } from "./keys.js";
+export { LAYOUT_VERSION } from "./layout.js";
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -70,7 +72,7 @@ export interface RedisStoreOptions {
   readonly receiptTtlMs?: number;
 }
 
-/** Default key prefix. @example new RedisStore(redis).prefix === DEFAULT_PREFIX // true */
+/** Default key prefix: keys `budgetgate:v3:{…}`. @example new RedisStore(redis).prefix === DEFAULT_PREFIX // true */
 export const DEFAULT_PREFIX = "budgetgate:";
 
 const NEVER_ABORTED = new AbortController().signal;
@@ -110,6 +112,9 @@ export class RedisStore implements Store {
   #pendingReversals = 0;
   #lostReversals = 0;
   #calibration: Promise<void> | undefined;
+  /** Settles once the prefix's marker names this layout; retried after a failure to read it. */
+  #layout: Promise<void> | undefined;
+  #layoutClaimed = false;
 
   constructor(client: RedisClient, options: RedisStoreOptions = {}) {
     if (options === null || typeof options !== "object") {
@@ -225,7 +230,7 @@ export class RedisStore implements Store {
 
   /**
    * Deletes every key under this store's prefix, a batch per round trip (SCAN), so it is not
-   * atomic: run it when nothing else writes. Stops when the engine gives up on the call.
+   * atomic: run it when nothing else writes. Keys of another layout are left alone. Stops when the engine gives up on the call.
    * @throws {ConfigurationError} on a Redis Cluster, where keys live on several servers.
    */
   async clearAll(call: StoreCall): Promise<void> {
@@ -244,6 +249,9 @@ export class RedisStore implements Store {
       }
       cursor = String(reply);
     } while (cursor !== "0");
+    // The prefix holds nothing now: the next store to use it, of whichever layout, claims it anew.
+    this.#layoutClaimed = false;
+    await this.#send(SCRIPTS.unclaim, [this.#keys.marker], [String(LAYOUT_VERSION)]);
   }
 
   async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<StoreSettlement> {
@@ -325,6 +333,7 @@ export class RedisStore implements Store {
     let live = operations;
     let sent = false;
     try {
+      if (!this.#layoutClaimed) await this.#claimLayout();
       if (!this.#clock.calibrated) await this.#calibrate();
       const send = (fallback: boolean) => {
         const keys: string[] = [receipt];
@@ -356,7 +365,7 @@ export class RedisStore implements Store {
       }
       this.#deliver(live, reply, receipt);
     } catch (error) {
-      const failure = wrap(error, "batch");
+      const failure = error instanceof ConfigurationError ? error : wrap(error, "batch");
       for (const op of live) op.reject(failure);
       // The batch may have run without its answer reaching us (a dropped connection): reverse what
       // it may have done, or make sure it never does.
@@ -506,6 +515,28 @@ export class RedisStore implements Store {
         throw wrap(retry, script.name);
       }
     }
+  }
+
+  /**
+   * Checks once, before the first batch, that the prefix's marker names this layout (writing it if
+   * the prefix has none yet).
+   * @throws {ConfigurationError} if it names another: keys written by another version of budgetgate.
+   */
+  #claimLayout(): Promise<void> {
+    const marker = this.#keys.marker;
+    this.#layout ??= this.#send(SCRIPTS.layout, [marker], [String(LAYOUT_VERSION)]).then(
+      (reply) => {
+        this.#layout = undefined;
+        const found = Array.isArray(reply) ? reply[0] : reply;
+        if (String(found) !== String(LAYOUT_VERSION)) throw layoutMismatch(this.prefix, marker, found);
+        this.#layoutClaimed = true;
+      },
+      (error: unknown) => {
+        this.#layout = undefined;
+        throw error;
+      },
+    );
+    return this.#layout;
   }
 
   /** Learns the server's clock once, before the first deadline has to be expressed in it. */

@@ -508,6 +508,24 @@ for _, key in ipairs(r[2]) do redis.call('UNLINK', key) end
 return r[1]
 `;
 
+/**
+ * Claims a prefix for a key layout: the marker key KEYS[1] is set to ARGV[1] unless it holds a
+ * layout already. Reply: {the layout the marker names}, an array as the other scripts' replies are
+ * (adapters may expect one).
+ */
+const LAYOUT = `
+local found = redis.call('GET', KEYS[1])
+if found then return {found} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {ARGV[1]}
+`;
+
+/** Deletes the marker KEYS[1] if it names layout ARGV[1] (clearAll's last step). Reply: 1 if deleted. */
+const UNCLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** A script's text and the SHA-1 that EVALSHA knows it by. */
 export interface Script {
   readonly name: string;
@@ -524,6 +542,8 @@ export const SCRIPTS = {
   batch: script("batch", BATCH),
   time: script("time", TIME),
   scanDelete: script("scanDelete", SCAN_DELETE),
+  layout: script("layout", LAYOUT),
+  unclaim: script("unclaim", UNCLAIM),
 } as const;
 
 /** Operation codes of the batch script. */

@@ -27,11 +27,11 @@ import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } 
 import { expireHolds, placeHold, settleHold } from "./holds.js";
 import { storedKey } from "./keys.js";
 import { isBusy, withWriteLock } from "./lock.js";
-import { DEFAULT_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./schema.js";
+import { DEFAULT_PREFIX, LAYOUT_VERSION, schemaSql, tableNames } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
 export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./driver.js";
-export { DEFAULT_PREFIX } from "./schema.js";
+export { DEFAULT_PREFIX, LAYOUT_VERSION } from "./schema.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -78,9 +78,9 @@ type Transaction = ReturnType<SqliteDatabase["transaction"]>;
  *
  * The schema is created on first open (it is embedded in the package; nothing to migrate by hand).
  *
- * @throws {ConfigurationError} for a bad argument or option; {@link StoreError} if the database
- * cannot be opened or its schema created (a read-only file without the schema, a lock held longer
- * than `openTimeoutMs`, a schema from a newer version).
+ * @throws {ConfigurationError} for a bad argument or option, or a database whose schema version is
+ * not {@link LAYOUT_VERSION}; {@link StoreError} if the database cannot be opened or its schema
+ * created (a read-only file without the schema, a lock held longer than `openTimeoutMs`).
  * @example
  * import { Engine } from "budgetgate";
  * import { SqliteStore } from "budgetgate/sqlite";
@@ -332,9 +332,9 @@ function open(db: SqliteDatabase, synchronous: string, ddl: string, meta: string
     withWriteLock(() => create.immediate(() => db.exec(ddl)), deadline);
     version = schemaVersion(db, meta);
   }
-  if (version !== SCHEMA_VERSION) {
-    throw new StoreError(
-      `SQLite database ${show(db.name)} has budgetgate schema version ${show(version)}; this version of budgetgate reads ${show(SCHEMA_VERSION)}`,
+  if (version !== String(LAYOUT_VERSION)) {
+    throw new ConfigurationError(
+      `SQLite database ${show(db.name)} has budgetgate schema version ${show(version)} in table ${show(meta)}; this version of budgetgate reads version ${LAYOUT_VERSION}. Open it with the budgetgate version that wrote it, or give this one tables of its own (option prefix)`,
     );
   }
 }

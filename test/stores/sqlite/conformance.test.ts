@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Budget, ConfigurationError, Engine, Ledger, StateError, StoreError, StoreErrorMode } from "budgetgate";
-import { SqliteStore } from "budgetgate/sqlite";
+import { LAYOUT_VERSION, SqliteStore } from "budgetgate/sqlite";
 import { describeStoreConformance } from "budgetgate/store/conformance";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../../src/stores/sqlite/driver.js";
@@ -128,11 +128,17 @@ describe("SqliteStore", () => {
     expect(db.prepare("SELECT total FROM budgetgate_ledgers WHERE key = ?").pluck().get(l.toString())).toBe("garbage");
   });
 
-  it("refuses a database whose schema is from another version", () => {
+  it("refuses a database whose schema is from another version with a ConfigurationError naming both and what to do", () => {
     const db = openDatabase(":memory:");
     new SqliteStore(db);
+    expect(db.prepare("SELECT value FROM budgetgate_meta WHERE key = 'schema'").pluck().get()).toBe(
+      String(LAYOUT_VERSION),
+    );
     db.prepare("UPDATE budgetgate_meta SET value = '99' WHERE key = 'schema'").run();
-    expect(() => new SqliteStore(db)).toThrow(/schema version "99"/);
+    expect(() => new SqliteStore(db)).toThrow(ConfigurationError);
+    expect(() => new SqliteStore(db)).toThrow(
+      new RegExp(`schema version "99" .*reads version ${LAYOUT_VERSION}\\. Open it with .* \\(option prefix\\)`),
+    );
     db.close();
   });
 
