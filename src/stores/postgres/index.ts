@@ -24,6 +24,7 @@ import {
   StoreTimeoutError,
 } from "budgetgate";
 import {
+  describeError,
   type Hold,
   type Store,
   type StoreCall,
@@ -283,7 +284,7 @@ export class PostgresStore implements Store {
     try {
       session = await this.#driver.acquire();
     } catch (error) {
-      throw new StoreError(`PostgresStore ${operation}: no connection to PostgreSQL (${describe(error)})`, {
+      throw new StoreError(`PostgresStore ${operation}: no connection to PostgreSQL (${describeError(error)})`, {
         cause: error,
       });
     }
@@ -345,7 +346,7 @@ function classify(
   timeoutMs: number,
 ): Error {
   if (error instanceof BudgetGateError) return error;
-  const message = describe(error);
+  const message = describeError(error);
   if (sqlstate === undefined) {
     return new StoreError(`PostgresStore ${operation} failed: ${message}`, { cause: error });
   }
@@ -368,10 +369,4 @@ function classify(
   return new StateError(`PostgresStore ${operation}: PostgreSQL refused the data: ${message}; nothing was written`, {
     cause: error,
   });
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? `${error.message} (${code})` : error.message;
 }

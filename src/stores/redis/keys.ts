@@ -1,6 +1,6 @@
 import type { Ledger } from "budgetgate";
 import { ConfigurationError } from "budgetgate";
-import { show } from "budgetgate/store";
+import { describeError, show } from "budgetgate/store";
 import { LAYOUT_VERSION } from "./layout.js";
 
 /**
@@ -83,10 +83,9 @@ export class KeySpace {
       try {
         chosen = this.#hashTag(ledger);
       } catch (error) {
-        throw new ConfigurationError(
-          `RedisStore hashTag threw for ledger ${key}: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw new ConfigurationError(`RedisStore hashTag threw for ledger ${key}: ${describeError(error)}`, {
+          cause: error,
+        });
       }
       if (typeof chosen !== "string" || chosen.length === 0) {
         throw new ConfigurationError(

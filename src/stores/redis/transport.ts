@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type BudgetGateError, ConfigurationError, StateError, StoreError, StoreTimeoutError } from "budgetgate";
-import { type StoreCall, type StoreLine, show } from "budgetgate/store";
+import { describeError, type StoreCall, type StoreLine, show } from "budgetgate/store";
 import { LIMBS } from "./arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js";
 import type { ScriptClient } from "./driver.js";
@@ -410,6 +410,5 @@ function isNoScript(error: unknown): boolean {
 
 function wrap(error: unknown, script: string): StoreError {
   if (error instanceof StoreError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new StoreError(`Redis ${script} failed: ${message}`, { cause: error });
+  return new StoreError(`Redis ${script} failed: ${describeError(error)}`, { cause: error });
 }

@@ -13,6 +13,7 @@ import {
   StoreTimeoutError,
 } from "budgetgate";
 import {
+  describeError,
   type Hold,
   type Store,
   type StoreCall,
@@ -130,7 +131,9 @@ export class SqliteStore implements Store {
         this.#db = openDatabase(database, options.driver);
       } catch (error) {
         if (error instanceof ConfigurationError) throw error;
-        throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describe(error)}`, { cause: error });
+        throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describeError(error)}`, {
+          cause: error,
+        });
       }
       this.#owned = true;
     } else if (isDatabase(database)) {
@@ -150,7 +153,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.#owned) this.#db.close();
       if (error instanceof BudgetGateError) throw error;
-      throw new StoreError(`Cannot set up SQLite database ${show(this.#db.name)}: ${describe(error)}`, {
+      throw new StoreError(`Cannot set up SQLite database ${show(this.#db.name)}: ${describeError(error)}`, {
         cause: error,
       });
     }
@@ -286,7 +289,7 @@ export class SqliteStore implements Store {
       );
     }
     const code = (error as { code?: unknown } | null)?.code;
-    const message = describe(error);
+    const message = describeError(error);
     if (typeof code === "string" && code.startsWith("SQLITE_")) {
       if (/no such (table|column|index)/.test(message)) {
         return new ConfigurationError(
@@ -352,10 +355,4 @@ function isDatabase(value: unknown): value is SqliteDatabase {
     typeof (value as SqliteDatabase).prepare === "function" &&
     typeof (value as SqliteDatabase).transaction === "function"
   );
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? `${error.message} (${code})` : error.message;
 }
