@@ -83,9 +83,6 @@ const BATCH = [
   BATCH_LOOP,
 ].join("");
 
-/** The server's clock, to measure how far the client's is from it. Reply: {sec, usec}. */
-const TIME = `return redis.call('TIME')`;
-
 /**
  * One step of clearAll: SCAN from cursor ARGV[1] for pattern ARGV[2] (COUNT ARGV[3]) and unlink
  * what it finds. Reply: the next cursor ("0" when done).
@@ -97,15 +94,18 @@ return r[1]
 `;
 
 /**
- * Claims a prefix for a key layout: the marker key KEYS[1] is set to ARGV[1] unless it holds a
- * layout already. Reply: {the layout the marker names}, an array as the other scripts' replies are
- * (adapters may expect one).
+ * The first contact of a store: claims a prefix for a key layout (the marker key KEYS[1] is set to
+ * ARGV[1] unless it holds a layout already) and reads the server's clock, so that the store learns
+ * both in one round trip. Reply: {the layout the marker names, seconds, microseconds}.
  */
 const LAYOUT = `
+local t = redis.call('TIME')
 local found = redis.call('GET', KEYS[1])
-if found then return {found} end
-redis.call('SET', KEYS[1], ARGV[1])
-return {ARGV[1]}
+if not found then
+  found = ARGV[1]
+  redis.call('SET', KEYS[1], found)
+end
+return {found, t[1], t[2]}
 `;
 
 /** Deletes the marker KEYS[1] if it names layout ARGV[1] (clearAll's last step). Reply: 1 if deleted. */
@@ -128,7 +128,6 @@ function script(name: string, source: string): Script {
 /** Every script the store runs. */
 export const SCRIPTS = {
   batch: script("batch", BATCH),
-  time: script("time", TIME),
   scanDelete: script("scanDelete", SCAN_DELETE),
   layout: script("layout", LAYOUT),
   unclaim: script("unclaim", UNCLAIM),

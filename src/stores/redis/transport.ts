@@ -4,8 +4,8 @@
  * call it keeps the guarantees a dropped connection would break: each batch leaves a receipt, so a
  * batch sent again is not applied twice and is answered from the receipt (replay); a charge or hold
  * that took effect although its caller was told it failed is undone in the background (reversal);
- * deadlines are expressed in the server's clock, learnt before the first batch (calibration), when
- * the prefix's key layout is also checked (layout.ts).
+ * deadlines are expressed in the server's clock, learnt before the first batch (calibration) in
+ * the same round trip as the check of the prefix's key layout (layout.ts).
  *
  * The seam with the store is small: {@link RedisTransport.run} takes an operation (its code, keys
  * and fields as scripts.ts reads them) and resolves to its {@link Answer}; {@link RedisTransport.send}
@@ -37,7 +37,6 @@ export class RedisTransport {
   readonly #receiptTtlMs: number;
   #pendingReversals = 0;
   #lostReversals = 0;
-  #calibration: Promise<void> | undefined;
   /** Settles once the prefix's marker names this layout; retried after a failure to read it. */
   #layout: Promise<void> | undefined;
   #layoutClaimed = false;
@@ -123,7 +122,6 @@ export class RedisTransport {
     let sent = false;
     try {
       if (!this.#layoutClaimed) await this.#claimLayout();
-      if (!this.#clock.calibrated) await this.#calibrate();
       const send = (fallback: boolean) => {
         const keys: string[] = [receipt];
         const args: string[] = [String(this.#receiptTtlMs)];
@@ -307,8 +305,9 @@ export class RedisTransport {
   }
 
   /**
-   * Checks once, before the first batch, that the prefix's marker names this layout (writing it if
-   * the prefix has none yet).
+   * The first contact, before the first batch (and again after clearAll): checks that the prefix's
+   * marker names this layout, writing it if the prefix has none yet, and learns the server's clock
+   * from the same reply, before the first deadline has to be expressed in it. One round trip.
    * @throws {ConfigurationError} if it names another: keys written by another version of budgetgate.
    */
   #claimLayout(): Promise<void> {
@@ -316,8 +315,11 @@ export class RedisTransport {
     this.#layout ??= this.send(SCRIPTS.layout, [marker], [String(LAYOUT_VERSION)]).then(
       (reply) => {
         this.#layout = undefined;
-        const found = Array.isArray(reply) ? reply[0] : reply;
-        if (String(found) !== String(LAYOUT_VERSION)) throw layoutMismatch(this.#keys.prefix, marker, found);
+        if (!Array.isArray(reply) || reply.length !== 3) {
+          throw new StoreError(`Redis layout script answered ${show(reply)}: expected [layout, seconds, microseconds]`);
+        }
+        this.#clock.observe(reply[1], reply[2], monotonicMs());
+        if (String(reply[0]) !== String(LAYOUT_VERSION)) throw layoutMismatch(this.#keys.prefix, marker, reply[0]);
         this.#layoutClaimed = true;
       },
       (error: unknown) => {
@@ -326,24 +328,6 @@ export class RedisTransport {
       },
     );
     return this.#layout;
-  }
-
-  /** Learns the server's clock once, before the first deadline has to be expressed in it. */
-  #calibrate(): Promise<void> {
-    this.#calibration ??= this.send(SCRIPTS.time, [], []).then(
-      (reply) => {
-        this.#calibration = undefined;
-        if (!Array.isArray(reply) || reply.length < 2) {
-          throw new StoreError(`Redis TIME script answered ${show(reply)}: expected [seconds, microseconds]`);
-        }
-        this.#clock.observe(reply[0], reply[1], monotonicMs());
-      },
-      (error: unknown) => {
-        this.#calibration = undefined;
-        throw error;
-      },
-    );
-    return this.#calibration;
   }
 }
 

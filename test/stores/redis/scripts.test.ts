@@ -13,9 +13,8 @@ describe("RedisStore scripts", () => {
     const hashes = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, script.sha1]));
     expect(hashes).toEqual({
       batch: "80f9977e64d066fb879fc022e0ff6bfe47f05d52",
-      time: "104ae65debf45156ded1e8e613705534c8e62c17",
       scanDelete: "fde02190a3c0f6d27acc20246cc35f7c7d40dc1c",
-      layout: "1ba5ee20459acb3d662bc06398c7a8e38e45da1e",
+      layout: "e92cc419af5796eb073b34b9bdbe623b4989bb50",
       unclaim: "c0fe86dca9a7825a3e95860568351409cafd1294",
     });
   });
