@@ -11,7 +11,7 @@
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { Budget, Engine, Ledger } from "../src/index.js";
-import { RedisStore } from "../src/stores/redis.js";
+import { RedisStore } from "../src/stores/redis/index.js";
 import { printTable, progress, quantile } from "./stats.js";
 
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

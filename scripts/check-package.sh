@@ -26,6 +26,7 @@ only_in index "var InvalidAmountError = class"
 only_in index "declare class Ledger"
 only_in store "function show("
 only_in store "function verdictOf("
+only_in store "function describeError("
 if ls dist/*.cjs >/dev/null 2>&1; then echo "dist holds a CommonJS build: one copy of every class means ESM only" >&2; exit 1; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

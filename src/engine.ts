@@ -21,7 +21,7 @@ import {
 import { Ledger } from "./ledger.js";
 import { Mode } from "./modes.js";
 import { Reservation, type Settlement } from "./reservation.js";
-import { MemoryStore } from "./stores/memory.js";
+import { MemoryStore } from "./stores/memory/index.js";
 
 /** A ledger, or a ledger with the budget to hold it to in this call. */
 export type LedgerTarget =

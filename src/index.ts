@@ -40,4 +40,4 @@ export { Ledger, MAX_LEDGER_KEY_BYTES } from "./ledger.js";
 export { BlockReason, Mode, Status, StoreErrorMode } from "./modes.js";
 export { Reservation, type Settlement } from "./reservation.js";
 export { Result } from "./result.js";
-export { MemoryStore } from "./stores/memory.js";
+export { MemoryStore } from "./stores/memory/index.js";

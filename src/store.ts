@@ -11,6 +11,7 @@
  */
 import type { Ledger } from "budgetgate";
 
+export { describeError } from "./store/describe-error.js";
 export { show } from "./store/show.js";
 export { verdictOf } from "./store/verdict.js";
 

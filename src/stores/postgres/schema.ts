@@ -1,7 +1,16 @@
 import { type PostgresNames, postgresNames, qualified } from "./names.js";
 
-/** Version of the schema below; bump with every change to it. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the schema below; bump with every change to it. Recorded as the ledgers table's
+ * comment (`budgetgate schema 1`); a store refuses tables of another version. Named LAYOUT_VERSION
+ * in every store, so one name finds them all (and schema.ts, as in the SQLite store: SQL stores
+ * keep tables; the key-value stores' counterpart is layout.ts).
+ * @example VERSION_COMMENT // "budgetgate schema 1"
+ */
+export const LAYOUT_VERSION = 1;
+
+/** The comment on the ledgers table that records {@link LAYOUT_VERSION}. */
+export const VERSION_COMMENT = `budgetgate schema ${LAYOUT_VERSION}`;
 
 /** SQLSTATE the functions raise for an unknown, finished or forgotten reservation. */
 export const NOT_FOUND_SQLSTATE = "BG404";
@@ -57,7 +66,7 @@ export function postgresSchema(options: { prefix?: string; schema?: string } = {
   const o = schemaObjects(names);
   const x = (suffix: string) => `${names.prefix}_${suffix}`; // index names are never schema-qualified
   const createSchema = names.schema === null ? "" : `CREATE SCHEMA IF NOT EXISTS ${names.schema};\n\n`;
-  return `${createSchema}-- budgetgate schema ${SCHEMA_VERSION}. Amounts are NUMERIC currency units, exact to 18 places;
+  return `${createSchema}-- ${VERSION_COMMENT}. Amounts are NUMERIC currency units, exact to 18 places;
 -- times are seconds since the epoch (the server's clock_timestamp(), or the engine's clock).
 
 -- One row per ledger. The window's spend is recorded - (the first in-window spend's "before"),
@@ -73,7 +82,7 @@ CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   oldest_before numeric DEFAULT 0                         -- its "before" (recorded, with none); NULL when
                                                           -- oldest_at is only a lower bound
 ) WITH (fillfactor = 70);
-COMMENT ON TABLE ${o.ledgers} IS 'budgetgate schema ${SCHEMA_VERSION}';
+COMMENT ON TABLE ${o.ledgers} IS '${VERSION_COMMENT}';
 
 -- One row per recorded spend, kept while its window may still count it.
 CREATE TABLE IF NOT EXISTS ${o.spends} (

@@ -57,6 +57,9 @@ local function sub3(ah, am, al, bh, bm, bl)
 end
 `;
 
+/** Values per amount in a script's answer: its limbs, high to low. */
+export const LIMBS = 3;
+
 /** One limb's worth of units, 10^15. */
 const LIMB = 10n ** 15n;
 

@@ -1,6 +1,7 @@
 import type { Ledger } from "budgetgate";
 import { ConfigurationError } from "budgetgate";
-import { show } from "budgetgate/store";
+import { describeError, show } from "budgetgate/store";
+import { LAYOUT_VERSION } from "./layout.js";
 
 /**
  * `%`, the hash-tag braces, and UTF-16 halves that are not part of a pair. Escaping `%` keeps the
@@ -33,17 +34,21 @@ export interface LedgerKeys {
 }
 
 /**
- * Maps ledgers to keys. A ledger's keys are `prefix{tag}:kind` when the tag is the ledger itself
- * (the default: one slot per ledger), and `prefix{tag}@ledger:kind` when a `hashTag` function
- * groups ledgers; `kind`, one letter (`t`, `l`, `s`, `x`), comes last so that the script derives a
- * ledger's other keys from its state key by replacing it. A hold's key is `prefix{tag}:h:id`, a
- * batch receipt's `prefix{tag}:b:batch`. The prefix has no braces and the tag, ledger and id are
+ * Maps ledgers to keys. Every key starts with the root, `prefix` then the layout version (`v3:`),
+ * so that stores of two layouts never share a key. A ledger's keys are `root{tag}:kind` when the
+ * tag is the ledger itself (the default: one slot per ledger), and `root{tag}@ledger:kind` when a
+ * `hashTag` function groups ledgers; `kind`, one letter (`t`, `l`, `s`, `x`), comes last so that the script derives a
+ * ledger's other keys from its state key by replacing it. A hold's key is `root{tag}:h:id`, a
+ * batch receipt's `root{tag}:b:batch`; the layout marker, `prefix` then `layout`, is the only key
+ * without a brace. The prefix has no braces and the tag, ledger and id are
  * escaped, so the first `}` ends the tag; after it, ledger keys of the default layout hold exactly
  * two characters, holds and receipts begin `:h:` and `:b:`, grouped ledger keys begin `@` and end
  * `:kind`. Reading a key back is therefore unambiguous: the layout is injective.
  */
 export class KeySpace {
   readonly prefix: string;
+  /** The start of every key but the marker: the prefix and the layout version. */
+  readonly #root: string;
   readonly #hashTag: ((ledger: Ledger) => string) | undefined;
   readonly #cache = new Map<string, LedgerKeys>();
 
@@ -62,6 +67,7 @@ export class KeySpace {
       );
     }
     this.prefix = prefix;
+    this.#root = `${prefix}v${LAYOUT_VERSION}:`;
     this.#hashTag = hashTag;
   }
 
@@ -77,10 +83,9 @@ export class KeySpace {
       try {
         chosen = this.#hashTag(ledger);
       } catch (error) {
-        throw new ConfigurationError(
-          `RedisStore hashTag threw for ledger ${key}: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw new ConfigurationError(`RedisStore hashTag threw for ledger ${key}: ${describeError(error)}`, {
+          cause: error,
+        });
       }
       if (typeof chosen !== "string" || chosen.length === 0) {
         throw new ConfigurationError(
@@ -90,7 +95,7 @@ export class KeySpace {
       tag = escapeKeyPart(chosen);
       suffix = `@${escaped}`;
     }
-    keys = { tag, state: `${this.prefix}{${tag}}${suffix}:t` };
+    keys = { tag, state: `${this.#root}{${tag}}${suffix}:t` };
     // A bounded cache: a service that sees millions of ledgers must not keep all their names.
     if (this.#cache.size >= 10_000) this.#cache.clear();
     this.#cache.set(key, keys);
@@ -99,16 +104,21 @@ export class KeySpace {
 
   /** The key of hold `id`, in the slot of the first ledger it holds on. */
   hold(tag: string, id: string): string {
-    return `${this.prefix}{${tag}}:h:${escapeKeyPart(id)}`;
+    return `${this.#root}{${tag}}:h:${escapeKeyPart(id)}`;
   }
 
   /** The key of a batch's receipt, in the slot of its operations. */
   receipt(tag: string, batch: string): string {
-    return `${this.prefix}{${tag}}:b:${batch}`;
+    return `${this.#root}{${tag}}:b:${batch}`;
   }
 
-  /** A SCAN pattern matching every key of this prefix (glob characters escaped). */
+  /** The key naming the layout of the prefix's keys (see layout.ts). */
+  get marker(): string {
+    return `${this.prefix}layout`;
+  }
+
+  /** A SCAN pattern matching every key of this prefix and layout (glob characters escaped). */
   get pattern(): string {
-    return `${this.prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*`;
+    return `${this.#root.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*`;
   }
 }

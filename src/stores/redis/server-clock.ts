@@ -20,11 +20,6 @@ export class ServerClock {
   #previous = Number.NEGATIVE_INFINITY;
   #since = 0;
 
-  /** True once at least one reply was seen. */
-  get calibrated(): boolean {
-    return this.#current !== Number.NEGATIVE_INFINITY || this.#previous !== Number.NEGATIVE_INFINITY;
-  }
-
   /** Takes the server time of a reply (`sec`, `usec` as TIME gives them) received at `receivedMs`. */
   observe(sec: unknown, usec: unknown, receivedMs: number): void {
     const serverMs = Number(sec) * 1000 + Number(usec) / 1000;

@@ -1,5 +1,6 @@
 /**
- * The SQLite store's schema, embedded as text so that the package ships no SQL file to locate at
+ * The SQLite store's schema (schema.ts, as in the PostgreSQL store: SQL stores keep tables; the
+ * key-value stores' counterpart is layout.ts), embedded as text so that the package ships no SQL file to locate at
  * run time. Every statement is idempotent (`IF NOT EXISTS`); the store runs them once, when a
  * database has no schema yet.
  *
@@ -7,11 +8,18 @@
  * budget may reach, so all arithmetic is done in JavaScript with bigint inside the transaction.
  */
 
-/** Version of the layout below, kept in the `meta` table; a store refuses a version it does not know. */
-export const SCHEMA_VERSION = "1";
+/**
+ * Version of the schema below, kept as text in the `meta` table (row `schema`); a store refuses a
+ * database of another version. Named LAYOUT_VERSION in every store, so one name finds them all.
+ * @example String(LAYOUT_VERSION) // "1", as the meta table holds it
+ */
+export const LAYOUT_VERSION = 1;
 
-/** The default prefix of the store's table names. */
-export const DEFAULT_TABLE_PREFIX = "budgetgate_";
+/**
+ * Default prefix of the store's tables: `budgetgate_meta`, `budgetgate_ledgers`, ….
+ * @example new SqliteStore(":memory:", { prefix: `${DEFAULT_PREFIX}_test` }) // tables budgetgate_test_ledgers, …
+ */
+export const DEFAULT_PREFIX = "budgetgate";
 
 /** Names of the store's tables for one prefix. */
 export interface TableNames {
@@ -21,13 +29,13 @@ export interface TableNames {
   readonly holds: string;
 }
 
-/** The table names for `prefix` (already validated as an SQL identifier). */
+/** The table names for `prefix` (already validated as an SQL identifier), joined by `_` as PostgreSQL's are. */
 export function tableNames(prefix: string): TableNames {
   return {
-    meta: `${prefix}meta`,
-    ledgers: `${prefix}ledgers`,
-    spends: `${prefix}spends`,
-    holds: `${prefix}holds`,
+    meta: `${prefix}_meta`,
+    ledgers: `${prefix}_ledgers`,
+    spends: `${prefix}_spends`,
+    holds: `${prefix}_holds`,
   };
 }
 
@@ -79,6 +87,6 @@ CREATE TABLE IF NOT EXISTS "${holds}" (
 );
 CREATE INDEX IF NOT EXISTS "${holds}_due" ON "${holds}" (expires_at) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS "${holds}_forget" ON "${holds}" (forget_at) WHERE active = 0;
-INSERT OR IGNORE INTO "${meta}" (key, value) VALUES ('schema', '${SCHEMA_VERSION}');
+INSERT OR IGNORE INTO "${meta}" (key, value) VALUES ('schema', '${LAYOUT_VERSION}');
 `;
 }

@@ -16,7 +16,7 @@ import {
   StoreError,
   StoreErrorMode,
 } from "budgetgate";
-import { PostgresStore, postgresSchema } from "budgetgate/postgres";
+import { LAYOUT_VERSION, PostgresStore, postgresSchema } from "budgetgate/postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { storedKey } from "../../../src/stores/postgres/keys.js";
 import { findService } from "../../support/services.js";
@@ -104,6 +104,37 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
       await engine.check(ledger, "0.4", budget);
       await (stores[1] as PostgresStore).migrate();
       expect((await engine.spent(ledger, budget)).toString()).toBe("0.4");
+    });
+
+    it("refuses, in calls and in migrate(), tables of another schema version, naming both and what to do", async () => {
+      const { store, prefix } = await fresh("version");
+      const ledger = new Ledger(ns(), "m");
+      const open = new Budget({ maxSpend: "10", onStoreError: StoreErrorMode.FAIL_OPEN });
+      const { rows } = await pool.query<{ comment: string }>(
+        "SELECT obj_description($1::regclass, 'pg_class') AS comment",
+        [`${prefix}_ledgers`],
+      );
+      expect(rows[0]?.comment).toBe(`budgetgate schema ${LAYOUT_VERSION}`);
+      await pool.query(`COMMENT ON TABLE ${prefix}_ledgers IS 'budgetgate schema 99'`);
+      const refusal = new RegExp(
+        `table ${prefix}_ledgers holds budgetgate schema version "99"; this version of budgetgate reads version ${LAYOUT_VERSION}\\. .*tables of its own \\(option prefix or schema\\)`,
+      );
+      for (const late of [store, new PostgresStore(pool, { prefix })]) {
+        const check = new Engine({ store: late }).check(ledger, "1", open);
+        await expect(check).rejects.toBeInstanceOf(ConfigurationError);
+        await expect(check).rejects.toThrow(refusal);
+        await expect(late.migrate()).rejects.toThrow(refusal);
+      }
+      const after = await pool.query<{ comment: string }>(
+        "SELECT obj_description($1::regclass, 'pg_class') AS comment",
+        [`${prefix}_ledgers`],
+      );
+      expect(after.rows[0]?.comment).toBe("budgetgate schema 99"); // migrate() changed nothing
+      expect((await pool.query(`SELECT 1 FROM ${prefix}_ledgers`)).rowCount).toBe(0);
+      await pool.query(`COMMENT ON TABLE ${prefix}_ledgers IS NULL`);
+      await expect(new Engine({ store: new PostgresStore(pool, { prefix }) }).check(ledger, "1", open)).rejects.toThrow(
+        /holds no budgetgate schema version \(its comment is null\)/,
+      );
     });
 
     it("puts its tables under the configured prefix and schema, apart from other stores", async () => {

@@ -1,7 +1,7 @@
 import { describeStoreConformance, type FaultSetup } from "budgetgate/store/conformance";
 import postgres from "postgres";
 import { afterAll, describe } from "vitest";
-import { PostgresStore } from "../../../src/stores/postgres.js";
+import { PostgresStore } from "../../../src/stores/postgres/index.js";
 import { sparePort } from "../../support/ports.js";
 import { findService } from "../../support/services.js";
 import { dropPrefix, testPool, testPrefix } from "./support/setup.js";

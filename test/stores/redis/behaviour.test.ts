@@ -11,7 +11,7 @@ import {
   StoreErrorMode,
 } from "../../../src/index.js";
 import { ARITHMETIC_LUA, joinLimbs } from "../../../src/stores/redis/arith.js";
-import { escapeKeyPart, RedisStore, type ScriptClient } from "../../../src/stores/redis.js";
+import { escapeKeyPart, LAYOUT_VERSION, RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
 import { clusterHashTag, directCall, sleep, uniquePrefix } from "./support/helpers.js";
 
@@ -159,7 +159,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const l = ledger("tagged{x}", "user:}{");
     await engine.check(l, "1", budget);
     await engine.reserve(l, "1", budget);
-    const keys = await keysUnder(`${prefix}{${ns}*`);
+    const keys = await keysUnder(`${prefix}v3:{${ns}*`);
     // totals, spends, holds and the hold itself, plus the receipts of the two calls
     expect(keys.filter((k) => !k.includes("}:b:")).length).toBe(4);
     expect(keys.filter((k) => k.includes("}:b:")).length).toBe(2);
@@ -171,7 +171,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const te = new Engine({ store: tagged });
     const both = [ledger("a"), ledger("b")];
     expect((await te.check(both, "1", budget)).allowed).toBe(true);
-    const tagKeys = await keysUnder(`${tagPrefix}*`);
+    const tagKeys = await keysUnder(`${tagPrefix}v3:*`);
     expect(tagKeys.length).toBe(5); // totals and spends of each, and one receipt
     expect(new Set(tagKeys.map(clusterHashTag))).toEqual(new Set([ns]));
   });
@@ -197,7 +197,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     expect((await engine.spent(l, budget)).toString()).toBe("0.6");
     await sleep(450);
     expect((await engine.spent(l, budget)).isZero()).toBe(true);
-    const holdsKey = (await keysUnder(`${prefix}{${escapeKeyPart(l.toString())}}:x`))[0];
+    const holdsKey = (await keysUnder(`${prefix}v3:{${escapeKeyPart(l.toString())}}:x`))[0];
     expect(holdsKey).toBeUndefined(); // the due hold left its sorted set, which emptied and went
     // A late commit is still recorded, and said to be late.
     if (!reservation) throw new Error("expected a reservation");
@@ -212,7 +212,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const lifetime = ledger("l");
     await engine.check(windowed, "1", new Budget({ maxSpend: "10", window: 20 }));
     await engine.check(lifetime, "1", new Budget({ maxSpend: "10", window: null }));
-    const ledgerKeys = (l: Ledger) => keysUnder(`${prefix}{${escapeKeyPart(l.toString())}}:[tlsx]*`);
+    const ledgerKeys = (l: Ledger) => keysUnder(`${prefix}v3:{${escapeKeyPart(l.toString())}}:[tlsx]*`);
     expect((await ledgerKeys(windowed)).length).toBe(2); // totals and spends
     for (const key of await ledgerKeys(windowed)) {
       const ttl = await client.pttl(key);
@@ -221,7 +221,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     }
     expect((await ledgerKeys(lifetime)).length).toBe(1); // totals only: a lifetime ledger keeps no spend list
     for (const key of await ledgerKeys(lifetime)) expect(await client.pttl(key)).toBe(-1);
-    for (const key of await keysUnder(`${prefix}{${escapeKeyPart(windowed.toString())}}:b:*`)) {
+    for (const key of await keysUnder(`${prefix}v3:{${escapeKeyPart(windowed.toString())}}:b:*`)) {
       expect(await client.pttl(key)).toBeLessThanOrEqual(10_000);
     }
   });
@@ -302,13 +302,44 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     own.disconnect();
   });
 
+  it("keeps every key under the prefix and the layout version, and names the layout in a marker that clearAll removes", async () => {
+    const own = uniquePrefix("layout");
+    const marked = new RedisStore(client, { prefix: own });
+    const engine = new Engine({ store: marked });
+    const budget = new Budget({ maxSpend: "10", window: 60 });
+    await engine.reserve(new Ledger("n", "a"), "1", budget);
+    expect(await client.get(`${own}layout`)).toBe(String(LAYOUT_VERSION));
+    const keys = await keysUnder(`${own}*`);
+    expect(keys.filter((k) => !k.startsWith(`${own}v${LAYOUT_VERSION}:{`))).toEqual([`${own}layout`]);
+    await marked.clearAll(directCall());
+    expect(await keysUnder(`${own}*`)).toEqual([]);
+    expect((await engine.check(new Ledger("n", "a"), "1", budget)).allowed).toBe(true); // claims it again
+    expect(await client.get(`${own}layout`)).toBe(String(LAYOUT_VERSION));
+    await marked.clearAll(directCall());
+  });
+
+  it("refuses, even under FAIL_OPEN, a prefix whose marker names another key layout, saying what to do", async () => {
+    const old = uniquePrefix("oldlayout");
+    await client.set(`${old}layout`, "2");
+    const refusing = new RedisStore(client, { prefix: old });
+    const engine = new Engine({ store: refusing });
+    const open = new Budget({ maxSpend: "10", window: 60, onStoreError: StoreErrorMode.FAIL_OPEN });
+    const check = engine.check(new Ledger("n", "a"), "1", open);
+    await expect(check).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(check).rejects.toThrow(/layout "2" \(marker key .*layout 3\. Stop the processes .* prefix of its own/);
+    expect(await keysUnder(`${old}*`)).toEqual([`${old}layout`]); // nothing written
+    await refusing.clearAll(directCall());
+    expect(await client.get(`${old}layout`)).toBe("2"); // another layout's marker is not this store's to remove
+    await client.del(`${old}layout`);
+  });
+
   it("throws corrupt state as a StateError, even under FAIL_OPEN, and changes nothing", async () => {
     const { engine, ledger } = rig();
     const budget = new Budget({ maxSpend: "10", window: 3600 });
     const l = ledger();
     await engine.check(l, "1", budget);
-    const totals = `${prefix}{${escapeKeyPart(l.toString())}}:t`;
-    const spends = `${prefix}{${escapeKeyPart(l.toString())}}:l`;
+    const totals = `${prefix}v3:{${escapeKeyPart(l.toString())}}:t`;
+    const spends = `${prefix}v3:{${escapeKeyPart(l.toString())}}:l`;
     await client.set(totals, "not a state", "KEEPTTL");
     const open = new Budget({ maxSpend: "10", window: 3600, onStoreError: StoreErrorMode.FAIL_OPEN });
     for (const b of [budget, open]) {
@@ -324,7 +355,7 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     const { engine, ledger } = rig();
     const budget = new Budget({ maxSpend: "10", window: 3600 });
     const broken = ledger("broken");
-    await client.set(`${prefix}{${escapeKeyPart(broken.toString())}}:t`, "garbage");
+    await client.set(`${prefix}v3:{${escapeKeyPart(broken.toString())}}:t`, "garbage");
     const healthy = Array.from({ length: 5 }, (_, i) => ledger(`ok${i}`));
     const decisions = await Promise.all([
       engine.check(broken, "1", budget).catch((error: unknown) => ({ reason: error, allowed: false })),

@@ -12,7 +12,7 @@ import { Cluster } from "ioredis";
 import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Budget, ConfigurationError, Engine, Ledger, ReservationNotFoundError } from "../../../src/index.js";
-import { RedisStore, type RedisStoreOptions } from "../../../src/stores/redis.js";
+import { RedisStore, type RedisStoreOptions } from "../../../src/stores/redis/index.js";
 import { sparePort } from "../../support/ports.js";
 import { sleep } from "./support/helpers.js";
 import { RedisServer } from "./support/server.js";

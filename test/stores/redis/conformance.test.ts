@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { describe } from "vitest";
 import type { Store } from "../../../src/store.js";
-import { RedisStore } from "../../../src/stores/redis.js";
+import { RedisStore } from "../../../src/stores/redis/index.js";
 import { sparePort } from "../../support/ports.js";
 import { findService } from "../../support/services.js";
 

@@ -9,8 +9,8 @@ import { createClient } from "redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger } from "../../../src/index.js";
 import type { Store } from "../../../src/store.js";
+import { RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { SCRIPTS } from "../../../src/stores/redis/scripts.js";
-import { RedisStore, type ScriptClient } from "../../../src/stores/redis.js";
 import { sparePort } from "../../support/ports.js";
 import { sleep, waitFor } from "./support/helpers.js";
 import { RedisServer } from "./support/server.js";
@@ -189,7 +189,7 @@ describe.skipIf(!hasServer)("RedisStore when Redis crashes and comes back", () =
     for (const reply of replies.slice(before) as unknown[][]) statuses.push(...reply.slice(2));
     expect(statuses).toEqual(Array(decisions.length).fill(-1)); // …each answered "deadline passed"…
     for (const ledger of ledgers) expect((await engine.spent(ledger, budget)).isZero()).toBe(true); // …and changed nothing
-    expect(await admin.keys("faults:replay:{*:h:*")).toEqual([]); // no hold was placed
+    expect(await admin.keys("faults:replay:v3:{*:h:*")).toEqual([]); // no hold was placed
     queueing.disconnect();
   });
 });

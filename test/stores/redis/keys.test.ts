@@ -1,7 +1,7 @@
 /** Redis keys without a server: the escape that makes every ledger its own Cluster slot. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { escapeKeyPart } from "../../../src/stores/redis.js";
+import { escapeKeyPart } from "../../../src/stores/redis/index.js";
 
 /** Reverses escapeKeyPart, to show that no two strings escape alike. */
 function unescapeKeyPart(text: string): string {

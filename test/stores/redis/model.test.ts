@@ -1,7 +1,7 @@
 /** RedisStore against the memory store: the shared differential property test. */
 import { Redis } from "ioredis";
 import { afterAll, describe } from "vitest";
-import { RedisStore } from "../../../src/stores/redis.js";
+import { RedisStore } from "../../../src/stores/redis/index.js";
 import { describeDifferential } from "../../support/differential.js";
 import { findService } from "../../support/services.js";
 import { directCall, uniquePrefix } from "./support/helpers.js";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Amount, Budget, Engine, Ledger } from "../../../src/index.js";
-import { RedisStore } from "../../../src/stores/redis.js";
+import { RedisStore } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
 import { directCall, uniquePrefix } from "./support/helpers.js";
 import type { WorkerConfig, WorkerResult } from "./support/worker.js";

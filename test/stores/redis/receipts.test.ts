@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger } from "../../../src/index.js";
-import { RedisStore, type ScriptClient } from "../../../src/stores/redis.js";
+import { RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
 import { directCall, sleep, uniquePrefix, waitFor } from "./support/helpers.js";
 

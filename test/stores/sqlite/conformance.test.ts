@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Budget, ConfigurationError, Engine, Ledger, StateError, StoreError, StoreErrorMode } from "budgetgate";
-import { SqliteStore } from "budgetgate/sqlite";
+import { LAYOUT_VERSION, SqliteStore } from "budgetgate/sqlite";
 import { describeStoreConformance } from "budgetgate/store/conformance";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../../src/stores/sqlite/driver.js";
@@ -98,8 +98,8 @@ describe("SqliteStore", () => {
 
   it("keeps stores with different table prefixes apart in one database", async () => {
     const db = openDatabase(":memory:");
-    const a = new Engine({ store: new SqliteStore(db, { tablePrefix: "a_" }) });
-    const b = new Engine({ store: new SqliteStore(db, { tablePrefix: "b_" }) });
+    const a = new Engine({ store: new SqliteStore(db, { prefix: "a" }) });
+    const b = new Engine({ store: new SqliteStore(db, { prefix: "b" }) });
     const l = new Ledger(ns(), "model");
     await a.check(l, "3", budget);
     expect((await a.spent(l, budget)).toString()).toBe("3");
@@ -110,7 +110,7 @@ describe("SqliteStore", () => {
   it("refuses bad arguments with errors that name them", () => {
     expect(() => new SqliteStore("")).toThrow(ConfigurationError);
     expect(() => new SqliteStore(42 as unknown as string)).toThrow(/Invalid database 42/);
-    expect(() => new SqliteStore(":memory:", { tablePrefix: "x; DROP" })).toThrow(/Invalid tablePrefix "x; DROP"/);
+    expect(() => new SqliteStore(":memory:", { prefix: "x; DROP" })).toThrow(/Invalid SqliteStore prefix "x; DROP"/);
     expect(() => new SqliteStore(":memory:", { synchronous: "off" as "full" })).toThrow(/Invalid synchronous "off"/);
     expect(() => new SqliteStore(":memory:", { deleteBatch: 0 })).toThrow(/Invalid deleteBatch 0/);
     expect(() => new SqliteStore(join(dir, "no", "such", "dir.db"))).toThrow(StoreError);
@@ -128,11 +128,17 @@ describe("SqliteStore", () => {
     expect(db.prepare("SELECT total FROM budgetgate_ledgers WHERE key = ?").pluck().get(l.toString())).toBe("garbage");
   });
 
-  it("refuses a database whose schema is from another version", () => {
+  it("refuses a database whose schema is from another version with a ConfigurationError naming both and what to do", () => {
     const db = openDatabase(":memory:");
     new SqliteStore(db);
+    expect(db.prepare("SELECT value FROM budgetgate_meta WHERE key = 'schema'").pluck().get()).toBe(
+      String(LAYOUT_VERSION),
+    );
     db.prepare("UPDATE budgetgate_meta SET value = '99' WHERE key = 'schema'").run();
-    expect(() => new SqliteStore(db)).toThrow(/schema version "99"/);
+    expect(() => new SqliteStore(db)).toThrow(ConfigurationError);
+    expect(() => new SqliteStore(db)).toThrow(
+      new RegExp(`schema version "99" .*reads version ${LAYOUT_VERSION}\\. Open it with .* \\(option prefix\\)`),
+    );
     db.close();
   });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
-import { PostgresStore, type PostgresStoreOptions } from "../../../../src/stores/postgres.js";
+import { PostgresStore, type PostgresStoreOptions } from "../../../../src/stores/postgres/index.js";
 
 /** A fresh prefix such as `bgt_conf_1a2b3c4d`. */
 export function testPrefix(label: string): string {

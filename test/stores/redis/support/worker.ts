@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { Amount, Budget, Engine, Ledger } from "../../../../src/index.js";
 import type { Store } from "../../../../src/store.js";
-import { RedisStore } from "../../../../src/stores/redis.js";
+import { RedisStore } from "../../../../src/stores/redis/index.js";
 
 export interface WorkerConfig {
   readonly url: string;

@@ -7,54 +7,15 @@ import {
   type StoreVerdict,
   verdictOf,
 } from "budgetgate/store";
-import { monotonicClock } from "../clock.js";
-import { ReservationNotFoundError } from "../errors.js";
-import type { Ledger } from "../ledger.js";
+import { monotonicClock } from "../../clock.js";
+import { ReservationNotFoundError } from "../../errors.js";
+import type { Ledger } from "../../ledger.js";
+import { LedgerState, type MemoryHold } from "./layout.js";
 import { TimeHeap } from "./time-heap.js";
-import { TimeQueue } from "./time-queue.js";
-
-/** One ledger's state: running totals, so that no call ever sums the window. */
-class LedgerState {
-  /** Sum of the spends in `spends`. */
-  committed = 0n;
-  /** Sum of the active holds on this ledger. */
-  reserved = 0n;
-  /** The window of the budget last applied; the idle sweep prunes by it. */
-  window: number | null = null;
-  readonly spends = new TimeQueue<bigint>();
-
-  /** Drops spends older than the window, oldest first. */
-  prune(now: number, window: number | null): void {
-    this.window = window;
-    if (window === null) return;
-    const horizon = now - window;
-    const spends = this.spends;
-    while (spends.peekTime() < horizon) this.committed -= spends.pop();
-  }
-
-  get total(): bigint {
-    return this.committed + this.reserved;
-  }
-
-  /** Nothing in the window and no hold: the state can go. */
-  get empty(): boolean {
-    return this.spends.size === 0 && this.reserved === 0n;
-  }
-}
 
 /** Every SWEEP_EVERY calls, up to SWEEP_BATCH ledgers are pruned and dropped if empty. */
 const SWEEP_EVERY = 64;
 const SWEEP_BATCH = 16;
-
-type HoldState = "active" | "expired";
-
-interface MemoryHold {
-  readonly amount: bigint;
-  readonly states: readonly LedgerState[];
-  readonly expiresAt: number;
-  readonly forgetAt: number;
-  state: HoldState;
-}
 
 /**
  * The in-process store, and the engine's default: exact (bigint units), atomic under any

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TimeHeap } from "../../src/stores/time-heap.js";
-import { TimeQueue } from "../../src/stores/time-queue.js";
+import { TimeHeap } from "../../../src/stores/memory/time-heap.js";
+import { TimeQueue } from "../../../src/stores/memory/time-queue.js";
 
 describe("TimeQueue and TimeHeap", () => {
   it("give entries back oldest first, whatever order they came in", () => {

@@ -24,6 +24,7 @@ import {
   StoreTimeoutError,
 } from "budgetgate";
 import {
+  describeError,
   type Hold,
   type Store,
   type StoreCall,
@@ -38,10 +39,17 @@ import {
   type PostgresRow,
   type PostgresSession,
   toDriver,
-} from "./postgres/driver.js";
-import { storedKey } from "./postgres/keys.js";
-import { type PostgresNames, postgresNames } from "./postgres/names.js";
-import { NOT_FOUND_SQLSTATE, postgresSchema, type SchemaObjects, schemaObjects } from "./postgres/schema.js";
+} from "./driver.js";
+import { storedKey } from "./keys.js";
+import { type PostgresNames, postgresNames } from "./names.js";
+import {
+  LAYOUT_VERSION,
+  NOT_FOUND_SQLSTATE,
+  postgresSchema,
+  type SchemaObjects,
+  schemaObjects,
+  VERSION_COMMENT,
+} from "./schema.js";
 
 export type {
   PgClientLike,
@@ -52,9 +60,9 @@ export type {
   PostgresJsReserved,
   PostgresRow,
   PostgresSession,
-} from "./postgres/driver.js";
-export { DEFAULT_PREFIX, type PostgresNames } from "./postgres/names.js";
-export { postgresSchema, SCHEMA_VERSION } from "./postgres/schema.js";
+} from "./driver.js";
+export { DEFAULT_PREFIX, type PostgresNames } from "./names.js";
+export { LAYOUT_VERSION, postgresSchema } from "./schema.js";
 
 /**
  * Options of {@link PostgresStore}.
@@ -113,6 +121,8 @@ export class PostgresStore implements Store {
   readonly #objects: SchemaObjects;
   readonly #sql: Statements;
   readonly #marginMs: number | undefined;
+  /** Set once the tables are known to be of {@link LAYOUT_VERSION}: checked on the first call. */
+  #versionChecked = false;
 
   constructor(client: PostgresClient, options: PostgresStoreOptions = {}) {
     this.#driver = toDriver(client);
@@ -149,6 +159,8 @@ export class PostgresStore implements Store {
     const session = await this.#driver.acquire();
     let broken = false;
     try {
+      // Before migrating, which would record this version over another's.
+      await this.#checkVersion(session);
       const lockKey = `budgetgate migrate ${this.#objects.ledgers}`.replaceAll("'", "");
       await session.script(
         `BEGIN;\nSELECT pg_advisory_xact_lock(hashtext('${lockKey}'));\n${postgresSchema({
@@ -157,6 +169,7 @@ export class PostgresStore implements Store {
         })}\nCOMMIT;`,
       );
     } catch (error) {
+      if (error instanceof ConfigurationError) throw error; // from the version check: no transaction open
       broken = true; // the connection may be inside the failed transaction: never reuse it
       throw error;
     } finally {
@@ -232,6 +245,30 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * Refuses tables that another version of budgetgate created: their comment records the version.
+   * Tables not there yet pass (migrate() creates them; a call then names migrate()).
+   * @throws {ConfigurationError} naming the version found and this one's.
+   */
+  async #checkVersion(session: PostgresSession): Promise<void> {
+    const ledgers = this.#objects.ledgers;
+    const rows = await session.query(
+      `${ledgers}:version`,
+      "SELECT to_regclass($1::text) IS NOT NULL AS present, obj_description(to_regclass($1::text), 'pg_class') AS comment",
+      [ledgers],
+    );
+    const answer = row(rows);
+    if (answer.present !== true) return;
+    if (answer.comment === VERSION_COMMENT) {
+      this.#versionChecked = true;
+      return;
+    }
+    const found = typeof answer.comment === "string" ? /^budgetgate schema (.*)$/.exec(answer.comment)?.[1] : undefined;
+    throw new ConfigurationError(
+      `PostgresStore: table ${ledgers} holds ${found === undefined ? `no budgetgate schema version (its comment is ${show(answer.comment)})` : `budgetgate schema version ${show(found)}`}; this version of budgetgate reads version ${LAYOUT_VERSION}. Use it with the budgetgate version that created it, or give this one tables of its own (option prefix or schema) and migrate() them`,
+    );
+  }
+
+  /**
    * Runs one statement on a connection of its own. The time budget is computed once the
    * connection is in hand, so that time spent queueing for it counts against the caller's deadline;
    * a call whose deadline passed meanwhile is never sent.
@@ -247,12 +284,13 @@ export class PostgresStore implements Store {
     try {
       session = await this.#driver.acquire();
     } catch (error) {
-      throw new StoreError(`PostgresStore ${operation}: no connection to PostgreSQL (${describe(error)})`, {
+      throw new StoreError(`PostgresStore ${operation}: no connection to PostgreSQL (${describeError(error)})`, {
         cause: error,
       });
     }
     let broken = false;
     try {
+      if (!this.#versionChecked) await this.#checkVersion(session);
       const margin = this.#marginMs ?? Math.max(1, call.timeoutMs / 10);
       const budget = call.deadline - Date.now() - margin;
       if (budget <= 0 || call.signal.aborted) {
@@ -308,7 +346,7 @@ function classify(
   timeoutMs: number,
 ): Error {
   if (error instanceof BudgetGateError) return error;
-  const message = describe(error);
+  const message = describeError(error);
   if (sqlstate === undefined) {
     return new StoreError(`PostgresStore ${operation} failed: ${message}`, { cause: error });
   }
@@ -331,10 +369,4 @@ function classify(
   return new StateError(`PostgresStore ${operation}: PostgreSQL refused the data: ${message}; nothing was written`, {
     cause: error,
   });
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? `${error.message} (${code})` : error.message;
 }

@@ -13,6 +13,7 @@ import {
   StoreTimeoutError,
 } from "budgetgate";
 import {
+  describeError,
   type Hold,
   type Store,
   type StoreCall,
@@ -22,15 +23,16 @@ import {
   show,
   verdictOf,
 } from "budgetgate/store";
-import { Account } from "./sqlite/accounts.js";
-import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./sqlite/driver.js";
-import { expireHolds, placeHold, settleHold } from "./sqlite/holds.js";
-import { storedKey } from "./sqlite/keys.js";
-import { isBusy, withWriteLock } from "./sqlite/lock.js";
-import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, schemaSql, tableNames } from "./sqlite/schema.js";
-import { prepareStatements, type Statements } from "./sqlite/statements.js";
+import { Account } from "./accounts.js";
+import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
+import { expireHolds, placeHold, settleHold } from "./holds.js";
+import { storedKey } from "./keys.js";
+import { isBusy, withWriteLock } from "./lock.js";
+import { DEFAULT_PREFIX, LAYOUT_VERSION, schemaSql, tableNames } from "./schema.js";
+import { prepareStatements, type Statements } from "./statements.js";
 
-export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite/driver.js";
+export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./driver.js";
+export { DEFAULT_PREFIX, LAYOUT_VERSION } from "./schema.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -40,8 +42,11 @@ export interface SqliteStoreOptions {
    * process still loses nothing, but a power loss or kernel crash may roll back the last commits.
    */
   readonly synchronous?: "full" | "normal";
-  /** Prefix of the store's table names, so that it can share a database. Default `"budgetgate_"`. */
-  readonly tablePrefix?: string;
+  /**
+   * Prefix of the store's table names, so that it can share a database: tables `<prefix>_meta`,
+   * `<prefix>_ledgers`, …. Default `"budgetgate"`.
+   */
+  readonly prefix?: string;
   /** Most expired spend rows deleted per ledger per call. Default 512. */
   readonly deleteBatch?: number;
   /** How long the constructor waits for a lock held by another connection, in ms. Default 5000. */
@@ -74,9 +79,9 @@ type Transaction = ReturnType<SqliteDatabase["transaction"]>;
  *
  * The schema is created on first open (it is embedded in the package; nothing to migrate by hand).
  *
- * @throws {ConfigurationError} for a bad argument or option; {@link StoreError} if the database
- * cannot be opened or its schema created (a read-only file without the schema, a lock held longer
- * than `openTimeoutMs`, a schema from a newer version).
+ * @throws {ConfigurationError} for a bad argument or option, or a database whose schema version is
+ * not {@link LAYOUT_VERSION}; {@link StoreError} if the database cannot be opened or its schema
+ * created (a read-only file without the schema, a lock held longer than `openTimeoutMs`).
  * @example
  * import { Engine } from "budgetgate";
  * import { SqliteStore } from "budgetgate/sqlite";
@@ -95,10 +100,10 @@ export class SqliteStore implements Store {
     if (synchronous !== "full" && synchronous !== "normal") {
       throw new ConfigurationError(`Invalid synchronous ${show(synchronous)}: expected "full" or "normal"`);
     }
-    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
     if (typeof prefix !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(prefix)) {
       throw new ConfigurationError(
-        `Invalid tablePrefix ${show(prefix)}: expected letters, digits and "_", not starting with a digit`,
+        `Invalid SqliteStore prefix ${show(prefix)}: expected letters, digits and "_", not starting with a digit`,
       );
     }
     this.#deleteBatch = options.deleteBatch ?? 512;
@@ -126,7 +131,9 @@ export class SqliteStore implements Store {
         this.#db = openDatabase(database, options.driver);
       } catch (error) {
         if (error instanceof ConfigurationError) throw error;
-        throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describe(error)}`, { cause: error });
+        throw new StoreError(`Cannot open SQLite database ${show(database)}: ${describeError(error)}`, {
+          cause: error,
+        });
       }
       this.#owned = true;
     } else if (isDatabase(database)) {
@@ -146,7 +153,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.#owned) this.#db.close();
       if (error instanceof BudgetGateError) throw error;
-      throw new StoreError(`Cannot set up SQLite database ${show(this.#db.name)}: ${describe(error)}`, {
+      throw new StoreError(`Cannot set up SQLite database ${show(this.#db.name)}: ${describeError(error)}`, {
         cause: error,
       });
     }
@@ -282,7 +289,7 @@ export class SqliteStore implements Store {
       );
     }
     const code = (error as { code?: unknown } | null)?.code;
-    const message = describe(error);
+    const message = describeError(error);
     if (typeof code === "string" && code.startsWith("SQLITE_")) {
       if (/no such (table|column|index)/.test(message)) {
         return new ConfigurationError(
@@ -328,9 +335,9 @@ function open(db: SqliteDatabase, synchronous: string, ddl: string, meta: string
     withWriteLock(() => create.immediate(() => db.exec(ddl)), deadline);
     version = schemaVersion(db, meta);
   }
-  if (version !== SCHEMA_VERSION) {
-    throw new StoreError(
-      `SQLite database ${show(db.name)} has budgetgate schema version ${show(version)}; this version of budgetgate reads ${show(SCHEMA_VERSION)}`,
+  if (version !== String(LAYOUT_VERSION)) {
+    throw new ConfigurationError(
+      `SQLite database ${show(db.name)} has budgetgate schema version ${show(version)} in table ${show(meta)}; this version of budgetgate reads version ${LAYOUT_VERSION}. Open it with the budgetgate version that wrote it, or give this one tables of its own (option prefix)`,
     );
   }
 }
@@ -348,10 +355,4 @@ function isDatabase(value: unknown): value is SqliteDatabase {
     typeof (value as SqliteDatabase).prepare === "function" &&
     typeof (value as SqliteDatabase).transaction === "function"
   );
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? `${error.message} (${code})` : error.message;
 }

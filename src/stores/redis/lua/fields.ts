@@ -1,0 +1,47 @@
+/** Small helpers every operation uses: field numbers, packed times, field splitting, sibling keys. */
+
+/** Field numbers converted once, packed times, splitting of variable fields, a ledger's sibling keys and a sorted set's first score. */
+export const FIELD_HELPERS = `
+-- Small numbers of the fields (windows, counts, TTLs), converted once per call.
+local NUM = {}
+local function num(s)
+  local v = NUM[s]
+  if v == nil then
+    v = tonum(s)
+    NUM[s] = v
+  end
+  return v
+end
+local function window_of(w) if w == '' then return nil end return num(w) end
+
+-- A time packed as the list keeps it; the batch's own time is packed once.
+local packed_at, packed = nil, nil
+local function time_bytes(x)
+  if x ~= packed_at then packed_at, packed = x, pack('<d', x) end
+  return packed
+end
+
+-- The fields of an operation's text from position pos on, for the operations whose number of
+-- fields varies.
+local function split(text, pos)
+  local f, n = {}, 0
+  for x in gmatch(ssub(text, pos), '([^%z]*)%z') do n = n + 1; f[n] = x end
+  return f
+end
+
+-- Another key of a ledger: its state key with the last letter, its kind, replaced (keys.ts).
+local function sibling(st, kind)
+  local base = st.base
+  if not base then
+    base = ssub(st.tk, 1, -2)
+    st.base = base
+  end
+  return base .. kind
+end
+
+local function first_score(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then return tonum(first[2]) end
+  return HUGE
+end
+`;

@@ -1,0 +1,70 @@
+/**
+ * How a batch runs: the script's opening (the replay guard and the server's time, the reply it
+ * builds) and its main loop (each operation by its code under pcall, then the receipt). See
+ * scripts.ts for the whole design.
+ */
+
+/** Tells Dragonfly the script names keys it does not declare (the siblings of the state keys). */
+export const BATCH_FLAGS = `--!df flags=allow-undeclared-keys
+-- (Dragonfly refuses keys a script does not declare unless told; Redis reads this as a comment.)
+`;
+
+/** Locals, the replay guard (a batch whose receipt exists answers from it), the server time and the reply with its emit helper. */
+export const BATCH_OPENING = `local unpack, pack, fmt, gmatch, smatch = struct.unpack, struct.pack, string.format, string.gmatch, string.match
+local HUGE = math.huge
+local RECEIPT_TTL = ARGV[1]
+local seen = redis.call('GET', KEYS[1])
+if seen then return { 'R', seen } end
+
+local t = redis.call('TIME')
+-- The reply, and its length: operations append their values to it (see the end).
+local reply, rn = { t[1], t[2] }, 2
+local function emit(h, m, l)
+  reply[rn + 1], reply[rn + 2], reply[rn + 3] = h, m, l
+  rn = rn + 3
+end
+-- Server time in µs, and as a 16-digit string that deadlines (also µs) compare with as strings.
+local function micros(sec, usec) return tonum(sec) * 1000000 + tonum(usec) end
+local us = micros(t[1], t[2])
+local us_s = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+local server_now = us / 1000000
+local ms = math.floor(us / 1000)
+`;
+
+/** Runs each operation of ARGV by its code under pcall, records its status, and writes the receipt of a batch that changed something. */
+export const BATCH_LOOP = `-- One status character per operation for the receipt: S deadline passed, E error, else the status.
+local STATUS_CHARS = { [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
+local statuses, changed = {}, false
+local k = 1
+for j = 2, #ARGV do
+  local text = ARGV[j]
+  local op, nk, deadline, now_s, pos = unpack('ssss', text)
+  nk = num(nk)
+  rn = rn + 1
+  local at, status = rn, -1
+  reply[at] = status -- a placeholder, so that the reply stays a sequence
+  -- Past the deadline: both are µs, and digit strings of one length compare as their numbers.
+  if deadline == '' or #us_s < #deadline or (#us_s == #deadline and us_s <= deadline) then
+    local now = server_now
+    if now_s ~= '' then now = tonum(now_s) end
+    local ok, out = pcall(OPS[op], k, nk, text, pos, now)
+    if ok then
+      status = out
+    else
+      -- Drop what the operation emitted before it failed.
+      for i = rn, at + 1, -1 do reply[i] = nil end
+      rn, status = at + 1, -2
+      if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
+    end
+  end
+  reply[at] = status
+  statuses[j - 1] = STATUS_CHARS[status]
+  if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0)) then changed = true end
+  k = k + nk
+end
+-- A batch that changed nothing needs no receipt: running it again would only decide again.
+if changed then
+  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
+end
+return reply
+`;

@@ -1,0 +1,27 @@
+/**
+ * The Lua scripts RedisStore runs, pinned by their SHA-1: any change to their text (a named part
+ * under src/stores/redis/lua/ included) fails here until the new hash is written down, so every
+ * script change is a deliberate diff — and a change meant to be text-only (a refactor of how the
+ * parts are assembled) proves it leaves the script the server runs as it was.
+ */
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { SCRIPTS } from "../../../src/stores/redis/scripts.js";
+
+describe("RedisStore scripts", () => {
+  it("are the scripts whose SHA-1s are pinned here", () => {
+    const hashes = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, script.sha1]));
+    expect(hashes).toEqual({
+      batch: "80f9977e64d066fb879fc022e0ff6bfe47f05d52",
+      scanDelete: "fde02190a3c0f6d27acc20246cc35f7c7d40dc1c",
+      layout: "e92cc419af5796eb073b34b9bdbe623b4989bb50",
+      unclaim: "c0fe86dca9a7825a3e95860568351409cafd1294",
+    });
+  });
+
+  it("call each script by the SHA-1 of the text they would send in its place", () => {
+    for (const script of Object.values(SCRIPTS)) {
+      expect(createHash("sha1").update(script.source).digest("hex")).toBe(script.sha1);
+    }
+  });
+});
