@@ -43,6 +43,17 @@ function faults(
   };
 }
 
+/** Forgets what the suite wrote under its prefix, then closes the client. */
+async function clearAndQuit(store: Store, quit: () => Promise<unknown>): Promise<void> {
+  await store.clearAll({
+    now: undefined,
+    timeoutMs: 5000,
+    deadline: Date.now() + 5000,
+    signal: new AbortController().signal,
+  });
+  await quit();
+}
+
 describe.skipIf(!service.ok)("RedisStore with ioredis", () => {
   let client: Redis;
   describeStoreConformance("RedisStore (ioredis)", {
@@ -54,15 +65,7 @@ describe.skipIf(!service.ok)("RedisStore with ioredis", () => {
       () => client,
       (key) => client.blpop(key, 1.5),
     ),
-    destroy: async (store) => {
-      await store.clearAll({
-        now: undefined,
-        timeoutMs: 5000,
-        deadline: Date.now() + 5000,
-        signal: new AbortController().signal,
-      });
-      await client.quit();
-    },
+    destroy: (store) => clearAndQuit(store, () => client.quit()),
   });
 });
 
@@ -78,14 +81,6 @@ describe.skipIf(!service.ok)("RedisStore with node-redis", () => {
       () => client,
       (key) => client.blPop(key, 1.5),
     ),
-    destroy: async (store) => {
-      await store.clearAll({
-        now: undefined,
-        timeoutMs: 5000,
-        deadline: Date.now() + 5000,
-        signal: new AbortController().signal,
-      });
-      await client.quit();
-    },
+    destroy: (store) => clearAndQuit(store, () => client.quit()),
   });
 });
