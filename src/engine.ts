@@ -7,6 +7,7 @@ import {
   BudgetExceededError,
   ConfigurationError,
   ReservationNotFoundError,
+  StateError,
   StoreError,
   StoreTimeoutError,
 } from "./errors.js";
@@ -502,15 +503,17 @@ class Call implements StoreCall {
   }
 }
 
+// A store whose answer contradicts itself is broken, not down: a StateError, so that no budget's
+// FAIL_OPEN turns a store's bug into allowed spend.
 function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
   if (verdict.spent.length !== plan.lines.length) {
-    throw new StoreError(`Store answered for ${verdict.spent.length} ledgers, expected ${plan.lines.length}`);
+    throw new StateError(`Store answered for ${verdict.spent.length} ledgers, expected ${plan.lines.length}`);
   }
   const parts = plan.lines.map((line, i) =>
     budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, verdict.spent[i] as bigint, verdict.allowed),
   );
   if (parts.every((part) => part.allowed) !== verdict.allowed) {
-    throw new StoreError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
+    throw new StateError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
   }
   return combineDecisions(parts);
 }

@@ -18,6 +18,7 @@ import {
   MemoryStore,
   Mode,
   ReservationNotFoundError,
+  StateError,
   Status,
   StoreError,
   StoreErrorMode,
@@ -325,6 +326,23 @@ describe("Engine", () => {
     expect((await engine.commit(reservation, "0.5")).recorded.isZero()).toBe(true);
     expect((await engine.spent(ledger, open)).isZero()).toBe(true);
     await expect(engine.commit(reservation, "0.5")).rejects.toBeInstanceOf(ReservationNotFoundError);
+  });
+
+  it("throws, even under FAIL_OPEN, a store answer that contradicts itself: a broken store is not an outage", async () => {
+    const open = new Budget({ maxSpend: "1", onStoreError: StoreErrorMode.FAIL_OPEN });
+    const answers = [
+      { allowed: true, spent: [10n ** 18n] }, // allowed, yet the ledger was already full
+      { allowed: false, spent: [0n] }, // blocked, yet nothing was spent
+      { allowed: true, spent: [] }, // an answer for no ledger
+    ];
+    for (const answer of answers) {
+      const liar: Store = { ...new MemoryStore(), charge: () => answer } as unknown as Store;
+      const engine = new Engine({ store: liar });
+      const seen: Decision[] = [];
+      engine.onDecision((d) => seen.push(d));
+      await expect(engine.check(ledger, "0.5", open)).rejects.toBeInstanceOf(StateError);
+      expect(seen).toEqual([]);
+    }
   });
 
   it("blocks when any ledger of a charge fails closed", async () => {
