@@ -18,11 +18,11 @@ export interface DecisionRecord {
   readonly reason: BlockReason | null;
   /** Human-readable explanation; `null` for a plain allow. */
   readonly message: string | null;
-  /** Spend in the window before the request, holds included, as a decimal string. */
+  /** Spend in the window at decision time, holds included (with the request if it was recorded), as a decimal string. */
   readonly spent_in_window: string;
   /** The amount asked for, as a decimal string. */
   readonly requested: string;
-  /** What is left once the decision took effect, never below zero, as a decimal string. */
+  /** `maxSpend − spent_in_window`, never below zero, as a decimal string. */
   readonly remaining: string;
 }
 
@@ -38,11 +38,11 @@ export interface DecisionInit {
   readonly reason: BlockReason | null;
   /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
-  /** Spend in the window before the request, holds included. */
+  /** Spend in the window at decision time, holds included (with the request if it was recorded). */
   readonly spentInWindow: Amount;
   /** The amount asked for. */
   readonly requested: Amount;
-  /** What is left once the decision took effect, never below zero. */
+  /** `maxSpend − spentInWindow`, never below zero. */
   readonly remaining: Amount;
   /** Each ledger's decision when several were charged together; default: the decision itself. */
   readonly perLedger?: readonly Decision[];
