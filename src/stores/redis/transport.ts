@@ -332,7 +332,7 @@ export class RedisTransport {
 }
 
 /** An argument for the engine's clock: empty for the server's. */
-export function nowArg(call: StoreCall): string {
+function nowArg(call: StoreCall): string {
   return call.now === undefined ? "" : String(call.now);
 }
 
