@@ -6,6 +6,7 @@ export { ConfigurationError } from "./errors/configuration-error.js";
 export { InvalidAmountError } from "./errors/invalid-amount-error.js";
 export { InvalidBudgetError } from "./errors/invalid-budget-error.js";
 export { InvalidLedgerError } from "./errors/invalid-ledger-error.js";
+export { PeriodRangeError } from "./errors/period-range-error.js";
 export { ReservationNotFoundError } from "./errors/reservation-not-found-error.js";
 export { StateError } from "./errors/state-error.js";
 export { StoreError } from "./errors/store-error.js";

@@ -30,6 +30,7 @@ export {
   InvalidAmountError,
   InvalidBudgetError,
   InvalidLedgerError,
+  PeriodRangeError,
   ReservationNotFoundError,
   StateError,
   StoreError,

@@ -1,15 +1,33 @@
-import type { StoreLine, StoreVerdict } from "../store.js";
+import type { StoreLedgerState, StoreLine, StoreVerdict } from "../store.js";
 
 /**
- * The verdict on charging `amount` to `lines` whose current spends are `spent` (same order, units
- * of 10⁻¹⁸): allowed only if `spent + amount ≤ maxSpend` on every line. For stores that decide in
- * JavaScript; stores that decide on their server implement the same rule there.
+ * The verdict on charging `amount` to `lines` whose states are `states` (same order, units of
+ * 10⁻¹⁸), decided at `now`: allowed only if `committed + reserved + amount ≤ maxSpend` for every
+ * enforced limit of every line. For stores that decide in JavaScript; stores that decide on their
+ * server implement the same rule there.
  *
  * @example
- * const verdict = verdictOf(lines, lines.map((line) => totals.get(line.key) ?? 0n), amount);
+ * const verdict = verdictOf(lines, lines.map((line) => stateOf(line)), amount, now);
  * if (verdict.allowed) recordOnAll(lines, amount);
  */
-export function verdictOf(lines: readonly StoreLine[], spent: readonly bigint[], amount: bigint): StoreVerdict {
-  const allowed = lines.every((line, i) => (spent[i] as bigint) + amount <= line.maxSpend);
-  return { allowed, spent };
+export function verdictOf(
+  lines: readonly StoreLine[],
+  states: readonly StoreLedgerState[],
+  amount: bigint,
+  now: number,
+): StoreVerdict {
+  let allowed = true;
+  for (let i = 0; i < lines.length && allowed; i++) {
+    const { limits } = lines[i] as StoreLine;
+    const state = states[i] as StoreLedgerState;
+    const held = state.reserved + amount;
+    for (let j = 0; j < limits.length; j++) {
+      const limit = limits[j] as (typeof limits)[number];
+      if (limit.enforce && (state.committed[j] as bigint) + held > limit.maxSpend) {
+        allowed = false;
+        break;
+      }
+    }
+  }
+  return { allowed, lines: states, now };
 }

@@ -1,0 +1,32 @@
+import { PeriodRangeError } from "budgetgate";
+import type { StoreWindow } from "../store.js";
+
+/** One calendar period, `[start, end)` in seconds. */
+export interface Period {
+  /** First instant of the period. */
+  readonly start: number;
+  /** First instant of the next period. */
+  readonly end: number;
+}
+
+/**
+ * The period of a calendar window that holds `now`, by the store's clock: the engine sends a few
+ * periods around its estimate of that clock, and the store, which alone knows its time, picks.
+ *
+ * @throws {PeriodRangeError} if `now` is outside every period sent (carrying `now`, so that the
+ * engine can send periods around it). Throw it before changing anything.
+ * @example
+ * const { start, end } = currentPeriod(limit.window, now); // for limit.window.kind === "calendar"
+ */
+export function currentPeriod(window: Extract<StoreWindow, { kind: "calendar" }>, now: number): Period {
+  const b = window.boundaries;
+  for (let i = b.length - 2; i >= 0; i--) {
+    const start = b[i] as number;
+    if (start <= now) {
+      const end = b[i + 1] as number;
+      if (now < end) return { start, end };
+      break;
+    }
+  }
+  throw new PeriodRangeError(window.id, now);
+}
