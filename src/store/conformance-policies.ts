@@ -55,7 +55,7 @@ export function describePolicyConformance(store: () => Store): void {
       expect(burst.limit).toBe(budget.limits[0]);
       expect(burst.message).toBe("Budget exceeded: 1.0 + 0.5 > 1 (60 s limit)");
       expect(burst.limits.map((part) => [part.spent.toString(), part.remaining.toString(), part.blocked])).toEqual([
-        ["1.0", "0", true],
+        ["1.0", "0.0", true],
         ["1.0", "1.5", false],
         ["1.0", "9.0", false],
       ]);
@@ -293,7 +293,7 @@ export function describePolicyConformance(store: () => Store): void {
       clock.now += 3600;
       const back = await engine.check(l, "1.5", withMonth);
       expect(back.blocked).toBe(true);
-      expect(back.limits.map((part) => part.spent.toString())).toEqual(["0", "4"]);
+      expect(back.limits.map((part) => part.spent.toString())).toEqual(["0.0", "4.0"]);
     });
 
     it("dates nothing earlier than a ledger's newest spend when the clock goes back", async () => {
