@@ -242,7 +242,10 @@ export function budgetDecision(
  * a tie. A limit that blocked has less room than the request and every limit that did not has at
  * least that much, so the lead is one that blocked whenever one did.
  */
-export function leadLimit(budget: Budget, parts: readonly { readonly limit: Limit; readonly remaining: Amount }[]): number {
+export function leadLimit(
+  budget: Budget,
+  parts: readonly { readonly limit: Limit; readonly remaining: Amount }[],
+): number {
   const all = budget.mode === Mode.SHADOW || budget.limits.every((limit) => limit.shadow);
   let lead = -1;
   for (let j = 0; j < parts.length; j++) {
@@ -253,7 +256,13 @@ export function leadLimit(budget: Budget, parts: readonly { readonly limit: Limi
   return lead;
 }
 
-function exceeded(part: LimitDecision, state: StoreLedgerState, j: number, requested: Amount, enforced: boolean): string {
+function exceeded(
+  part: LimitDecision,
+  state: StoreLedgerState,
+  j: number,
+  requested: Amount,
+  enforced: boolean,
+): string {
   const { limit } = part;
   const scale = Math.max(limit.maxSpend.scale, requested.scale);
   const before = Amount.fromUnits((state.committed[j] as bigint) + state.reserved, scale);

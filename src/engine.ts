@@ -303,7 +303,9 @@ export class Engine {
       this.store.commit(reservation.id, lines, recorded.units, call),
     );
     if (outcome.lines.length !== used.lines.length) {
-      throw new StateError(`Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`);
+      throw new StateError(
+        `Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`,
+      );
     }
     const delta = recorded.units - (outcome.late ? 0n : reservation.estimate.units);
     this.#alert(used, outcome.lines, delta, outcome.now, "commit");
@@ -406,16 +408,21 @@ export class Engine {
       throw new ConfigurationError(`Invalid ledgers limit ${show(limit)}: expected a whole number above 0`);
     }
     if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) {
-      throw new ConfigurationError(`Invalid ledgers pageSize ${show(pageSize)}: expected a whole number from 1 to 1000`);
+      throw new ConfigurationError(
+        `Invalid ledgers pageSize ${show(pageSize)}: expected a whole number from 1 to 1000`,
+      );
     }
     // A ledger made of the filters checks them as the fields of a real ledger would be checked.
     if (namespace !== undefined || resource !== undefined) new Ledger(namespace ?? "n", resource ?? "r");
-    const prefix = namespace === undefined ? "" : resource === undefined ? `${namespace}:` : `${namespace}:${resource}@`;
+    const prefix =
+      namespace === undefined ? "" : resource === undefined ? `${namespace}:` : `${namespace}:${resource}@`;
     let cursor: string | null = null;
     let listed = 0;
     do {
       const after: string | null = cursor;
-      const page: StorePage = await this.#invoke("scan", (call) => this.store.scan({ prefix, cursor: after, limit: pageSize }, call));
+      const page: StorePage = await this.#invoke("scan", (call) =>
+        this.store.scan({ prefix, cursor: after, limit: pageSize }, call),
+      );
       for (const entry of page.entries) {
         if (resource !== undefined && entry.ledger.resource !== resource) continue;
         yield this.#view(entry);
@@ -756,7 +763,9 @@ function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): 
   const parts = plan.lines.map((line, i) => {
     const state = verdict.lines[i] as StoreLedgerState;
     if (state.committed.length !== line.limits.length) {
-      throw new StateError(`Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`);
+      throw new StateError(
+        `Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`,
+      );
     }
     return budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
   });

@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Calendar } from "../../src/calendar.js";
 import {
   Amount,
   Budget,
@@ -19,7 +20,6 @@ import {
   type Reservation,
   ReservationNotFoundError,
 } from "../../src/index.js";
-import { Calendar } from "../../src/calendar.js";
 
 const LEDGERS = [0, 1, 2].map((i) => new Ledger("model", "r", `p${i}`));
 

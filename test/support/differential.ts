@@ -24,7 +24,12 @@ const LEDGERS = 3;
 /** Budgets every run shares; the run adds one of its own (index 0). */
 const SHARED_BUDGETS = [
   new Budget({ maxSpend: "3", window: 5 }),
-  new Budget({ limits: [{ maxSpend: "1.5", window: 5 }, { maxSpend: "3", window: 20 }] }),
+  new Budget({
+    limits: [
+      { maxSpend: "1.5", window: 5 },
+      { maxSpend: "3", window: 20 },
+    ],
+  }),
   new Budget({ maxSpend: "2.5", window: null }),
   new Budget({
     limits: [
@@ -33,7 +38,12 @@ const SHARED_BUDGETS = [
       { maxSpend: "1", window: 30, shadow: true },
     ],
   }),
-  new Budget({ limits: [{ maxSpend: "2", window: { calendar: "day", timeZone: "Asia/Kolkata" } }, { maxSpend: "5", window: null }] }),
+  new Budget({
+    limits: [
+      { maxSpend: "2", window: { calendar: "day", timeZone: "Asia/Kolkata" } },
+      { maxSpend: "5", window: null },
+    ],
+  }),
 ];
 const BUDGETS = SHARED_BUDGETS.length + 1;
 
