@@ -175,7 +175,10 @@ export class MemoryStore implements Store {
       }
       states.push(state);
       const linePeriods = periodsOf(line, Math.max(now, state.newest));
-      if (linePeriods !== null) (periods ??= new Array(n).fill(null))[i] = linePeriods;
+      if (linePeriods !== null) {
+        periods ??= new Array(n).fill(null);
+        periods[i] = linePeriods;
+      }
     }
     const before: StoreLedgerState[] = new Array(n);
     for (let i = 0; i < n; i++) {
