@@ -1,4 +1,4 @@
-import { show, type StoreLimit } from "budgetgate/store";
+import { type StoreLimit, show } from "budgetgate/store";
 import type { Amount, AmountInput } from "./amount.js";
 import { InvalidBudgetError } from "./errors.js";
 import { Limit, type LimitJSON, type LimitOptions, type LimitWindow, MAX_LIMITS, storeLimit } from "./limit.js";

@@ -303,7 +303,9 @@ export class Engine {
       this.store.commit(reservation.id, lines, recorded.units, call),
     );
     if (outcome.lines.length !== used.lines.length) {
-      throw new StateError(`Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`);
+      throw new StateError(
+        `Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`,
+      );
     }
     const delta = recorded.units - (outcome.late ? 0n : reservation.estimate.units);
     this.#alert(used, outcome.lines, delta, outcome.now, "commit");
@@ -406,16 +408,21 @@ export class Engine {
       throw new ConfigurationError(`Invalid ledgers limit ${show(limit)}: expected a whole number above 0`);
     }
     if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) {
-      throw new ConfigurationError(`Invalid ledgers pageSize ${show(pageSize)}: expected a whole number from 1 to 1000`);
+      throw new ConfigurationError(
+        `Invalid ledgers pageSize ${show(pageSize)}: expected a whole number from 1 to 1000`,
+      );
     }
     // A ledger made of the filters checks them as the fields of a real ledger would be checked.
     if (namespace !== undefined || resource !== undefined) new Ledger(namespace ?? "n", resource ?? "r");
-    const prefix = namespace === undefined ? "" : resource === undefined ? `${namespace}:` : `${namespace}:${resource}@`;
+    const prefix =
+      namespace === undefined ? "" : resource === undefined ? `${namespace}:` : `${namespace}:${resource}@`;
     let cursor: string | null = null;
     let listed = 0;
     do {
       const after: string | null = cursor;
-      const page: StorePage = await this.#invoke("scan", (call) => this.store.scan({ prefix, cursor: after, limit: pageSize }, call));
+      const page: StorePage = await this.#invoke("scan", (call) =>
+        this.store.scan({ prefix, cursor: after, limit: pageSize }, call),
+      );
       for (const entry of page.entries) {
         if (resource !== undefined && entry.ledger.resource !== resource) continue;
         yield this.#view(entry);
@@ -541,6 +548,8 @@ export class Engine {
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: StoreLine[] = [];
     const budgets: Budget[] = [];
+    let estimate: number | undefined;
+    let calendar = false;
     for (const target of list) {
       const ledger = target instanceof Ledger ? target : target?.ledger;
       if (!(ledger instanceof Ledger)) {
@@ -560,24 +569,30 @@ export class Engine {
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
-      lines.push({ ledger, key, limits: EMPTY_LIMITS });
-      budgets.push(budget);
-    }
-    return this.#planOf(lines, budgets);
-  }
-
-  /** Lines with each budget's limits, calendar periods around the store's time as last seen. */
-  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
-    let calendar = false;
-    let estimate = t;
-    const out = lines.map((line, i) => {
-      const budget = budgets[i] as Budget;
       if (budget.calendar) {
         calendar = true;
-        estimate ??= this.#clock?.() ?? Date.now() / 1000 + this.#skew;
+        estimate ??= this.#estimate();
       }
-      return { ledger: line.ledger, key: line.key, limits: budget.storeLimits(estimate ?? 0) };
-    });
+      lines.push({ ledger, key, limits: budget.storeLimits(estimate ?? 0) });
+      budgets.push(budget);
+    }
+    return { lines, budgets, calendar };
+  }
+
+  /** The store's time as last seen: where calendar periods are computed. */
+  #estimate(): number {
+    return this.#clock?.() ?? Date.now() / 1000 + this.#skew;
+  }
+
+  /** The plan's lines made again, calendar periods around `t` (default: the store's time as last seen). */
+  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
+    const calendar = budgets.some((budget) => budget.calendar);
+    const estimate = t ?? (calendar ? this.#estimate() : 0);
+    const out = lines.map((line, i) => ({
+      ledger: line.ledger,
+      key: line.key,
+      limits: (budgets[i] as Budget).storeLimits(estimate),
+    }));
     return { lines: out, budgets, calendar };
   }
 
@@ -756,7 +771,9 @@ function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): 
   const parts = plan.lines.map((line, i) => {
     const state = verdict.lines[i] as StoreLedgerState;
     if (state.committed.length !== line.limits.length) {
-      throw new StateError(`Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`);
+      throw new StateError(
+        `Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`,
+      );
     }
     return budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
   });
@@ -765,8 +782,6 @@ function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): 
   }
   return combineDecisions(parts);
 }
-
-const EMPTY_LIMITS: readonly never[] = [];
 
 /** A ledger's usage under `budget` from its holds and its totals by window id. */
 function usageOf(

@@ -1,4 +1,4 @@
-import { show, type StoreLimit, type StoreWindow } from "budgetgate/store";
+import { type StoreLimit, type StoreWindow, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import { CALENDAR_UNITS, Calendar, type CalendarUnit, canonicalTimeZone } from "./calendar.js";
 import { InvalidAmountError, InvalidBudgetError } from "./errors.js";
@@ -96,7 +96,9 @@ export class Limit {
 
   constructor(options: LimitOptions, where = "limit") {
     if (typeof options !== "object" || options === null) {
-      throw new InvalidBudgetError(`Invalid ${where} ${show(options)}: expected { maxSpend, window?, alerts?, shadow? }`);
+      throw new InvalidBudgetError(
+        `Invalid ${where} ${show(options)}: expected { maxSpend, window?, alerts?, shadow? }`,
+      );
     }
     for (const key of Object.keys(options)) {
       if (!LIMIT_KEYS.has(key)) {
@@ -235,7 +237,9 @@ function calendarOf(window: unknown, where: string): Required<CalendarWindow> {
 
 function alertsOf(alerts: unknown, where: string): number[] {
   if (!Array.isArray(alerts)) {
-    throw new InvalidBudgetError(`Invalid ${where} alerts ${show(alerts)}: expected an array of levels such as [0.5, 0.8, 1]`);
+    throw new InvalidBudgetError(
+      `Invalid ${where} alerts ${show(alerts)}: expected an array of levels such as [0.5, 0.8, 1]`,
+    );
   }
   for (const level of alerts) {
     if (typeof level !== "number" || !(level > 0 && level <= 1)) {

@@ -55,7 +55,7 @@ export function describePolicyConformance(store: () => Store): void {
       expect(burst.limit).toBe(budget.limits[0]);
       expect(burst.message).toBe("Budget exceeded: 1.0 + 0.5 > 1 (60 s limit)");
       expect(burst.limits.map((part) => [part.spent.toString(), part.remaining.toString(), part.blocked])).toEqual([
-        ["1.0", "0", true],
+        ["1.0", "0.0", true],
         ["1.0", "1.5", false],
         ["1.0", "9.0", false],
       ]);
@@ -76,8 +76,18 @@ export function describePolicyConformance(store: () => Store): void {
 
     it("charges several ledgers of several limits each on all or none", async () => {
       const { engine, ledger } = rig();
-      const tight = new Budget({ limits: [{ maxSpend: "5", window: 60 }, { maxSpend: "1", window: { calendar: "day" } }] });
-      const loose = new Budget({ limits: [{ maxSpend: "5", window: 60 }, { maxSpend: "5", window: 3600 }] });
+      const tight = new Budget({
+        limits: [
+          { maxSpend: "5", window: 60 },
+          { maxSpend: "1", window: { calendar: "day" } },
+        ],
+      });
+      const loose = new Budget({
+        limits: [
+          { maxSpend: "5", window: 60 },
+          { maxSpend: "5", window: 3600 },
+        ],
+      });
       const a = ledger("a");
       const b = ledger("b");
       const targets = [
@@ -95,7 +105,12 @@ export function describePolicyConformance(store: () => Store): void {
 
     it("counts one total for limits that share a window, whatever their amounts", async () => {
       const { engine, ledger } = rig();
-      const budget = new Budget({ limits: [{ maxSpend: "3", window: 60 }, { maxSpend: "2", window: 60 }] });
+      const budget = new Budget({
+        limits: [
+          { maxSpend: "3", window: 60 },
+          { maxSpend: "2", window: 60 },
+        ],
+      });
       const l = ledger();
       expect((await engine.check(l, "1.5", budget)).allowed).toBe(true);
       const second = await engine.check(l, "1", budget);
@@ -261,29 +276,53 @@ export function describePolicyConformance(store: () => Store): void {
       const { engine, clock, ledger } = rig(utc(2026, 5, 10, 12));
       const l = ledger();
       const month = { window: { calendar: "month" as const } };
-      const starter = new Budget({ limits: [{ maxSpend: "2", window: 3600 }, { maxSpend: "3", ...month }] });
+      const starter = new Budget({
+        limits: [
+          { maxSpend: "2", window: 3600 },
+          { maxSpend: "3", ...month },
+        ],
+      });
       expect((await engine.check(l, "2", starter)).allowed).toBe(true);
       clock.now += 3601;
       expect((await engine.check(l, "1", starter)).allowed).toBe(true);
       expect((await engine.check(l, "1", starter)).blocked).toBe(true);
       // An upgraded plan: larger amounts on the same windows keep the 3 spent this month.
-      const upgraded = new Budget({ limits: [{ maxSpend: "20", window: 3600 }, { maxSpend: "30", ...month }] });
+      const upgraded = new Budget({
+        limits: [
+          { maxSpend: "20", window: 3600 },
+          { maxSpend: "30", ...month },
+        ],
+      });
       expect((await engine.usage(l, upgraded)).limits.map((part) => part.spent.toString())).toEqual(["1", "3"]);
       // A day limit added now counts the spends of the last hour and more that the store still holds.
       const daily = new Budget({
-        limits: [{ maxSpend: "20", window: 3600 }, { maxSpend: "30", ...month }, { maxSpend: "3.5", window: DAY }],
+        limits: [
+          { maxSpend: "20", window: 3600 },
+          { maxSpend: "30", ...month },
+          { maxSpend: "3.5", window: DAY },
+        ],
       });
       const first = await engine.check(l, "0.5", daily);
       expect(first.limits.map((part) => part.spent.toString())).toEqual(["1.5", "3.5", "1.5"]);
       // A lifetime limit added after windowed spend counts what the log holds.
-      const lifetime = new Budget({ limits: [{ maxSpend: "100", window: 3600 }, { maxSpend: "100", window: null }] });
+      const lifetime = new Budget({
+        limits: [
+          { maxSpend: "100", window: 3600 },
+          { maxSpend: "100", window: null },
+        ],
+      });
       expect((await engine.usage(l, lifetime)).limits.map((part) => part.spent.toString())).toEqual(["1.5", "1.5"]);
     });
 
     it("adds every spend to every total a ledger keeps, named in the call or not", async () => {
       const { engine, clock, ledger } = rig(utc(2026, 5, 10, 12));
       const l = ledger();
-      const withMonth = new Budget({ limits: [{ maxSpend: "100", window: 60 }, { maxSpend: "5", window: { calendar: "month" } }] });
+      const withMonth = new Budget({
+        limits: [
+          { maxSpend: "100", window: 60 },
+          { maxSpend: "5", window: { calendar: "month" } },
+        ],
+      });
       const withoutMonth = new Budget({ maxSpend: "100", window: 60 });
       expect((await engine.check(l, "1", withMonth)).allowed).toBe(true);
       for (let i = 0; i < 3; i++) {
@@ -293,7 +332,7 @@ export function describePolicyConformance(store: () => Store): void {
       clock.now += 3600;
       const back = await engine.check(l, "1.5", withMonth);
       expect(back.blocked).toBe(true);
-      expect(back.limits.map((part) => part.spent.toString())).toEqual(["0", "4"]);
+      expect(back.limits.map((part) => part.spent.toString())).toEqual(["0.0", "4.0"]);
     });
 
     it("dates nothing earlier than a ledger's newest spend when the clock goes back", async () => {
@@ -319,12 +358,21 @@ export function describePolicyConformance(store: () => Store): void {
       const l = ledger();
       const decisions = await Promise.all(Array.from({ length: 200 }, () => engine.check(l, "0.1", budget)));
       expect(decisions.filter((d) => d.allowed)).toHaveLength(25);
-      expect((await engine.usage(l, budget)).limits.map((part) => part.spent.toString())).toEqual(["2.5", "2.5", "2.5"]);
+      expect((await engine.usage(l, budget)).limits.map((part) => part.spent.toString())).toEqual([
+        "2.5",
+        "2.5",
+        "2.5",
+      ]);
     });
 
     it("holds a reservation against every limit and commits into all of them", async () => {
       const { engine, ledger } = rig();
-      const budget = new Budget({ limits: [{ maxSpend: "1", window: 60 }, { maxSpend: "3", window: { calendar: "day" } }] });
+      const budget = new Budget({
+        limits: [
+          { maxSpend: "1", window: 60 },
+          { maxSpend: "3", window: { calendar: "day" } },
+        ],
+      });
       const l = ledger();
       const { reservation, decision } = await engine.reserve(l, "0.75", budget);
       expect(decision.limits.map((part) => part.spent.toString())).toEqual(["0.75", "0.75"]);
@@ -347,7 +395,12 @@ export function describePolicyConformance(store: () => Store): void {
 
     it("lists every ledger once, a page at a time, with its registered budget", async () => {
       const { engine, ns, ledger } = rig();
-      const budget = new Budget({ limits: [{ maxSpend: "10", window: 60 }, { maxSpend: "20", window: null }] });
+      const budget = new Budget({
+        limits: [
+          { maxSpend: "10", window: 60 },
+          { maxSpend: "20", window: null },
+        ],
+      });
       const names = ["a", "b", "c", "d", "e"].map((p) => ledger("chat", `user:${p}`));
       const other = ledger("embed", "user:a");
       engine.register(names[0] as Ledger, budget);
@@ -367,7 +420,8 @@ export function describePolicyConformance(store: () => Store): void {
       for await (const view of engine.ledgers({ namespace: ns, pageSize: 1 })) all.push(view.ledger.toString());
       expect(all.sort()).toEqual([...names, other].map(String).sort());
       const limited: string[] = [];
-      for await (const view of engine.ledgers({ namespace: ns, limit: 3, pageSize: 2 })) limited.push(view.ledger.toString());
+      for await (const view of engine.ledgers({ namespace: ns, limit: 3, pageSize: 2 }))
+        limited.push(view.ledger.toString());
       expect(limited).toHaveLength(3);
       const byResource: string[] = [];
       for await (const view of engine.ledgers({ resource: "embed", pageSize: 50 })) {
@@ -383,7 +437,8 @@ export function describePolicyConformance(store: () => Store): void {
       for (const l of odd) await engine.check(l, "1", budget);
       for (const l of odd) {
         const found: string[] = [];
-        for await (const view of engine.ledgers({ namespace: ns, resource: l.resource })) found.push(view.ledger.toString());
+        for await (const view of engine.ledgers({ namespace: ns, resource: l.resource }))
+          found.push(view.ledger.toString());
         expect(found).toEqual([l.toString()]);
       }
     });

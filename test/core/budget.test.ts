@@ -1,6 +1,10 @@
 /**
  * Budgets of several limits, their JSON form, and the typed errors of everything they refuse.
  */
+
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import {
   Budget,
@@ -13,6 +17,11 @@ import {
   StoreErrorMode,
 } from "../../src/index.js";
 import { validateDecision } from "../support/decision-schema.js";
+
+/** The budget schema as users load it: `budgetgate/budget.schema.json`. */
+const validateBudget = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: true }).compile(
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve("budgetgate/budget.schema.json"), "utf8")),
+);
 
 const plan = {
   limits: [
@@ -62,6 +71,7 @@ describe("Budget", () => {
       mode: "SOFT",
       onStoreError: "FAIL_OPEN",
     });
+    expect(validateBudget(json)).toBe(true);
     const back = Budget.fromJSON(json);
     expect(back.toJSON()).toEqual(budget.toJSON());
     expect(Budget.fromJSON({ maxSpend: "3", window: null }).toJSON()).toEqual({
@@ -84,7 +94,11 @@ describe("Budget", () => {
     ["an unknown time zone", { maxSpend: 1, window: { calendar: "day", timeZone: "Mars/Olympus" } }, "Mars/Olympus"],
     ["an unknown calendar unit", { maxSpend: 1, window: { calendar: "fortnight" } }, '"fortnight"'],
     ["a week start out of range", { maxSpend: 1, window: { calendar: "week", weekStartsOn: 7 } }, "0 (Sunday) to 6"],
-    ["a week start on a month", { maxSpend: 1, window: { calendar: "month", weekStartsOn: 1 } }, "weekStartsOn applies"],
+    [
+      "a week start on a month",
+      { maxSpend: 1, window: { calendar: "month", weekStartsOn: 1 } },
+      "weekStartsOn applies",
+    ],
     ["a level of 0", { maxSpend: 1, alerts: [0] }, "alert level 0"],
     ["a level above 1", { maxSpend: 1, alerts: [1.5] }, "alert level 1.5"],
     ["a level that is not a number", { maxSpend: 1, alerts: ["0.5"] }, 'alert level "0.5"'],
@@ -93,7 +107,11 @@ describe("Budget", () => {
     ["an unknown budget option", { maxSpend: 1, windows: 60 }, 'unknown option "windows"'],
     ["an unknown limit option", { limits: [{ maxSpend: 1, max: 2 }] }, 'budget limits[0]: unknown option "max"'],
     ["an unknown calendar option", { maxSpend: 1, window: { calendar: "day", tz: "UTC" } }, 'unknown option "tz"'],
-    ["a bad amount in the second limit", { limits: [{ maxSpend: 1 }, { maxSpend: "-1" }] }, "budget limits[1] maxSpend"],
+    [
+      "a bad amount in the second limit",
+      { limits: [{ maxSpend: 1 }, { maxSpend: "-1" }] },
+      "budget limits[1] maxSpend",
+    ],
     ["a shadow flag that is not a boolean", { limits: [{ maxSpend: 1, shadow: "yes" }] }, "shadow"],
     ["an unknown mode", { maxSpend: 1, mode: "DRY_RUN" }, '"HARD", "SOFT" or "SHADOW"'],
     ["a window as a string", { maxSpend: 1, window: "1h" }, 'window "1h"'],
@@ -103,6 +121,8 @@ describe("Budget", () => {
       expect(() => new Budget(options as never)).toThrow(InvalidBudgetError);
       expect(() => new Budget(options as never)).toThrow(message);
       expect(() => Budget.fromJSON(options)).toThrow(message);
+      // The schema refuses the same, except what only a runtime can know (its time zones).
+      if (what !== "an unknown time zone") expect(validateBudget(options)).toBe(false);
     });
   }
 });
@@ -132,7 +152,12 @@ describe("decisions of several limits", () => {
   it("serialise a block by one of several limits as the record of that limit", async () => {
     const engine = new Engine({ clock: () => 5_000 });
     const ledger = new Ledger("budget", "several");
-    const budget = new Budget({ limits: [{ maxSpend: "10", window: 3600 }, { maxSpend: "1", window: 60 }] });
+    const budget = new Budget({
+      limits: [
+        { maxSpend: "10", window: 3600 },
+        { maxSpend: "1", window: 60 },
+      ],
+    });
     const decision = await engine.check(ledger, "1.5", budget);
     expect(decision.toJSON()).toMatchObject({
       status: "BLOCK",

@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Calendar } from "../../src/calendar.js";
 import {
   Amount,
   Budget,
@@ -19,7 +20,6 @@ import {
   type Reservation,
   ReservationNotFoundError,
 } from "../../src/index.js";
-import { Calendar } from "../../src/calendar.js";
 
 const LEDGERS = [0, 1, 2].map((i) => new Ledger("model", "r", `p${i}`));
 
@@ -112,7 +112,7 @@ const limitArb = fc.record({
   alerts: fc.constantFrom([], [0.5], [0.25, 0.75, 1]),
 });
 const budgetArb = fc.array(limitArb, { minLength: 1, maxLength: 3 });
-type BudgetSpec = { cents: number; window: number; shadow: boolean; alerts: number[] }[];
+type BudgetSpec = { cents: number; window: number; shadow: boolean; alerts: readonly number[] }[];
 
 function budgetOf(spec: BudgetSpec): Budget {
   return new Budget({
@@ -261,7 +261,7 @@ describe("engine and memory store against a naive model", () => {
       fc.asyncProperty(
         fc.array(op, { minLength: 20, maxLength: 150 }),
         fc.array(budgetArb, { minLength: 3, maxLength: 3 }),
-        (ops, specs) => run(ops, specs as BudgetSpec[], 4, 20),
+        (ops, specs) => run(ops, specs, 4, 20),
       ),
       { numRuns: 300 },
     );
@@ -272,7 +272,7 @@ describe("engine and memory store against a naive model", () => {
       fc.asyncProperty(
         fc.array(op, { minLength: 20, maxLength: 150 }),
         fc.array(budgetArb, { minLength: 3, maxLength: 3 }),
-        (ops, specs) => run(ops, specs as BudgetSpec[], 1e9, 1e9),
+        (ops, specs) => run(ops, specs, 1e9, 1e9),
       ),
       { numRuns: 300 },
     );
