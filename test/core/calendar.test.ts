@@ -237,7 +237,11 @@ describe("calendar: zones", () => {
     // DST ends on the first Sunday of April (2026-04-05, 02:00 → 01:30) and starts on the first
     // Sunday of October (2026-10-04, 02:00 → 02:30); standard time is +10:30, DST +11.
     const fall = period(days, local(11, 2026, 4, 5, 12));
-    expect(fall).toEqual({ start: local(11, 2026, 4, 5), end: local(10.5, 2026, 4, 6), previous: local(11, 2026, 4, 4) });
+    expect(fall).toEqual({
+      start: local(11, 2026, 4, 5),
+      end: local(10.5, 2026, 4, 6),
+      previous: local(11, 2026, 4, 4),
+    });
     expect(fall.end - fall.start).toBe(88_200);
     const spring = period(days, local(11, 2026, 10, 4, 12));
     expect(spring).toEqual({
@@ -306,7 +310,11 @@ describe("calendar: zones", () => {
     const days = cal("day", "Pacific/Apia");
     // Thursday the 29th was at -10 (DST); Saturday the 31st began at +14, the same instant.
     const p = period(days, local(-10, 2011, 12, 29, 12));
-    expect(p).toEqual({ start: local(-10, 2011, 12, 29), end: local(14, 2011, 12, 31), previous: local(-10, 2011, 12, 28) });
+    expect(p).toEqual({
+      start: local(-10, 2011, 12, 29),
+      end: local(14, 2011, 12, 31),
+      previous: local(-10, 2011, 12, 28),
+    });
     expect(p.end - p.start).toBe(DAY);
     expect(days.next(p.end)).toBe(local(14, 2012, 1, 1));
   });
