@@ -272,10 +272,12 @@ function limitDetails(
       resetsAt: fits ? null : resetTime(limit, requested, state, now),
     };
   });
-  const main = parts[leadLimit(budget, parts)] as LimitDecision;
-  // The message names the limit that stopped the request: an enforced one that blocked, else (on
-  // an ALLOW) the shadow one that would have.
-  const stopper = wouldBlock ? parts.findIndex((part) => part.blocked && (part.enforced || !blocked)) : -1;
+  const lead = leadLimit(budget, parts);
+  const main = parts[lead] as LimitDecision;
+  // The message names the limit whose figures the decision reports when it blocked, so that the
+  // record's message, spent_in_window and remaining agree; on an ALLOW past a shadow limit, the
+  // first shadow limit that would have blocked.
+  const stopper = !wouldBlock ? -1 : main.blocked ? lead : parts.findIndex((part) => part.blocked);
   return {
     message: stopper < 0 ? null : exceeded(parts[stopper] as LimitDecision, state, stopper, requested, blocked),
     spentInWindow: main.spent,

@@ -32,7 +32,7 @@ import {
 } from "./guards.js";
 import { Ledger } from "./ledger.js";
 import type { Limit } from "./limit.js";
-import { Mode } from "./modes.js";
+import { BlockReason, Mode } from "./modes.js";
 import { Reservation, type Settlement } from "./reservation.js";
 import { MemoryStore } from "./stores/memory/index.js";
 
@@ -104,8 +104,8 @@ export interface ThresholdEvent {
   readonly maxSpend: Amount;
   /** The store's time of the operation, in seconds. */
   readonly at: number;
-  /** What took spend past the level. */
-  readonly operation: "charge" | "reserve" | "commit";
+  /** What took spend past the level: an `engine.check` (or a fixed-cost guard), or a commit. */
+  readonly operation: "check" | "commit";
 }
 
 /** A function told of every alert level reached. Its errors never affect the operation. */
@@ -278,7 +278,8 @@ export class Engine {
       this.store.reserve(lines, requested.units, hold, call),
     );
     if (!decision.allowed) return { reservation: null, decision };
-    const held = decision.reason === null;
+    // Only a fail-open ALLOW (STORE_ERROR) holds nothing; one past a shadow limit holds like any other.
+    const held = decision.reason !== BlockReason.STORE_ERROR;
     return { reservation: new Reservation(id, requested, plan.lines, plan.budgets, held), decision };
   }
 
@@ -307,8 +308,16 @@ export class Engine {
         `Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`,
       );
     }
-    const delta = recorded.units - (outcome.late ? 0n : reservation.estimate.units);
-    this.#alert(used, outcome.lines, delta, outcome.now, "commit");
+    // The hold being settled is not part of the spend before: a reservation crosses a level once,
+    // by what it records, not once by its estimate and again by its actual.
+    this.#alert(
+      used,
+      outcome.lines,
+      outcome.late ? 0n : reservation.estimate.units,
+      recorded.units,
+      outcome.now,
+      "commit",
+    );
     return { reservation, recorded, late: outcome.late, overEstimate };
   }
 
@@ -461,10 +470,11 @@ export class Engine {
   }
 
   /**
-   * Calls `listener` each time an operation takes a limit's spend from below one of its alert
-   * levels to at or above it (docs/policies.md): once per crossing across every process sharing the
-   * store, since the crossing is read from the store's own atomic answer. Spend falling back below
-   * a level (a rolling window moving on, a new calendar period, a released hold) re-arms it.
+   * Calls `listener` each time a check or a commit takes a limit's spend from below one of its alert
+   * levels to at or above it (docs/semantics.md §14): once per crossing across every process
+   * sharing the store, since the crossing is read from the store's own atomic answer. Holds count
+   * in the spend before; a reservation crosses by what its commit records. Spend falling back
+   * below a level (a rolling window moving on, a new calendar period) re-arms it.
    * Listener errors are counted in {@link listenerErrors} and never reach the caller.
    * @returns a function that unsubscribes.
    * @example const stop = engine.onThreshold((e) => notify(`${e.ledger} reached ${e.level * 100} %`));
@@ -625,7 +635,9 @@ export class Engine {
     try {
       const [used, verdict] = await this.#periodic(plan, operation, run);
       decision = verdictDecision(used, requested, verdict);
-      if (verdict.allowed) this.#alert(used, verdict.lines, requested.units, verdict.now, operation);
+      // A hold announces nothing: its commit does, by what it records.
+      if (verdict.allowed && operation === "charge")
+        this.#alert(used, verdict.lines, 0n, requested.units, verdict.now, "check");
     } catch (error) {
       // Only an outage is decided by onStoreError; a mistake must be seen, never allowed past.
       if (!(error instanceof StoreError)) throw error;
@@ -637,10 +649,14 @@ export class Engine {
     return decision;
   }
 
-  /** Tells threshold listeners of every alert level that `delta` took a limit's spend across. */
+  /**
+   * Tells threshold listeners of every alert level that `delta` took a limit's spend across, the
+   * spend before being the state's less `settling` (the hold a commit replaces).
+   */
   #alert(
     plan: Plan,
     states: readonly StoreLedgerState[],
+    settling: bigint,
     delta: bigint,
     at: number,
     operation: ThresholdEvent["operation"],
@@ -651,7 +667,7 @@ export class Engine {
       const state = states[i] as StoreLedgerState;
       const ledger = (plan.lines[i] as StoreLine).ledger;
       budget.limits.forEach((limit, j) => {
-        const before = (state.committed[j] as bigint) + state.reserved;
+        const before = (state.committed[j] as bigint) + state.reserved - settling;
         const after = before + delta;
         limit.thresholds.forEach((threshold, k) => {
           if (before < threshold && threshold <= after) {

@@ -260,7 +260,7 @@ export function describePolicyConformance(store: () => Store): void {
       if (reservation === null) throw new Error("the reservation was refused");
       await engine.commit(reservation, "4"); // 9.5: past 80 %, by more than the estimate
       expect(events.map((e) => [e.level, e.spent.toString(), e.operation])).toEqual([
-        [0.5, "5", "charge"],
+        [0.5, "5", "check"],
         [0.8, "9.5", "commit"],
       ]);
       await engine.check(l, "0.5", budget); // 10: 100 %

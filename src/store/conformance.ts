@@ -636,7 +636,7 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
           );
         }
         expect(failures.map((e) => (e instanceof StoreTimeoutError ? [e.operation, e.timeoutMs] : e))).toEqual([
-          ["spent", 150],
+          ["read", 150],
           ["commit", 150],
           ["release", 150],
         ]);

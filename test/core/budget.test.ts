@@ -142,7 +142,7 @@ describe("decisions of several limits", () => {
       reason: "BUDGET_EXCEEDED",
       message: "Shadow limit exceeded, not enforced: 0.75 + 0.75 > 1",
       spent_in_window: "1.50",
-      remaining: "0",
+      remaining: "0.00",
     });
     expect(validateDecision(record)).toBe(true);
     expect(decision.wouldBlock).toBe(true);
@@ -164,7 +164,7 @@ describe("decisions of several limits", () => {
       reason: "BUDGET_EXCEEDED",
       message: "Budget exceeded: 0.0 + 1.5 > 1 (60 s limit)",
       spent_in_window: "0.0",
-      remaining: "1",
+      remaining: "1.0",
     });
     expect(validateDecision(decision.toJSON())).toBe(true);
     expect(decision.resetsAt).toBeNull(); // more than the limit: it never fits

@@ -98,11 +98,11 @@ describe("Budget", () => {
     [{ maxSpend: "abc" }, /maxSpend.*plain decimal/],
     [{ maxSpend: Number.NaN }, /maxSpend/],
     [{}, /maxSpend/],
-    [{ maxSpend: 1, window: 0 }, /window 0: expected a number of seconds above 0, or null/],
+    [{ maxSpend: 1, window: 0 }, /window 0: expected a number of seconds above 0 and at most/],
     [{ maxSpend: 1, window: -5 }, /window -5/],
     [{ maxSpend: 1, window: Number.POSITIVE_INFINITY }, /window Infinity/],
     [{ maxSpend: 1, window: "60" }, /window "60"/],
-    [{ maxSpend: 1, mode: "hard" }, /mode "hard": expected "HARD" or "SOFT"/],
+    [{ maxSpend: 1, mode: "hard" }, /mode "hard": expected "HARD", "SOFT" or "SHADOW"/],
     [{ maxSpend: 1, onStoreError: "OPEN" }, /onStoreError "OPEN"/],
   ])("rejects %j with InvalidBudgetError", (options, message) => {
     expect(() => new Budget(options as never)).toThrow(InvalidBudgetError);

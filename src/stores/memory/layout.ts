@@ -32,11 +32,19 @@ export class LedgerState extends SpendLog {
    */
   advance(t: number): void {
     let keep = this.end;
+    let previous: Total | null = null;
     for (let total = this.totals; total !== null; total = total.next) {
-      if (total instanceof RollingTotal) {
-        total.advance(this, t);
-        if (total.pos < keep) keep = total.pos;
+      if (total instanceof RollingTotal) total.advance(this, t);
+      // A total that counts nothing goes at every touch (it is made again from the log when next
+      // named), so that when an idle ledger is forgotten — by a sweep, by a key's expiry — changes
+      // no answer, on any store.
+      if (!total.counts(t)) {
+        if (previous === null) this.totals = total.next;
+        else previous.next = total.next;
+        continue;
       }
+      previous = total;
+      if (total instanceof RollingTotal && total.pos < keep) keep = total.pos;
     }
     this.trimTo(keep);
   }
