@@ -7,15 +7,7 @@
  * few seconds, from 23:20 UTC to past midnight) and the random numbers seeded, so every run prints
  * the same. Run with `npm run demo`.
  */
-import {
-  Amount,
-  Budget,
-  BudgetExceededError,
-  Engine,
-  Ledger,
-  type LedgerUsage,
-  type Limit,
-} from "../src/index.js";
+import { Amount, Budget, BudgetExceededError, Engine, Ledger, type LedgerUsage, type Limit } from "../src/index.js";
 
 // A seeded generator, so that every run tells the same story.
 let seed = 20261129;
@@ -72,31 +64,25 @@ engine.onDecision((decision) => {
   }
 });
 
-interface Completion {
-  readonly text: string;
-  readonly cost: Amount;
-}
-
 // What each ledger was charged per UTC day, counted here, apart from the store: the final check.
 const perDay = new Map<string, Amount>();
 
-/** The "model": costs between $0.005 and $0.05 a call, reported after it answers. */
-async function fakeModel(user: string, prompt: string): Promise<Completion> {
-  const tenthsOfCents = 5 + Math.floor(random() * 46);
-  const cost = Amount.fromUnits(BigInt(tenthsOfCents) * 10n ** 15n, 3);
-  for (const ledger of [userLedger(user), org]) {
-    const key = `${ledger} ${clock().slice(0, 5)}`;
-    perDay.set(key, (perDay.get(key) ?? Amount.ZERO).plus(cost));
-  }
-  return { text: `(${user}) answer to ${prompt}`, cost };
+/** The price of a call, known before it runs (say, from its prompt): $0.005 to $0.05. */
+function priceOf(_user: string, prompt: string): Amount {
+  return Amount.fromUnits(BigInt(5 + (prompt.length % 46)) * 10n ** 15n, 3);
 }
 
-// Each call reserves its worst case ($0.05) on the user's ledger and the organisation's together,
-// then commits what it actually cost.
-const callModel = engine.guardBounded((user: string) => [userLedger(user), org], undefined, {
-  estimate: "0.05",
-  actual: (reply: Completion) => reply.cost,
-})(fakeModel);
+/** The "model": runs only when the call was allowed, and answers at once. */
+async function fakeModel(user: string, prompt: string): Promise<string> {
+  for (const ledger of [userLedger(user), org]) {
+    const key = `${ledger} ${clock().slice(0, 5)}`;
+    perDay.set(key, (perDay.get(key) ?? Amount.ZERO).plus(priceOf(user, prompt)));
+  }
+  return `(${user}) answer to a prompt of ${prompt.length} characters`;
+}
+
+// Each call is charged its price on the user's ledger and the organisation's together, or not at all.
+const callModel = engine.guard((user: string) => [userLedger(user), org], undefined, { cost: priceOf })(fakeModel);
 
 function bar(spent: Amount, max: Amount, width = 20): string {
   const filled = Number((spent.units * BigInt(width)) / (max.units === 0n ? 1n : max.units));
@@ -110,22 +96,33 @@ async function progress(step: number): Promise<void> {
     const day = limits.find((part) => label(part.limit) === "day UTC");
     const month = limits.find((part) => part.limit.window !== null && label(part.limit).startsWith("month"));
     const cell = (part: typeof day) =>
-      part === undefined ? "".padEnd(31) : `${bar(part.spent, part.limit.maxSpend)} ${part.spent}/${part.limit.maxSpend}`.padEnd(31);
+      part === undefined
+        ? "".padEnd(31)
+        : `${bar(part.spent, part.limit.maxSpend)} ${part.spent}/${part.limit.maxSpend}`.padEnd(31);
     lines.push(`  ${ledger.principal.padEnd(10)} ${cell(day)} ${cell(month)}`.trimEnd());
   }
   console.log(lines.join("\n"));
 }
+
+console.log("Each user's plan:");
+for (const limit of plan.limits) {
+  const alerting = limit.alerts.length > 0 ? `, alerts at ${limit.alerts.map((a) => `${a * 100} %`).join(", ")}` : "";
+  console.log(`  ${limit.maxSpend} per ${label(limit)}${alerting}`);
+}
+console.log(`The organisation: ${engine.budgetFor(org)?.maxSpend} per day UTC, shared by all.\n`);
 
 const CALLS = 600;
 const midnight = Date.UTC(2026, 2, 18) / 1000;
 for (let step = 1; step <= CALLS; step++) {
   const before = now;
   now += 3 + Math.floor(random() * 10); // a call every 3 to 12 seconds
-  if (before < midnight && now >= midnight) console.log(`${clock(midnight)}  midnight UTC: the day limits start afresh`);
-  // Carol's agent is looping: she makes 60 % of all calls.
-  const user = random() < 0.6 ? "carol" : (users[Math.floor(random() * 2)] as string);
+  if (before < midnight && now >= midnight)
+    console.log(`${clock(midnight)}  midnight UTC: the day limits start afresh`);
+  // Carol's agent is looping: it makes 84 % of all calls.
+  const user = random() < 0.84 ? "carol" : (users[Math.floor(random() * 2)] as string);
+  const prompt = "x".repeat(Math.floor(random() * 2000));
   try {
-    await callModel(user, `question ${step}`);
+    await callModel(user, prompt);
   } catch (error) {
     if (!(error instanceof BudgetExceededError)) throw error;
     const { decision } = error;
@@ -155,6 +152,12 @@ console.log("|---|---:|---:|");
 for (const view of views) {
   const key = view.ledger.toString();
   console.log(`| ${view.ledger.principal} | ${allowed.get(key) ?? 0} | ${wouldBlock.get(key) ?? 0} |`);
+}
+console.log("\n| ledger | spent on 03-17 | spent on 03-18 |");
+console.log("|---|---:|---:|");
+for (const ledger of everyone) {
+  const on = (day: string) => perDay.get(`${ledger} ${day}`)?.toString() ?? "0";
+  console.log(`| ${ledger.principal} | ${on("03-17")} | ${on("03-18")} |`);
 }
 console.log(`\n${alerts.length} alerts heard.`);
 // Every UTC day's spend, as counted outside the store, within each ledger's enforced day limit.
