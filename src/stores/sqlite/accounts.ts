@@ -194,15 +194,15 @@ export class Account {
     }
     const floor: Mark = { seq: this.floorSeq, cum: this.floor };
     for (const total of this.totals.values()) {
-      if (total.kind === "rolling") {
-        // Nothing counted after `pos` that could leave the window: no seek.
-        if (total.pos >= this.seq) continue;
+      if (total.kind === "rolling" && total.pos < this.seq) {
         total.advance(floor);
         // The longest window starts where the log's floor was just put.
         if (total.seconds !== longest) total.advance(this.#before(sql, this.time - (total.seconds as number)));
-      } else if (total.kind === "calendar" && (total.end as number) <= this.time) {
-        total.change = "drop";
       }
+      // A total that counts nothing is dropped at once, whoever touches the ledger and whenever: made
+      // again from the log when named, it answers what it would have, and the sweep that forgets an
+      // idle ledger then changes no answer, however late it comes.
+      if (!this.#counts(total)) total.change = "drop";
     }
     for (const limit of limits) {
       const window = limit.window;
@@ -218,7 +218,7 @@ export class Account {
           continue;
         }
         this.totals.set(window.id, this.#seed(sql, window, period.start, period.end, floor));
-      } else if (known === undefined) {
+      } else if (known === undefined || known.change === "drop") {
         this.totals.set(window.id, this.#seed(sql, window, null, null, floor));
       }
     }
@@ -313,41 +313,39 @@ export class Account {
   }
 
   /**
-   * True when nothing of the ledger can count any more, at its time: no lifetime total, no holds,
-   * every calendar period over, every logged spend out of every rolling window. Forgetting it then
-   * answers exactly what keeping it would.
+   * True when forgetting the ledger changes no answer, at its time (after {@link open}): its log
+   * holds nothing, no hold counts, and no total counts anything (a calendar total whose period is
+   * over counts nothing either). The memory store's rule, so that both forget the same ledgers.
    */
-  idle(now: number): boolean {
-    if (this.reserved !== 0n || (this.heldUntil !== null && this.heldUntil > now)) return false;
-    const longest = this.longest;
-    if (longest !== null && this.newest !== null && this.newest + longest >= this.time) return false;
-    for (const total of this.totals.values()) {
-      if (total.change === "drop") continue;
-      if (total.kind === "lifetime" || total.kind === "calendar") return false;
-    }
+  idle(): boolean {
+    if (this.reserved !== 0n || this.floorSeq !== this.seq) return false;
+    for (const total of this.totals.values()) if (this.#counts(total)) return false;
     return true;
   }
 
+  #counts(total: Total): boolean {
+    if (total.change === "drop" || total.base === this.total) return false;
+    return total.kind !== "calendar" || this.time < (total.end as number);
+  }
+
   /**
-   * When something of the ledger next stops counting: for a ledger with a lifetime total, when its
-   * remaining log rows all leave the log; for any other, when the whole ledger goes idle.
+   * When something of the ledger next stops counting: for a ledger whose lifetime total counts,
+   * when its log rows have all left the log; for any other, when the whole ledger may go idle.
    */
   #nextSweep(): number | null {
     const longest = this.longest;
-    const rows = this.seq > this.gone;
-    const logEnd = rows ? (longest !== null && this.newest !== null ? this.newest + longest : this.time) : null;
-    let lifetime = false;
-    let latest = logEnd;
+    const logEnd =
+      this.seq > this.gone ? (longest !== null && this.newest !== null ? this.newest + longest : this.time) : null;
+    let latest = this.floorSeq < this.seq ? logEnd : null;
     for (const total of this.totals.values()) {
-      if (total.change === "drop") continue;
-      if (total.kind === "lifetime") lifetime = true;
-      else if (total.kind === "calendar") latest = Math.max(latest ?? Number.NEGATIVE_INFINITY, total.end as number);
+      if (!this.#counts(total)) continue;
+      if (total.kind === "lifetime") return logEnd;
+      if (total.kind === "calendar") latest = Math.max(latest ?? Number.NEGATIVE_INFINITY, total.end as number);
     }
-    if (lifetime) return logEnd;
-    if (longest !== null && this.newest !== null)
-      latest = Math.max(latest ?? Number.NEGATIVE_INFINITY, this.newest + longest);
-    if (this.heldUntil !== null) latest = Math.max(latest ?? Number.NEGATIVE_INFINITY, this.heldUntil);
-    return latest ?? this.time;
+    if (this.reserved !== 0n && this.heldUntil !== null) {
+      latest = Math.max(latest ?? Number.NEGATIVE_INFINITY, this.heldUntil);
+    }
+    return latest ?? Math.max(this.time, logEnd ?? Number.NEGATIVE_INFINITY);
   }
 
   /** Writes back what changed. */

@@ -17,7 +17,7 @@ export function sweepLedgers(sql: Statements, now: number, batch: number): void 
     if (row === undefined) continue;
     const account = Account.from(sql, row);
     account.open(sql, now);
-    if (account.idle(now)) {
+    if (account.idle()) {
       const last = sql.nthOldest.get(id, batch - 1);
       // Still due: the next call deletes the next batch.
       if (last !== undefined) sql.deleteThrough.run(id, last.t, last.seq);
