@@ -73,9 +73,14 @@ type Transaction = ReturnType<SqliteDatabase["transaction"]>;
  *   gone from the database are a {@link ConfigurationError}, unreadable rows a {@link StateError}:
  *   both reach the caller.
  * - Calls answer synchronously, so the engine adds no timer.
- * - Amounts are exact (decimal text, bigint arithmetic); per-call work does not grow with history.
- * - Time is `call.now` when the engine has a clock, else the host's wall clock, which every process
- *   on the host shares.
+ * - Amounts are exact (decimal text, bigint arithmetic); per-call work grows with neither history
+ *   nor the number of spends in a window: one running total per ledger and window id, each an
+ *   offset into the ledger's prefix sums.
+ * - Time is `call.now` when the engine has a clock, else SQLite's clock (the host's, as the OS
+ *   gives it), read in the transaction: every process on the file agrees on it, even one whose
+ *   `Date.now` is faked or skewed, so no calendar period is split between processes.
+ * - What can no longer count (emptied windows, ended periods, idle ledgers, old log rows) is
+ *   dropped when its ledger is touched or swept through an index, a bounded batch per call.
  *
  * The schema is created on first open (it is embedded in the package; nothing to migrate by hand).
  *
