@@ -44,6 +44,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 for (const v of variants) {
   console.log(`${v.name}: ${median(v.us).toFixed(1)} µs/call (rounds ${v.us.map((x) => x.toFixed(1)).join(", ")})`);
 }
-console.log(`ratio 3/1: ${(median(variants[1]?.us ?? []) / median(variants[0]?.us ?? [])).toFixed(2)} (synchronous ${synchronous}, ${CALLS} calls per round)`);
+console.log(
+  `ratio 3/1: ${(median(variants[1]?.us ?? []) / median(variants[0]?.us ?? [])).toFixed(2)} (synchronous ${synchronous}, ${CALLS} calls per round)`,
+);
 await store.close();
 rmSync(dir, { recursive: true, force: true });
