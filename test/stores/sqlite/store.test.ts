@@ -335,6 +335,30 @@ describe("SqliteStore expiry", () => {
     db.close();
   });
 
+  it("forgets at most a few idle ledgers per call, oldest first, and never looks at the others", () => {
+    const db = openDatabase(":memory:");
+    const store = new SqliteStore(db);
+    const count = () => db.prepare("SELECT count(*) FROM budgetgate_ledgers").pluck().get() as number;
+    for (let i = 0; i < 40; i++) store.charge([line(ledger(`u${i}`), limit(rolling(10), 100n))], U, at(i / 100));
+    expect(count()).toBe(40);
+    // At 45 all 40 are idle: forgotten 4 a call, whatever else the call does.
+    const other = line(ledger("other"), limit(life, 1000n));
+    for (let call = 1; call <= 10; call++) {
+      store.charge([other], U, at(45));
+      expect(count()).toBe(41 - 4 * call);
+    }
+    store.charge([other], U, at(45));
+    expect(count()).toBe(1); // the lifetime ledger counts
+    const plan = db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT id FROM budgetgate_ledgers WHERE sweep_at IS NOT NULL AND sweep_at < ? ORDER BY sweep_at LIMIT ?",
+      )
+      .all(0, 4) as { detail: string }[];
+    expect(plan.map((row) => row.detail).join("; ")).toMatch(
+      /SEARCH .* USING (COVERING )?INDEX budgetgate_ledgers_sweep/,
+    );
+  });
+
   it("keeps a ledger while a hold on it may still count", () => {
     const db = openDatabase(":memory:");
     const store = new SqliteStore(db);
