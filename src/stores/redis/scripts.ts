@@ -5,7 +5,7 @@ import { FIELD_HELPERS } from "./lua/fields.js";
 import { BATCH_FLAGS, BATCH_LOOP, BATCH_OPENING } from "./lua/frame.js";
 import { RESERVE_OPERATION, SETTLE_OPERATION, UNHOLD } from "./lua/hold.js";
 import { LEDGER_STATE } from "./lua/ledger.js";
-import { CLEAR_OPERATION, SPENT_OPERATION, UNDO_OPERATION } from "./lua/maintenance.js";
+import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from "./lua/maintenance.js";
 
 /**
  * The Lua of the Redis store: one script that runs a batch of operations (the calls that one
@@ -77,7 +77,8 @@ const BATCH = [
   CHARGE_OPERATION,
   RESERVE_OPERATION,
   SETTLE_OPERATION,
-  SPENT_OPERATION,
+  READ_OPERATION,
+  LIST_OPERATION,
   CLEAR_OPERATION,
   UNDO_OPERATION,
   BATCH_LOOP,
@@ -91,6 +92,25 @@ const SCAN_DELETE = `
 local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 for _, key in ipairs(r[2]) do redis.call('UNLINK', key) end
 return r[1]
+`;
+
+/**
+ * One step of scan: SCAN from cursor ARGV[1] for pattern ARGV[2] (COUNT ARGV[3]), again from the
+ * cursor it answers while nothing matched (at most 8 times), so that a page among many foreign
+ * keys is not empty for nothing. Reply: {the next cursor ("0" when done), seconds, microseconds,
+ * the keys found…}.
+ */
+const SCAN = `
+local cursor, found = ARGV[1], {}
+for _ = 1, 8 do
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+  cursor, found = r[1], r[2]
+  if cursor == '0' or #found > 0 then break end
+end
+local t = redis.call('TIME')
+local reply = { cursor, t[1], t[2] }
+for i = 1, #found do reply[i + 3] = found[i] end
+return reply
 `;
 
 /**
@@ -129,9 +149,10 @@ function script(name: string, source: string): Script {
 export const SCRIPTS = {
   batch: script("batch", BATCH),
   scanDelete: script("scanDelete", SCAN_DELETE),
+  scan: script("scan", SCAN),
   layout: script("layout", LAYOUT),
   unclaim: script("unclaim", UNCLAIM),
 } as const;
 
 /** Operation codes of the batch script. */
-export const OP = { charge: "c", reserve: "r", settle: "s", spent: "q", clear: "d", undo: "u" } as const;
+export const OP = { charge: "c", reserve: "r", settle: "s", read: "q", list: "v", clear: "d", undo: "u" } as const;
