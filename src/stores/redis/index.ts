@@ -397,9 +397,10 @@ function limitFields(lines: readonly StoreLine[]): string {
 
 /**
  * The limits' fields, remembered per limits array (they are readonly, and an engine sends one
- * budget's array again and again): their count, then per limit its code (the kind's letter, a
- * capital for a shadow limit), window id and max, then a rolling window's seconds, a calendar
- * window's number of boundaries and the boundaries, or an empty field for a lifetime window.
+ * budget's array again and again): the length in bytes of the rest, then their count, then per
+ * limit its code (the kind's letter, a capital for a shadow limit), window id and max, then a
+ * rolling window's seconds, a calendar window's number of boundaries and the boundaries, or an
+ * empty field for a lifetime window.
  */
 const encodedLimits = new WeakMap<readonly StoreLimit[], string>();
 
@@ -418,6 +419,8 @@ function limitsArg(limits: readonly StoreLimit[]): string {
     else if (window.kind === "calendar") text += `${window.boundaries.length}\0${window.boundaries.join("\0")}\0`;
     else text += "\0";
   }
+  // Length first: the script takes the text whole, to parse each distinct one once per call.
+  text = `${Buffer.byteLength(text)}\0${text}`;
   encodedLimits.set(limits, text);
   return text;
 }

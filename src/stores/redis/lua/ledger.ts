@@ -6,14 +6,61 @@
  * is described in scripts.ts.
  */
 
+/** Totals whose values are read and written in one struct call, unrolled (more take a loop). */
+const UNROLLED = 4;
+
+function totalValues(n: number): string {
+  return Array.from(
+    { length: n },
+    (_, i) => `sh[${i + 1}], sm[${i + 1}], sl[${i + 1}], a[${i + 1}], b[${i + 1}], c[${i + 1}]`,
+  ).join(", ");
+}
+
+/**
+ * unpack_totals and pack_totals: the six values of each total (committed's three limbs, then a, b,
+ * c: seconds, position and the time there for a rolling window; period start and end for a
+ * calendar), all in one struct call for up to four totals.
+ */
+const TOTALS_CODEC = (() => {
+  const formats = Array.from({ length: UNROLLED }, (_, i) => `'<${"dddddd".repeat(i + 1)}'`).join(", ");
+  const names = Array.from({ length: UNROLLED }, (_, i) => `T${i + 1}`).join(", ");
+  let unpackCases = "";
+  let packCases = "";
+  for (let n = 1; n <= UNROLLED; n++) {
+    unpackCases += `  ${n === 1 ? "if" : "elseif"} n == ${n} then\n    ${totalValues(n)}, pos = unpack(T${n}, v, pos)\n`;
+    packCases += `  ${n === 1 ? "if" : "elseif"} n == ${n} then\n    return pack(T${n}, ${totalValues(n)})\n`;
+  }
+  return `local ${names} = ${formats}
+local function unpack_totals(st, v, pos, n)
+  local sh, sm, sl, a, b, c = st.sh, st.sm, st.sl, st.a, st.b, st.c
+${unpackCases}  else
+    for i = 1, n do sh[i], sm[i], sl[i], a[i], b[i], c[i], pos = unpack(T1, v, pos) end
+  end
+  return pos
+end
+local function pack_totals(st, n)
+  local sh, sm, sl, a, b, c = st.sh, st.sm, st.sl, st.a, st.b, st.c
+  if n == 0 then
+    return ''
+${packCases.replace(/^ {2}if/, "  elseif")}  end
+  local parts = {}
+  for i = 1, n do parts[i] = pack(T1, sh[i], sm[i], sl[i], a[i], b[i], c[i]) end
+  return table.concat(parts)
+end
+`;
+})();
+
 /** The state table pool and open, limits_of, prepare, emit_line, spend, refund and close. */
-export const LEDGER_STATE = `
--- The state's header without holds, the part added with holds, one running total.
-local HEAD, HOLDS, FULL, TOTAL = '<dddddd', '<dddd', '<dddddddddd', '<sddddddd'
+export const LEDGER_STATE =
+  `
+-- The state's header (its first value, the number of totals, is negative when the holds part
+-- follows), the holds part, the header and holds part together, and one total's values.
+local HEAD, HOLDS, FULL = '<ddddddd', '<dddd', '<ddddddddddd'
 local ROLLING, CALENDAR, LIFETIME = 1, 2, 3
 -- Limit codes: the kind, in capitals for a shadow limit (recorded, never blocking).
 local KIND = { r = ROLLING, R = ROLLING, c = CALENDAR, C = CALENDAR, l = LIFETIME, L = LIFETIME }
 local ENFORCED = { r = true, c = true, l = true }
+local KIND_LETTER = { 'r', 'c', 'l' }
 -- Entries before every rolling window's start are dropped from the log this many at a time: one
 -- LTRIM per 32 spends rather than one per spend.
 local TRIM_SLACK = 32
@@ -21,21 +68,52 @@ local TRIM_SLACK = 32
 -- table made per call would cost more to make and to collect than the work it holds.
 local POOL = {}
 
+-- The window directory of a state (each total's kind letter and window id, ended by a zero byte),
+-- parsed once per distinct text per call: ledgers under one budget share it. Read only.
+local DIRS = {}
+local function dir_of(text)
+  local d = DIRS[text]
+  if d then return d end
+  d = { id = {}, kd = {}, n = 0 }
+  for entry in gmatch(text, '([^%z]*)%z') do
+    local kind = KIND[ssub(entry, 1, 1)]
+    if not kind then error('bad directory') end
+    d.n = d.n + 1
+    d.id[d.n], d.kd[d.n] = ssub(entry, 2), kind
+  end
+  DIRS[text] = d
+  return d
+end
+
+` +
+  TOTALS_CODEC +
+  `
 local function parse_state(st, v)
-  local n, pos
-  n, st.g, st.k, st.z, st.head, st.tail, pos = unpack(HEAD, v)
+  local n, idlen, pos
+  n, st.g, st.k, st.z, st.head, st.tail, idlen, pos = unpack(HEAD, v)
   if n < 0 then
     n = -n - 1
     st.rh, st.rm, st.rl, st.e, pos = unpack(HOLDS, v, pos)
   else
     st.rh, st.rm, st.rl, st.e = 0, 0, 0, HUGE
   end
-  local id, kd, sh, sm, sl, a, b, c = st.id, st.kd, st.sh, st.sm, st.sl, st.a, st.b, st.c
-  for i = 1, n do
-    id[i], kd[i], sh[i], sm[i], sl[i], a[i], b[i], c[i], pos = unpack(TOTAL, v, pos)
-  end
+  local block = ssub(v, pos, pos + idlen - 1)
+  local d = dir_of(block)
+  if d.n ~= n then error('directory of another size') end
+  st.id, st.kd, st.owned, st.block = d.id, d.kd, false, block
+  pos = unpack_totals(st, v, pos + idlen, n)
   if pos ~= #v + 1 then error('trailing bytes') end
   st.n = n
+end
+
+-- Makes the state's directory its own, to change it (the parsed one is shared).
+local function own(st)
+  if not st.owned then
+    local id, kd, from_id, from_kd = st.my_id, st.my_kd, st.id, st.kd
+    for i = 1, st.n do id[i], kd[i] = from_id[i], from_kd[i] end
+    st.id, st.kd, st.owned = id, kd, true
+  end
+  st.block = false
 end
 
 -- Reads the ledger of state key KEYS[ki] into the slot-th state table. Writes nothing: every
@@ -44,8 +122,7 @@ local function open(ki, now, slot)
   local tk = KEYS[ki]
   local st = POOL[slot]
   if not st then
-    st = { id = {}, kd = {}, sh = {}, sm = {}, sl = {}, a = {}, b = {}, c = {}, map = {},
-      lk = {}, lid = {}, lmax = {}, lsec = {}, lps = {}, lpe = {}, parts = {} }
+    st = { my_id = {}, my_kd = {}, sh = {}, sm = {}, sl = {}, a = {}, b = {}, c = {}, map = {}, lps = {}, lpe = {} }
     POOL[slot] = st
   end
   st.tk, st.base, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl = tk, false, false, false, false, false, false, 0
@@ -56,6 +133,7 @@ local function open(ki, now, slot)
   else
     st.n, st.g, st.k, st.z, st.head, st.tail, st.rh, st.rm, st.rl, st.e, st.size =
       0, us, 0, -HUGE, 0, 0, 0, 0, 0, HUGE, 0
+    st.id, st.kd, st.owned, st.block = st.my_id, st.my_kd, true, ''
   end
   -- Time for a ledger never runs backward, so its log stays in time order whatever the clocks do.
   local z = st.z
@@ -63,46 +141,65 @@ local function open(ki, now, slot)
   return st
 end
 
--- Reads the limits of line 'line' from text at pos into st: count, then per limit its code, window
--- id, max, and its seconds (rolling), number of boundaries then the boundaries (calendar), or an
--- empty field (lifetime). Picks each calendar period by the ledger's time, by currentPeriod's rule
--- (store/period.ts): the boundaries are ascending, the period is [b[i], b[i + 1]) that holds it.
--- A time outside them raises the period error, before anything is written. Returns the new pos.
-local function limits_of(st, text, pos, line)
-  local count
-  count, pos = unpack('s', text, pos)
-  count = num(count)
-  local lk, lid, lmax, lsec, lps, lpe = st.lk, st.lid, st.lmax, st.lsec, st.lps, st.lpe
-  local t = st.t
+-- The limits of a line, parsed once per distinct text per call (the lines of one budget share
+-- it). Read only. The text: count, then per limit its code, window id, max, and its seconds
+-- (rolling), number of boundaries then the boundaries (calendar), or an empty field (lifetime).
+local SPECS = {}
+local function spec_of(text)
+  local s = SPECS[text]
+  if s then return s end
+  s = { kind = {}, enforced = {}, id = {}, max = {}, sec = {}, bounds = {} }
+  local count, p = unpack('s', text)
+  count = tonum(count)
   for j = 1, count do
     local code, id, max, x
-    code, id, max, x, pos = unpack('ssss', text, pos)
-    lk[j], lid[j], lmax[j] = code, id, max
+    code, id, max, x, p = unpack('ssss', text, p)
     local kind = KIND[code]
+    if not kind then error('unknown limit code ' .. code) end
+    s.kind[j], s.enforced[j], s.id[j], s.max[j] = kind, ENFORCED[code], id, max
     if kind == ROLLING then
-      lsec[j] = num(x)
+      s.sec[j] = tonum(x)
     elseif kind == CALENDAR then
-      local start, fin, prev = nil, nil, nil
-      for _ = 1, num(x) do
+      local bounds = {}
+      for q = 1, tonum(x) do
         local b
-        b, pos = unpack('s', text, pos)
-        if not fin then
-          b = num(b)
-          if b > t then
-            if prev then start, fin = prev, b else fin = false end
-          else
-            prev = b
-          end
+        b, p = unpack('s', text, p)
+        bounds[q] = tonum(b)
+      end
+      s.bounds[j] = bounds
+    end
+  end
+  s.n = count
+  SPECS[text] = s
+  return s
+end
+
+-- Reads the limits of line 'line' from text at pos (their length, then their text) into st and
+-- picks each calendar period by the ledger's time, by currentPeriod's rule (store/period.ts): of
+-- the ascending boundaries, the period [b[i], b[i + 1]) that holds it. A time outside them raises
+-- the period error, before anything is written. Returns the position after them.
+local function limits_of(st, text, pos, line)
+  local length
+  length, pos = unpack('s', text, pos)
+  length = num(length)
+  local spec = spec_of(ssub(text, pos, pos + length - 1))
+  st.spec, st.nl = spec, spec.n
+  local t = st.t
+  for j = 1, spec.n do
+    local bounds = spec.bounds[j]
+    if bounds then
+      local start = nil
+      for q = #bounds - 1, 1, -1 do
+        if bounds[q] <= t then
+          if t < bounds[q + 1] then start = q end
+          break
         end
       end
       if not start then error({ period = true, line = line, limit = j, t = t }) end
-      lps[j], lpe[j] = start, fin
-    elseif not kind then
-      error('unknown limit code ' .. code)
+      st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
     end
   end
-  st.nl = count
-  return pos
+  return pos + length
 end
 
 local function lindex(lk, index, length)
@@ -139,7 +236,7 @@ end
 
 -- A new total for window kind from the log: the sum of the spends the log still holds (from
 -- position lh on) at or after time from, and where they start. O(log), once per total.
-local function seed(st, i, kind, from, lh)
+local function seed(st, i, from, lh)
   local h, m, l, pos, t = 0, 0, 0, st.tail, HUGE
   if lh < st.tail then
     local entries = redis.call('LRANGE', sibling(st, 'l'), lh - st.head, -1)
@@ -152,7 +249,7 @@ local function seed(st, i, kind, from, lh)
       end
     end
   end
-  st.sh[i], st.sm[i], st.sl[i], st.kd[i] = h, m, l, kind
+  st.sh[i], st.sm[i], st.sl[i] = h, m, l
   return pos, t
 end
 
@@ -171,7 +268,8 @@ local function prepare(st)
     st.e = first_score(xk)
     st.dirty = true
   end
-  local n, kd, b, c = st.n, st.kd, st.b, st.c
+  local n, b, c = st.n, st.b, st.c
+  local kd = st.kd
   -- lh: the first position of the log that some rolling total still counts.
   local lh = st.tail
   for i = 1, n do
@@ -181,10 +279,10 @@ local function prepare(st)
       if b[i] < lh then lh = b[i] end
     end
   end
-  local id, lid, lk, map = st.id, st.lid, st.lk, st.map
+  local spec, map = st.spec, st.map
   for j = 1, st.nl do
-    local w = lid[j]
-    local kind = KIND[lk[j]]
+    local w, kind = spec.id[j], spec.kind[j]
+    local id = st.id
     local found = nil
     for i = 1, n do
       if id[i] == w then
@@ -193,30 +291,34 @@ local function prepare(st)
       end
     end
     if not found then
+      own(st)
       n = n + 1
-      found, id[n] = n, w
+      found = n
+      st.id[n], st.kd[n] = w, kind
       if kind == ROLLING then
-        st.a[n] = st.lsec[j]
-        b[n], c[n] = seed(st, n, kind, t - st.a[n], lh)
+        st.a[n] = spec.sec[j]
+        b[n], c[n] = seed(st, n, t - st.a[n], lh)
       elseif kind == CALENDAR then
         st.a[n], b[n], c[n] = st.lps[j], st.lpe[j], 0
-        seed(st, n, kind, st.a[n], lh)
+        seed(st, n, st.a[n], lh)
       else
         st.a[n], b[n], c[n] = 0, 0, 0
-        seed(st, n, kind, -HUGE, lh)
+        seed(st, n, -HUGE, lh)
       end
+      st.n = n
       st.dirty, st.grew = true, true
-    elseif kd[found] ~= kind then
+    elseif st.kd[found] ~= kind then
       error('corrupt budgetgate state at ' .. st.tk .. ': window ' .. w .. ' of another kind')
     elseif kind == CALENDAR and (st.a[found] ~= st.lps[j] or b[found] ~= st.lpe[j]) then
       st.a[found], b[found] = st.lps[j], st.lpe[j]
-      seed(st, found, kind, st.a[found], lh)
+      seed(st, found, st.a[found], lh)
       st.dirty, st.grew = true, true
     end
     map[j] = found
   end
   st.n = n
   -- The log keeps what the longest rolling window still counts; with no rolling total, nothing.
+  kd = st.kd
   lh = st.tail
   for i = 1, n do
     if kd[i] == ROLLING and b[i] < lh then lh = b[i] end
@@ -264,13 +366,14 @@ end
 
 -- Whether amount (limbs) fits every enforced limit of the line: committed + reserved + amount <= max.
 local function fits_line(st, ah, am, al)
-  local map, lk, lmax = st.map, st.lk, st.lmax
+  local map, spec = st.map, st.spec
+  local enforced, max = spec.enforced, spec.max
   local hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
   for j = 1, st.nl do
-    if ENFORCED[lk[j]] then
+    if enforced[j] then
       local i = map[j]
       local sh, sm, sl = add3(st.sh[i], st.sm[i], st.sl[i], hh, hm, hl)
-      if not le3(sh, sm, sl, dec(lmax[j])) then return false end
+      if not le3(sh, sm, sl, dec(max[j])) then return false end
     end
   end
   return true
@@ -380,22 +483,37 @@ local function close(st, hold_ttl)
       end
     end
   end
-  local parts, m = st.parts, 1
-  local id, sh, sm, sl, c = st.id, st.sh, st.sm, st.sl, st.c
-  for i = 1, st.n do
-    local kind = kd[i]
-    if kind ~= CALENDAR or t < b[i] then
-      m = m + 1
-      parts[m] = pack(TOTAL, id[i], kind, sh[i], sm[i], sl[i], a[i], b[i], c[i])
+  -- Calendar totals whose period has ended go (rare: a period ends once).
+  local n = st.n
+  for i = 1, n do
+    if kd[i] == CALENDAR and t >= b[i] then
+      own(st)
+      kd = st.kd
+      local id, sh, sm, sl, c, m = st.id, st.sh, st.sm, st.sl, st.c, 0
+      for q = 1, n do
+        if kd[q] ~= CALENDAR or t < b[q] then
+          m = m + 1
+          id[m], kd[m], sh[m], sm[m], sl[m], a[m], b[m], c[m] = id[q], kd[q], sh[q], sm[q], sl[q], a[q], b[q], c[q]
+        end
+      end
+      n = m
+      st.n = n
+      break
     end
   end
-  if st.e == HUGE and st.rl == 0 and st.rm == 0 and st.rh == 0 then
-    parts[1] = pack(HEAD, m - 1, st.g, st.k, st.z, st.head, st.tail)
-  else
-    parts[1] = pack(FULL, -m, st.g, st.k, st.z, st.head, st.tail, st.rh, st.rm, st.rl, st.e)
+  local block = st.block
+  if not block then
+    local parts, id = {}, st.id
+    for i = 1, n do parts[i] = KIND_LETTER[kd[i]] .. id[i] .. '\\0' end
+    block = table.concat(parts)
   end
-  local v
-  if m == 2 then v = parts[1] .. parts[2] else v = table.concat(parts, '', 1, m) end
+  local head
+  if st.e == HUGE and st.rl == 0 and st.rm == 0 and st.rh == 0 then
+    head = pack(HEAD, n, st.g, st.k, st.z, st.head, st.tail, #block)
+  else
+    head = pack(FULL, -n - 1, st.g, st.k, st.z, st.head, st.tail, #block, st.rh, st.rm, st.rl, st.e)
+  end
+  local v = head .. block .. pack_totals(st, n)
   if keep then
     if #v == st.size then
       -- Overwriting every byte replaces the state; SETRANGE keeps the TTL like SET KEEPTTL, and
