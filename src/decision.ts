@@ -1,7 +1,9 @@
+import type { StoreLedgerState } from "budgetgate/store";
 import { Amount } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Ledger } from "./ledger.js";
-import { BlockReason, Status } from "./modes.js";
+import type { Limit } from "./limit.js";
+import { BlockReason, Mode, Status } from "./modes.js";
 
 /** Version of the serialised decision record, `budgetgate-decision.schema.json`. */
 export const DECISION_SCHEMA_VERSION = "0.2.2";
@@ -46,6 +48,36 @@ export interface DecisionInit {
   readonly remaining: Amount;
   /** Each ledger's decision when several were charged together; default: the decision itself. */
   readonly perLedger?: readonly Decision[];
+  /** The ledger's limits, each with its spend; default none (a store failure). */
+  readonly limits?: readonly LimitDecision[];
+  /** The limit the amounts are those of; default the budget's first. */
+  readonly limit?: Limit;
+  /** When the request could first fit, for a decision that blocked or would have; default null. */
+  readonly resetsAt?: number | null;
+  /** True if some limit, shadow limits included, had no room; default: blocked. */
+  readonly wouldBlock?: boolean;
+}
+
+/** One limit's part of a decision on one ledger. */
+export interface LimitDecision {
+  /** The limit. */
+  readonly limit: Limit;
+  /** Spend in its window (or period) at decision time, holds included, with the request if it was recorded. */
+  readonly spent: Amount;
+  /** `maxSpend − spent`, never below zero. */
+  readonly remaining: Amount;
+  /** True if the request did not fit this limit (for a shadow limit: would have blocked). */
+  readonly blocked: boolean;
+  /** False for a shadow limit (its own `shadow`, or a SHADOW budget): it never blocks. */
+  readonly enforced: boolean;
+  /**
+   * For a limit that blocked: the earliest time, in seconds on the store's clock, at which the same
+   * request could fit it. Exact for a calendar period (its end); for a rolling window an upper
+   * bound (when every spend now in the window has left it). Null when it did not block, for a
+   * lifetime limit, when the request is above `maxSpend`, or when holds alone leave no room (it
+   * then depends on when they are settled).
+   */
+  readonly resetsAt: number | null;
 }
 
 /**
@@ -85,6 +117,22 @@ export class Decision {
   readonly remaining: Amount;
   /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
   readonly perLedger: readonly Decision[];
+  /** Each limit of this ledger's budget, with its spend and room; empty on a store failure. */
+  readonly limits: readonly LimitDecision[];
+  /**
+   * The limit `spentInWindow` and `remaining` are those of: among enforced limits (all limits, for a
+   * SHADOW budget) the one with the least remaining, which is one that blocked if any did.
+   */
+  readonly limit: Limit;
+  /**
+   * For a decision that blocked (or, on an ALLOW, would have: {@link wouldBlock}), the earliest
+   * time in seconds on the store's clock at which the same request could fit every limit that
+   * stopped it; null otherwise or when that cannot be known (see {@link LimitDecision.resetsAt}).
+   * `new Date(resetsAt * 1000)` when the store uses wall-clock time.
+   */
+  readonly resetsAt: number | null;
+  /** True if some limit had no room: a BLOCK, or an ALLOW past a shadow limit. */
+  readonly wouldBlock: boolean;
 
   constructor(init: DecisionInit) {
     this.status = init.status;
@@ -96,6 +144,10 @@ export class Decision {
     this.requested = init.requested;
     this.remaining = init.remaining;
     this.perLedger = init.perLedger ?? [this];
+    this.limits = init.limits ?? [];
+    this.limit = init.limit ?? (init.budget.limits[0] as Limit);
+    this.resetsAt = init.resetsAt ?? null;
+    this.wouldBlock = init.wouldBlock ?? init.status === Status.BLOCK;
   }
 
   /** True when the action may run. */
@@ -124,33 +176,126 @@ export class Decision {
 }
 
 /**
- * Builds the decision for one ledger from the spend a store reported before the request
- * (`beforeUnits`, 10⁻¹⁸ units, of any size: over-estimate commits may take a total past 38
- * digits). `recorded` says whether the request was recorded: a ledger with room is not charged
- * when another ledger of the same call blocked. Amounts print with the scale of the budget and
- * request.
+ * Builds the decision for one ledger from its state before the request, as a store reported it
+ * (units of 10⁻¹⁸, of any size: over-estimate commits may take a total past 38 digits), at the
+ * store's time `now`. `recorded` says whether the request was recorded: a ledger with room is not
+ * charged when another ledger of the same call blocked. Amounts print with the scale of the limit
+ * and request.
  */
 export function budgetDecision(
   ledger: Ledger,
   budget: Budget,
   requested: Amount,
-  beforeUnits: bigint,
+  state: StoreLedgerState,
   recorded: boolean,
+  now: number,
 ): Decision {
-  const scale = Math.max(budget.maxSpend.scale, requested.scale);
-  const before = Amount.fromUnits(beforeUnits, scale);
-  const fits = beforeUnits + requested.units <= budget.maxSpend.units;
-  const spent = recorded ? before.plus(requested) : before;
+  const limits = budget.limits;
+  const shadowBudget = budget.mode === Mode.SHADOW;
+  const parts: LimitDecision[] = [];
+  let blocked = false;
+  let wouldBlock = false;
+  for (let j = 0; j < limits.length; j++) {
+    const limit = limits[j] as Limit;
+    const enforced = !shadowBudget && !limit.shadow;
+    const beforeUnits = (state.committed[j] as bigint) + state.reserved;
+    const fits = beforeUnits + requested.units <= limit.maxSpend.units;
+    const scale = Math.max(limit.maxSpend.scale, requested.scale);
+    const spent = Amount.fromUnits(recorded ? beforeUnits + requested.units : beforeUnits, scale);
+    const remaining = limit.maxSpend.minus(spent).clampToZero();
+    parts.push({
+      limit,
+      spent,
+      remaining,
+      blocked: !fits,
+      enforced,
+      resetsAt: fits ? null : resetTime(limit, requested, state, now),
+    });
+    if (!fits) {
+      wouldBlock = true;
+      if (enforced) blocked = true;
+    }
+  }
+  const main = parts[leadLimit(budget, parts)] as LimitDecision;
+  // The message names the limit that stopped the request: an enforced one that blocked, else (on
+  // an ALLOW) the shadow one that would have.
+  const stopper = wouldBlock ? parts.findIndex((part) => part.blocked && (part.enforced || !blocked)) : -1;
   return new Decision({
-    status: fits ? Status.ALLOW : Status.BLOCK,
+    status: blocked ? Status.BLOCK : Status.ALLOW,
     ledger,
     budget,
-    reason: fits ? null : BlockReason.BUDGET_EXCEEDED,
-    message: fits ? null : `Budget exceeded: ${before} + ${requested} > ${budget.maxSpend}`,
-    spentInWindow: spent,
+    reason: wouldBlock ? BlockReason.BUDGET_EXCEEDED : null,
+    message: stopper < 0 ? null : exceeded(parts[stopper] as LimitDecision, state, stopper, requested, blocked),
+    spentInWindow: main.spent,
     requested,
-    remaining: budget.maxSpend.minus(spent).clampToZero(),
+    remaining: main.remaining,
+    limits: parts,
+    limit: main.limit,
+    resetsAt: wouldBlock ? latestReset(parts, blocked) : null,
+    wouldBlock,
   });
+}
+
+/**
+ * Which limit a ledger's figures are those of: among enforced limits (every limit, for a SHADOW
+ * budget or one whose limits are all shadow limits) the one with the least remaining, the first on
+ * a tie. A limit that blocked has less room than the request and every limit that did not has at
+ * least that much, so the lead is one that blocked whenever one did.
+ */
+export function leadLimit(
+  budget: Budget,
+  parts: readonly { readonly limit: Limit; readonly remaining: Amount }[],
+): number {
+  const all = budget.mode === Mode.SHADOW || budget.limits.every((limit) => limit.shadow);
+  let lead = -1;
+  for (let j = 0; j < parts.length; j++) {
+    const part = parts[j] as (typeof parts)[number];
+    if (!all && part.limit.shadow) continue;
+    if (lead < 0 || part.remaining.lt((parts[lead] as (typeof parts)[number]).remaining)) lead = j;
+  }
+  return lead;
+}
+
+function exceeded(
+  part: LimitDecision,
+  state: StoreLedgerState,
+  j: number,
+  requested: Amount,
+  enforced: boolean,
+): string {
+  const { limit } = part;
+  const scale = Math.max(limit.maxSpend.scale, requested.scale);
+  const before = Amount.fromUnits((state.committed[j] as bigint) + state.reserved, scale);
+  const which = state.committed.length === 1 ? "" : ` (${describeWindow(limit)} limit)`;
+  const head = enforced ? "Budget exceeded" : "Shadow limit exceeded, not enforced";
+  return `${head}: ${before} + ${requested} > ${limit.maxSpend}${which}`;
+}
+
+/** How a limit's window reads in a message: "60 s", "calendar month in UTC", "lifetime". */
+export function describeWindow(limit: Limit): string {
+  const window = limit.window;
+  if (window === null) return "lifetime";
+  if (typeof window === "number") return `${window} s`;
+  return `calendar ${window.calendar} in ${window.timeZone}`;
+}
+
+function resetTime(limit: Limit, requested: Amount, state: StoreLedgerState, now: number): number | null {
+  const max = limit.maxSpend.units;
+  if (requested.units > max || state.reserved + requested.units > max) return null;
+  const window = limit.window;
+  if (window === null) return null;
+  if (typeof window === "number") return state.newest === null ? null : state.newest + window;
+  return limit.periodEnd(now);
+}
+
+function latestReset(parts: readonly LimitDecision[], enforcedOnly: boolean): number | null {
+  let latest: number | null = null;
+  for (const part of parts) {
+    if (!part.blocked || (enforcedOnly && !part.enforced)) continue;
+    if (part.resetsAt === null) return null;
+    if (latest === null || part.resetsAt > latest) latest = part.resetsAt;
+  }
+  return latest;
 }
 
 /**
@@ -158,14 +303,16 @@ export function budgetDecision(
  * message begins as the original package's does: `Store error (fail-open): …`.
  */
 export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Amount, error: unknown): Decision {
-  const open = budget.onStoreError === "FAIL_OPEN";
+  // A SHADOW budget never blocks, not even when its store fails.
+  const shadow = budget.mode === Mode.SHADOW;
+  const open = shadow || budget.onStoreError === "FAIL_OPEN";
   const why = error instanceof Error ? error.message : String(error);
   return new Decision({
     status: open ? Status.ALLOW : Status.BLOCK,
     ledger,
     budget,
     reason: BlockReason.STORE_ERROR,
-    message: `Store error (${open ? "fail-open" : "fail-closed"}): ${why}`,
+    message: `Store error (${shadow ? "shadow" : open ? "fail-open" : "fail-closed"}): ${why}`,
     spentInWindow: Amount.ZERO,
     requested,
     remaining: Amount.ZERO,
@@ -174,7 +321,8 @@ export function storeErrorDecision(ledger: Ledger, budget: Budget, requested: Am
 
 /**
  * Folds per-ledger decisions into one: allowed only if all allowed; it reports the first ledger
- * that blocked, or, when all allowed, the one with the least remaining.
+ * that blocked, else the first that would have (a shadow limit), else the one with the least
+ * remaining.
  */
 export function combineDecisions(parts: readonly Decision[]): Decision {
   const [first] = parts;
@@ -186,7 +334,7 @@ export function combineDecisions(parts: readonly Decision[]): Decision {
       lead = part;
       break;
     }
-    if (part.remaining.lt(lead.remaining)) lead = part;
+    if (part.wouldBlock ? !lead.wouldBlock : !lead.wouldBlock && part.remaining.lt(lead.remaining)) lead = part;
   }
   return new Decision({ ...lead, status: lead.status, perLedger: parts });
 }

@@ -12,8 +12,8 @@
 import type { Ledger } from "budgetgate";
 
 export { describeError } from "./store/describe-error.js";
-export { show } from "./store/show.js";
 export { currentPeriod, type Period } from "./store/period.js";
+export { show } from "./store/show.js";
 export { verdictOf } from "./store/verdict.js";
 
 /** A value, or a promise of it. Stores that answer synchronously (memory, SQLite) skip a timer. */

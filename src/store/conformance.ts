@@ -30,6 +30,7 @@ import {
 } from "budgetgate";
 import type { Store } from "budgetgate/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describePolicyConformance } from "./conformance-policies.js";
 
 /** How the suite gets the store under test, and gives it back. */
 export interface ConformanceSetup {
@@ -89,6 +90,8 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
     afterAll(async () => {
       await setup.destroy?.(store);
     });
+
+    describePolicyConformance(() => store);
 
     /** An engine on the store under test with a clock the test moves, and a fresh namespace. */
     function rig(options: Omit<EngineOptions, "store" | "clock"> = {}) {
