@@ -402,14 +402,17 @@ function limitFields(lines: readonly StoreLine[]): string {
  * rolling window's seconds, a calendar window's number of boundaries and the boundaries, or an
  * empty field for a lifetime window.
  */
-const encodedLimits = new WeakMap<readonly StoreLimit[], string>();
+const encodedLimits = new WeakMap<readonly StoreLimit[], { text: string; parts: readonly unknown[] }>();
 
 function limitsArg(limits: readonly StoreLimit[]): string {
-  let text = encodedLimits.get(limits);
-  if (text !== undefined) return text;
-  text = `${limits.length}\0`;
+  const cached = encodedLimits.get(limits);
+  // The cache trusts the array only while each of its limits and windows is the object it encoded.
+  if (cached !== undefined && sameParts(limits, cached.parts)) return cached.text;
+  let text = `${limits.length}\0`;
+  const parts: unknown[] = [];
   for (const limit of limits) {
     const window = limit.window;
+    parts.push(limit, window);
     if (window.id.includes("\0")) {
       throw new ConfigurationError(`Invalid window id ${show(window.id)}: RedisStore takes ids without zero bytes`);
     }
@@ -421,8 +424,17 @@ function limitsArg(limits: readonly StoreLimit[]): string {
   }
   // Length first: the script takes the text whole, to parse each distinct one once per call.
   text = `${Buffer.byteLength(text)}\0${text}`;
-  encodedLimits.set(limits, text);
+  encodedLimits.set(limits, { text, parts });
   return text;
+}
+
+function sameParts(limits: readonly StoreLimit[], parts: readonly unknown[]): boolean {
+  if (parts.length !== 2 * limits.length) return false;
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i] as StoreLimit;
+    if (parts[2 * i] !== limit || parts[2 * i + 1] !== limit.window) return false;
+  }
+  return true;
 }
 
 function stateKeys(keys: readonly LedgerKeys[]): string[] {

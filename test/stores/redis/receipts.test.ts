@@ -6,9 +6,9 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger } from "../../../src/index.js";
+import type { StoreLimit, StoreLine } from "../../../src/store.js";
 import { RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
-import type { StoreLimit, StoreLine } from "../../../src/store.js";
 import { directCall, sleep, uniquePrefix, waitFor } from "./support/helpers.js";
 
 const service = await findService("REDIS_URL");
@@ -156,14 +156,20 @@ describe.skipIf(!service.ok)("RedisStore receipts and reversals", () => {
     const limits: StoreLimit[] = [
       { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: 100n * U, enforce: true },
       { window: { kind: "rolling", id: "r:3600", seconds: 3600 }, maxSpend: 100n * U, enforce: true },
-      { window: { kind: "calendar", id: "c:p", boundaries: [0, 5_000_070, 6_000_000] }, maxSpend: 100n * U, enforce: true },
+      {
+        window: { kind: "calendar", id: "c:p", boundaries: [0, 5_000_070, 6_000_000] },
+        maxSpend: 100n * U,
+        enforce: true,
+      },
       { window: { kind: "lifetime", id: "life" }, maxSpend: 100n * U, enforce: false },
     ];
     const line: StoreLine = { ledger: l, key: l.toString(), limits };
     const at = (now: number) => directCall(5000, now);
     await store.charge([line], U, at(5_000_000));
     state.armed = true;
-    await expect(store.charge([line], 2n * U, at(5_000_010))).rejects.toThrow(/connection dropped|Connection is closed/);
+    await expect(store.charge([line], 2n * U, at(5_000_010))).rejects.toThrow(
+      /connection dropped|Connection is closed/,
+    );
     state.armed = false;
     await settled();
     expect((await plain.read(line, at(5_000_011))).state.committed).toEqual([U, U, U, U]);
