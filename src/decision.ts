@@ -28,8 +28,8 @@ export interface DecisionRecord {
   readonly remaining: string;
 }
 
-/** Fields of a {@link Decision}. */
-export interface DecisionInit {
+/** What every {@link Decision} is made with: the verdict and whom it concerns. */
+export interface DecisionCore {
   /** ALLOW or BLOCK. */
   readonly status: Status;
   /** The ledger decided on. */
@@ -38,25 +38,35 @@ export interface DecisionInit {
   readonly budget: Budget;
   /** Null for a plain ALLOW; BUDGET_EXCEEDED or STORE_ERROR. */
   readonly reason: BlockReason | null;
+  /** The amount asked for. */
+  readonly requested: Amount;
+  /** Each ledger's decision when several were charged together; default: the decision itself. */
+  readonly perLedger?: readonly Decision[];
+  /** True if some limit, shadow limits included, had no room; default: blocked. */
+  readonly wouldBlock?: boolean;
+}
+
+/** The numbers of a {@link Decision}, which it may also compute on first read. */
+export interface DecisionDetails {
   /** Human-readable explanation; null for a plain ALLOW. */
   readonly message: string | null;
   /** Spend in the window at decision time, holds included (with the request if it was recorded). */
   readonly spentInWindow: Amount;
-  /** The amount asked for. */
-  readonly requested: Amount;
   /** `maxSpend − spentInWindow`, never below zero. */
   readonly remaining: Amount;
-  /** Each ledger's decision when several were charged together; default: the decision itself. */
-  readonly perLedger?: readonly Decision[];
   /** The ledger's limits, each with its spend; default none (a store failure). */
   readonly limits?: readonly LimitDecision[];
   /** The limit the amounts are those of; default the budget's first. */
   readonly limit?: Limit;
   /** When the request could first fit, for a decision that blocked or would have; default null. */
   readonly resetsAt?: number | null;
-  /** True if some limit, shadow limits included, had no room; default: blocked. */
-  readonly wouldBlock?: boolean;
 }
+
+/**
+ * Fields of a {@link Decision}: its core, and its details either given or as a function that
+ * computes them on first read (most callers read only `allowed`).
+ */
+export type DecisionInit = DecisionCore & (DecisionDetails | { readonly details: () => DecisionDetails });
 
 /** One limit's part of a decision on one ledger. */
 export interface LimitDecision {
@@ -107,47 +117,70 @@ export class Decision {
   readonly budget: Budget;
   /** Null for a plain ALLOW; BUDGET_EXCEEDED, or STORE_ERROR (for a block and for a fail-open allow). */
   readonly reason: BlockReason | null;
-  /** Human-readable explanation; null for a plain ALLOW. */
-  readonly message: string | null;
-  /** Spend in the window at decision time, holds included: with this request if it was recorded (0 on a store failure). */
-  readonly spentInWindow: Amount;
   /** The amount asked for: the cost, or the estimate held. */
   readonly requested: Amount;
-  /** `maxSpend − spentInWindow`, never below zero (0 on a store failure). */
-  readonly remaining: Amount;
   /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
   readonly perLedger: readonly Decision[];
-  /** Each limit of this ledger's budget, with its spend and room; empty on a store failure. */
-  readonly limits: readonly LimitDecision[];
-  /**
-   * The limit `spentInWindow` and `remaining` are those of: among enforced limits (all limits, for a
-   * SHADOW budget) the one with the least remaining, which is one that blocked if any did.
-   */
-  readonly limit: Limit;
-  /**
-   * For a decision that blocked (or, on an ALLOW, would have: {@link wouldBlock}), the earliest
-   * time in seconds on the store's clock at which the same request could fit every limit that
-   * stopped it; null otherwise or when that cannot be known (see {@link LimitDecision.resetsAt}).
-   * `new Date(resetsAt * 1000)` when the store uses wall-clock time.
-   */
-  readonly resetsAt: number | null;
   /** True if some limit had no room: a BLOCK, or an ALLOW past a shadow limit. */
   readonly wouldBlock: boolean;
+  #details: DecisionDetails | (() => DecisionDetails);
 
   constructor(init: DecisionInit) {
     this.status = init.status;
     this.ledger = init.ledger;
     this.budget = init.budget;
     this.reason = init.reason;
-    this.message = init.message;
-    this.spentInWindow = init.spentInWindow;
     this.requested = init.requested;
-    this.remaining = init.remaining;
     this.perLedger = init.perLedger ?? [this];
-    this.limits = init.limits ?? [];
-    this.limit = init.limit ?? (init.budget.limits[0] as Limit);
-    this.resetsAt = init.resetsAt ?? null;
     this.wouldBlock = init.wouldBlock ?? init.status === Status.BLOCK;
+    this.#details = "details" in init ? init.details : init;
+  }
+
+  get #numbers(): DecisionDetails {
+    let details = this.#details;
+    if (typeof details === "function") {
+      details = details();
+      this.#details = details;
+    }
+    return details;
+  }
+
+  /** Human-readable explanation; null for a plain ALLOW. */
+  get message(): string | null {
+    return this.#numbers.message;
+  }
+
+  /** Spend in the window at decision time, holds included: with this request if it was recorded (0 on a store failure). */
+  get spentInWindow(): Amount {
+    return this.#numbers.spentInWindow;
+  }
+
+  /** `maxSpend − spentInWindow`, never below zero (0 on a store failure). */
+  get remaining(): Amount {
+    return this.#numbers.remaining;
+  }
+
+  /** Each limit of this ledger's budget, with its spend and room; empty on a store failure. */
+  get limits(): readonly LimitDecision[] {
+    return this.#numbers.limits ?? [];
+  }
+
+  /**
+   * The limit `spentInWindow` and `remaining` are those of: among enforced limits (all limits, for a
+   * SHADOW budget) the one with the least remaining, which is one that blocked if any did.
+   */
+  get limit(): Limit {
+    return this.#numbers.limit ?? (this.budget.limits[0] as Limit);
+  }
+
+  /**
+   * For a decision that blocked (or, on an ALLOW, would have: {@link wouldBlock}), the earliest
+   * time in seconds on the store's clock at which the same request could fit every limit that
+   * stopped it; null otherwise or when that cannot be known (see {@link LimitDecision.resetsAt}).
+   * `new Date(resetsAt * 1000)` when the store uses wall-clock time.
+   */
+  get resetsAt(): number | null {
+    return this.#numbers.resetsAt ?? null;
   }
 
   /** True when the action may run. */
@@ -190,50 +223,67 @@ export function budgetDecision(
   recorded: boolean,
   now: number,
 ): Decision {
+  // The verdict now; the numbers only if someone reads them.
   const limits = budget.limits;
   const shadowBudget = budget.mode === Mode.SHADOW;
-  const parts: LimitDecision[] = [];
+  const held = state.reserved + requested.units;
   let blocked = false;
   let wouldBlock = false;
   for (let j = 0; j < limits.length; j++) {
     const limit = limits[j] as Limit;
-    const enforced = !shadowBudget && !limit.shadow;
-    const beforeUnits = (state.committed[j] as bigint) + state.reserved;
-    const fits = beforeUnits + requested.units <= limit.maxSpend.units;
-    const scale = Math.max(limit.maxSpend.scale, requested.scale);
-    const spent = Amount.fromUnits(recorded ? beforeUnits + requested.units : beforeUnits, scale);
-    const remaining = limit.maxSpend.minus(spent).clampToZero();
-    parts.push({
-      limit,
-      spent,
-      remaining,
-      blocked: !fits,
-      enforced,
-      resetsAt: fits ? null : resetTime(limit, requested, state, now),
-    });
-    if (!fits) {
+    if ((state.committed[j] as bigint) + held > limit.maxSpend.units) {
       wouldBlock = true;
-      if (enforced) blocked = true;
+      if (!shadowBudget && !limit.shadow) blocked = true;
     }
   }
-  const main = parts[leadLimit(budget, parts)] as LimitDecision;
-  // The message names the limit that stopped the request: an enforced one that blocked, else (on
-  // an ALLOW) the shadow one that would have.
-  const stopper = wouldBlock ? parts.findIndex((part) => part.blocked && (part.enforced || !blocked)) : -1;
   return new Decision({
     status: blocked ? Status.BLOCK : Status.ALLOW,
     ledger,
     budget,
     reason: wouldBlock ? BlockReason.BUDGET_EXCEEDED : null,
+    requested,
+    wouldBlock,
+    details: () => limitDetails(budget, requested, state, recorded, now, blocked, wouldBlock),
+  });
+}
+
+/** The per-limit numbers of a decision made by {@link budgetDecision}. */
+function limitDetails(
+  budget: Budget,
+  requested: Amount,
+  state: StoreLedgerState,
+  recorded: boolean,
+  now: number,
+  blocked: boolean,
+  wouldBlock: boolean,
+): DecisionDetails {
+  const shadowBudget = budget.mode === Mode.SHADOW;
+  const parts = budget.limits.map((limit, j): LimitDecision => {
+    const beforeUnits = (state.committed[j] as bigint) + state.reserved;
+    const fits = beforeUnits + requested.units <= limit.maxSpend.units;
+    const scale = Math.max(limit.maxSpend.scale, requested.scale);
+    const spent = Amount.fromUnits(recorded ? beforeUnits + requested.units : beforeUnits, scale);
+    return {
+      limit,
+      spent,
+      remaining: limit.maxSpend.minus(spent).clampToZero(),
+      blocked: !fits,
+      enforced: !shadowBudget && !limit.shadow,
+      resetsAt: fits ? null : resetTime(limit, requested, state, now),
+    };
+  });
+  const main = parts[leadLimit(budget, parts)] as LimitDecision;
+  // The message names the limit that stopped the request: an enforced one that blocked, else (on
+  // an ALLOW) the shadow one that would have.
+  const stopper = wouldBlock ? parts.findIndex((part) => part.blocked && (part.enforced || !blocked)) : -1;
+  return {
     message: stopper < 0 ? null : exceeded(parts[stopper] as LimitDecision, state, stopper, requested, blocked),
     spentInWindow: main.spent,
-    requested,
     remaining: main.remaining,
     limits: parts,
     limit: main.limit,
     resetsAt: wouldBlock ? latestReset(parts, blocked) : null,
-    wouldBlock,
-  });
+  };
 }
 
 /**
@@ -336,5 +386,21 @@ export function combineDecisions(parts: readonly Decision[]): Decision {
     }
     if (part.wouldBlock ? !lead.wouldBlock : !lead.wouldBlock && part.remaining.lt(lead.remaining)) lead = part;
   }
-  return new Decision({ ...lead, status: lead.status, perLedger: parts });
+  return new Decision({
+    status: lead.status,
+    ledger: lead.ledger,
+    budget: lead.budget,
+    reason: lead.reason,
+    requested: lead.requested,
+    wouldBlock: lead.wouldBlock,
+    perLedger: parts,
+    details: () => ({
+      message: lead.message,
+      spentInWindow: lead.spentInWindow,
+      remaining: lead.remaining,
+      limits: lead.limits,
+      limit: lead.limit,
+      resetsAt: lead.resetsAt,
+    }),
+  });
 }

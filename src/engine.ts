@@ -548,6 +548,8 @@ export class Engine {
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: StoreLine[] = [];
     const budgets: Budget[] = [];
+    let estimate: number | undefined;
+    let calendar = false;
     for (const target of list) {
       const ledger = target instanceof Ledger ? target : target?.ledger;
       if (!(ledger instanceof Ledger)) {
@@ -567,24 +569,30 @@ export class Engine {
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
-      lines.push({ ledger, key, limits: EMPTY_LIMITS });
-      budgets.push(budget);
-    }
-    return this.#planOf(lines, budgets);
-  }
-
-  /** Lines with each budget's limits, calendar periods around the store's time as last seen. */
-  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
-    let calendar = false;
-    let estimate = t;
-    const out = lines.map((line, i) => {
-      const budget = budgets[i] as Budget;
       if (budget.calendar) {
         calendar = true;
-        estimate ??= this.#clock?.() ?? Date.now() / 1000 + this.#skew;
+        estimate ??= this.#estimate();
       }
-      return { ledger: line.ledger, key: line.key, limits: budget.storeLimits(estimate ?? 0) };
-    });
+      lines.push({ ledger, key, limits: budget.storeLimits(estimate ?? 0) });
+      budgets.push(budget);
+    }
+    return { lines, budgets, calendar };
+  }
+
+  /** The store's time as last seen: where calendar periods are computed. */
+  #estimate(): number {
+    return this.#clock?.() ?? Date.now() / 1000 + this.#skew;
+  }
+
+  /** The plan's lines made again, calendar periods around `t` (default: the store's time as last seen). */
+  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
+    const calendar = budgets.some((budget) => budget.calendar);
+    const estimate = t ?? (calendar ? this.#estimate() : 0);
+    const out = lines.map((line, i) => ({
+      ledger: line.ledger,
+      key: line.key,
+      limits: (budgets[i] as Budget).storeLimits(estimate),
+    }));
     return { lines: out, budgets, calendar };
   }
 
@@ -774,8 +782,6 @@ function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): 
   }
   return combineDecisions(parts);
 }
-
-const EMPTY_LIMITS: readonly never[] = [];
 
 /** A ledger's usage under `budget` from its holds and its totals by window id. */
 function usageOf(

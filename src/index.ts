@@ -19,6 +19,8 @@ export { type Clock, monotonicClock } from "./clock.js";
 export {
   DECISION_SCHEMA_VERSION,
   Decision,
+  type DecisionCore,
+  type DecisionDetails,
   type DecisionInit,
   type DecisionRecord,
   type LimitDecision,
