@@ -112,9 +112,11 @@ describe.skipIf(!service.ok)(`RedisStore under ${PROCESSES} processes on one led
   });
 
   it("keeps one calendar period and announces each alert level once, whatever the processes' own clocks say", async () => {
-    // Clocks 5 h and 1 h behind, 3 h and 30 h ahead (the last one's periods never hold the
-    // server's time: the engine asks again with the store's time), and no engine clock.
-    const skews = [-5, -1, 3, 30];
+    // Clocks 5 h and 1 h behind, 3 h and 50 h ahead, and no engine clock. The engine sends the
+    // day around its estimate and the days either side: 30 h ahead would still include the
+    // server's day before 18:00 UTC, so the last is 50 h ahead, whose days never do: the store
+    // answers PeriodRangeError and the engine asks again with days around the store's time.
+    const skews = [-5, -1, 3, 50];
     const { results, spent, ns, recorded } = await hammer("policy", "1.2", "0.01", 100, skews);
     const allowed = results.reduce((n, r) => n + r.allowed, 0);
     expect(allowed).toBe(120);
@@ -126,6 +128,9 @@ describe.skipIf(!service.ok)(`RedisStore under ${PROCESSES} processes on one led
     for await (const view of engine.ledgers({ namespace: ns })) listed.push(view);
     expect(listed.length).toBe(1);
     expect([...(listed[0]?.windows.keys() ?? [])].sort()).toEqual(["c:day:UTC", "r:3600"]);
+    // The process 50 h ahead sent periods that miss the server's day, and was answered so.
+    expect(results[3]?.periodErrors).toBeGreaterThan(0);
+    expect(results[1]?.periodErrors).toBe(0);
     const levels = results.flatMap((r) => r.thresholds.map((t) => t.level)).sort();
     expect(levels).toEqual([0.5, 0.8, 1]);
     const server = Date.now() / 1000;

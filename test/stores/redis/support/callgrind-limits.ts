@@ -8,7 +8,7 @@
  * Run: npx tsx test/stores/redis/support/callgrind-limits.ts [port]
  */
 import { execSync, spawn } from "node:child_process";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { Redis } from "ioredis";
 import { Ledger } from "../../../../src/index.js";
 import type { StoreCall, StoreLimit, StoreLine } from "../../../../src/store.js";
@@ -21,25 +21,46 @@ const U = 10n ** 18n;
 const DIR = `/tmp/callgrind-limits-${process.pid}`;
 
 const big = 1_000_000_000n * U;
-const ONE: readonly StoreLimit[] = [{ window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: big, enforce: true }];
+const ONE: readonly StoreLimit[] = [
+  { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: big, enforce: true },
+];
 const THREE: readonly StoreLimit[] = [
   { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: big, enforce: true },
   { window: { kind: "rolling", id: "r:86400", seconds: 86_400 }, maxSpend: big, enforce: true },
   // Month boundaries around the engine clock used below (1.8e9 s is in January 2027).
   {
-    window: { kind: "calendar", id: "c:month:UTC", boundaries: [1_796_083_200, 1_798_761_600, 1_801_440_000, 1_803_859_200] },
+    window: {
+      kind: "calendar",
+      id: "c:month:UTC",
+      boundaries: [1_796_083_200, 1_798_761_600, 1_801_440_000, 1_803_859_200],
+    },
     maxSpend: big,
     enforce: true,
   },
 ];
 
-const call = (now: number): StoreCall => ({ now, timeoutMs: 600_000, deadline: Date.now() + 600_000, signal: new AbortController().signal });
+const call = (now: number): StoreCall => ({
+  now,
+  timeoutMs: 600_000,
+  deadline: Date.now() + 600_000,
+  signal: new AbortController().signal,
+});
 
 async function main() {
   execSync(`mkdir -p ${DIR}`);
   const server = spawn(
     "valgrind",
-    ["--tool=callgrind", `--callgrind-out-file=${DIR}/cg.out`, "redis-server", "--port", String(PORT), "--save", "", "--appendonly", "no"],
+    [
+      "--tool=callgrind",
+      `--callgrind-out-file=${DIR}/cg.out`,
+      "redis-server",
+      "--port",
+      String(PORT),
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
     { stdio: "ignore" },
   );
   const client = new Redis({ port: PORT, host: "127.0.0.1", retryStrategy: () => 200, maxRetriesPerRequest: null });
@@ -90,7 +111,9 @@ async function main() {
       await pass(all, t0); // creates the totals
       const idle = await measure(() => pass(all, t0 + 1)); // nothing expires
       const expiring = await measure(() => pass(all, t0 + 61)); // the spend at t0 leaves r:60, not t0 + 1's
-      console.log(`${s.name}: ${Math.round(idle)} instructions per decision with nothing expiring, ${Math.round(expiring)} with one spend leaving the 60 s window`);
+      console.log(
+        `${s.name}: ${Math.round(idle)} instructions per decision with nothing expiring, ${Math.round(expiring)} with one spend leaving the 60 s window`,
+      );
     }
   } finally {
     client.disconnect();

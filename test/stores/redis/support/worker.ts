@@ -4,7 +4,7 @@
  */
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { Amount, Budget, Engine, Ledger } from "../../../../src/index.js";
+import { Amount, Budget, Engine, Ledger, PeriodRangeError } from "../../../../src/index.js";
 import type { Store } from "../../../../src/store.js";
 import { RedisStore } from "../../../../src/stores/redis/index.js";
 
@@ -39,6 +39,8 @@ export interface WorkerResult {
   readonly errors: readonly string[];
   /** Threshold events this worker's engine was told of (mode policy). */
   readonly thresholds: readonly ReportedThreshold[];
+  /** PeriodRangeErrors the store answered to charges. */
+  readonly periodErrors: number;
 }
 
 const config = JSON.parse(process.argv[2] as string) as WorkerConfig;
@@ -58,7 +60,25 @@ async function connect(): Promise<{ store: Store; close(): Promise<unknown> }> {
   return { store: new RedisStore(client, { prefix: config.prefix }), close: () => client.quit() };
 }
 
-const { store, close } = await connect();
+const connected = await connect();
+const close = connected.close;
+/** PeriodRangeErrors the store answered: the engine's retry path, for a clock whose periods miss the store's. */
+let periodErrors = 0;
+const inner = connected.store;
+const store: Store = {
+  charge: (lines, amount, call) =>
+    Promise.resolve(inner.charge(lines, amount, call)).catch((error: unknown) => {
+      if (error instanceof PeriodRangeError) periodErrors++;
+      throw error;
+    }),
+  reserve: (...args) => inner.reserve(...args),
+  commit: (...args) => inner.commit(...args),
+  release: (...args) => inner.release(...args),
+  read: (...args) => inner.read(...args),
+  scan: (...args) => inner.scan(...args),
+  clear: (...args) => inner.clear(...args),
+  clearAll: (...args) => inner.clearAll(...args),
+};
 const engine = new Engine({ store, storeTimeoutMs: 10_000 });
 const shared = new Ledger(config.ns, "shared");
 const own = new Ledger(config.ns, "own", `worker:${config.worker}`);
@@ -128,5 +148,11 @@ await Promise.all(
   }),
 );
 await close();
-const result: WorkerResult = { allowed, recorded: recorded.toString(), errors: errors.slice(0, 5), thresholds };
+const result: WorkerResult = {
+  allowed,
+  recorded: recorded.toString(),
+  errors: errors.slice(0, 5),
+  thresholds,
+  periodErrors,
+};
 process.stdout.write(`${JSON.stringify(result)}\n`);
