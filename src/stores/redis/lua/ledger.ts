@@ -17,34 +17,58 @@ function totalValues(n: number): string {
 }
 
 /**
- * unpack_totals and pack_totals: the six values of each total (committed's three limbs, then a, b,
- * c: seconds, position and the time there for a rolling window; period start and end for a
- * calendar), all in one struct call for up to four totals.
+ * read_state and write_state: a whole state in one struct call each way for up to four totals (so
+ * that writing it makes one string, not one per part: every string made costs Lua its allocation
+ * and, later, the collector's work). The layout: the number of totals (negative, −n − 1, when the
+ * holds part follows), g, k, z, head, tail, the directory's length and the directory (c0), the
+ * holds part (reserved's three limbs, e) if any, then six values per total: committed's three
+ * limbs, then a, b, c (a rolling window's seconds, position and the time there; a calendar
+ * period's start and end).
  */
-const TOTALS_CODEC = (() => {
-  const formats = Array.from({ length: UNROLLED }, (_, i) => `'<${"dddddd".repeat(i + 1)}'`).join(", ");
-  const names = Array.from({ length: UNROLLED }, (_, i) => `T${i + 1}`).join(", ");
-  let unpackCases = "";
-  let packCases = "";
-  for (let n = 1; n <= UNROLLED; n++) {
-    unpackCases += `  ${n === 1 ? "if" : "elseif"} n == ${n} then\n    ${totalValues(n)}, pos = unpack(T${n}, v, pos)\n`;
-    packCases += `  ${n === 1 ? "if" : "elseif"} n == ${n} then\n    return pack(T${n}, ${totalValues(n)})\n`;
+const STATE_CODEC = (() => {
+  const head = "ddddddc0"; // g k z head tail idlen block, after the count
+  const holds = "dddd";
+  const fields = "st.g, st.k, st.z, st.head, st.tail";
+  const holdFields = "st.rh, st.rm, st.rl, st.e";
+  let formats = "";
+  let read = "";
+  let write = "";
+  for (let n = 0; n <= UNROLLED; n++) {
+    const totals = "dddddd".repeat(n);
+    formats += `local S${n}, H${n}, PS${n}, PH${n} = '<${head}${totals}', '<${head}${holds}${totals}', '<d${head}${totals}', '<d${head}${holds}${totals}'\n`;
+    const values = n === 0 ? "" : `, ${totalValues(n)}`;
+    const test = n === 0 ? "if" : "elseif";
+    read += `  ${test} n == ${n} then\n    if holds then\n      ${fields}, block, ${holdFields}${values}, pos = unpack(H${n}, v, 9)\n    else\n      ${fields}, block${values}, pos = unpack(S${n}, v, 9)\n    end\n`;
+    write += `  ${test} n == ${n} then\n    if holds then\n      return pack(PH${n}, -n - 1, ${fields}, #block, block, ${holdFields}${values})\n    end\n    return pack(PS${n}, n, ${fields}, #block, block${values})\n`;
   }
-  return `local ${names} = ${formats}
-local function unpack_totals(st, v, pos, n)
+  return `${formats}local T1 = '<dddddd'
+local function read_state(st, v)
+  local n = unpack('<d', v)
+  local holds = n < 0
+  if holds then n = -n - 1 end
   local sh, sm, sl, a, b, c = st.sh, st.sm, st.sl, st.a, st.b, st.c
-${unpackCases}  else
+  local block, pos
+${read}  else
+    if holds then
+      ${fields}, block, ${holdFields}, pos = unpack(H0, v, 9)
+    else
+      ${fields}, block, pos = unpack(S0, v, 9)
+    end
     for i = 1, n do sh[i], sm[i], sl[i], a[i], b[i], c[i], pos = unpack(T1, v, pos) end
   end
-  return pos
+  if not holds then st.rh, st.rm, st.rl, st.e = 0, 0, 0, HUGE end
+  return n, block, pos
 end
-local function pack_totals(st, n)
+local function write_state(st, n, block, holds)
   local sh, sm, sl, a, b, c = st.sh, st.sm, st.sl, st.a, st.b, st.c
-  if n == 0 then
-    return ''
-${packCases.replace(/^ {2}if/, "  elseif")}  end
+${write}  end
   local parts = {}
-  for i = 1, n do parts[i] = pack(T1, sh[i], sm[i], sl[i], a[i], b[i], c[i]) end
+  if holds then
+    parts[1] = pack(PH0, -n - 1, ${fields}, #block, block, ${holdFields})
+  else
+    parts[1] = pack(PS0, n, ${fields}, #block, block)
+  end
+  for i = 1, n do parts[i + 1] = pack(T1, sh[i], sm[i], sl[i], a[i], b[i], c[i]) end
   return table.concat(parts)
 end
 `;
@@ -53,9 +77,6 @@ end
 /** The state table pool and open, limits_of, prepare, emit_line, spend, refund and close. */
 export const LEDGER_STATE =
   `
--- The state's header (its first value, the number of totals, is negative when the holds part
--- follows), the holds part, the header and holds part together, and one total's values.
-local HEAD, HOLDS, FULL = '<ddddddd', '<dddd', '<ddddddddddd'
 local ROLLING, CALENDAR, LIFETIME = 1, 2, 3
 -- Limit codes: the kind, in capitals for a shadow limit (recorded, never blocking).
 local KIND = { r = ROLLING, R = ROLLING, c = CALENDAR, C = CALENDAR, l = LIFETIME, L = LIFETIME }
@@ -74,7 +95,7 @@ local DIRS = {}
 local function dir_of(text)
   local d = DIRS[text]
   if d then return d end
-  d = { id = {}, kd = {}, n = 0 }
+  d = { id = {}, kd = {}, n = 0, maps = {} }
   for entry in gmatch(text, '([^%z]*)%z') do
     local kind = KIND[ssub(entry, 1, 1)]
     if not kind then error('bad directory') end
@@ -86,22 +107,13 @@ local function dir_of(text)
 end
 
 ` +
-  TOTALS_CODEC +
+  STATE_CODEC +
   `
 local function parse_state(st, v)
-  local n, idlen, pos
-  n, st.g, st.k, st.z, st.head, st.tail, idlen, pos = unpack(HEAD, v)
-  if n < 0 then
-    n = -n - 1
-    st.rh, st.rm, st.rl, st.e, pos = unpack(HOLDS, v, pos)
-  else
-    st.rh, st.rm, st.rl, st.e = 0, 0, 0, HUGE
-  end
-  local block = ssub(v, pos, pos + idlen - 1)
+  local n, block, pos = read_state(st, v)
   local d = dir_of(block)
   if d.n ~= n then error('directory of another size') end
-  st.id, st.kd, st.owned, st.block = d.id, d.kd, false, block
-  pos = unpack_totals(st, v, pos + idlen, n)
+  st.id, st.kd, st.owned, st.block, st.dir = d.id, d.kd, false, block, d
   if pos ~= #v + 1 then error('trailing bytes') end
   st.n = n
 end
@@ -148,7 +160,7 @@ local SPECS = {}
 local function spec_of(text)
   local s = SPECS[text]
   if s then return s end
-  s = { kind = {}, enforced = {}, id = {}, max = {}, sec = {}, bounds = {} }
+  s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {} }
   local count, p = unpack('s', text)
   count = tonum(count)
   for j = 1, count do
@@ -156,7 +168,8 @@ local function spec_of(text)
     code, id, max, x, p = unpack('ssss', text, p)
     local kind = KIND[code]
     if not kind then error('unknown limit code ' .. code) end
-    s.kind[j], s.enforced[j], s.id[j], s.max[j] = kind, ENFORCED[code], id, max
+    s.kind[j], s.enforced[j], s.id[j] = kind, ENFORCED[code], id
+    s.mh[j], s.mm[j], s.ml[j] = dec(max)
     if kind == ROLLING then
       s.sec[j] = tonum(x)
     elseif kind == CALENDAR then
@@ -279,43 +292,66 @@ local function prepare(st)
       if b[i] < lh then lh = b[i] end
     end
   end
-  local spec, map = st.spec, st.map
-  for j = 1, st.nl do
-    local w, kind = spec.id[j], spec.kind[j]
-    local id = st.id
-    local found = nil
-    for i = 1, n do
-      if id[i] == w then
-        found = i
-        break
+  local spec = st.spec
+  -- Which total each limit counts in: the same for every ledger of one directory and one budget.
+  local map = (not st.owned) and st.nl > 0 and st.dir.maps[spec]
+  if map then
+    local kinds, lps, lpe, a = spec.kind, st.lps, st.lpe, st.a
+    for j = 1, st.nl do
+      if kinds[j] == CALENDAR then
+        local i = map[j]
+        if a[i] ~= lps[j] or b[i] ~= lpe[j] then
+          a[i], b[i] = lps[j], lpe[j]
+          seed(st, i, a[i], lh)
+          st.dirty, st.grew = true, true
+        end
       end
     end
-    if not found then
-      own(st)
-      n = n + 1
-      found = n
-      st.id[n], st.kd[n] = w, kind
-      if kind == ROLLING then
-        st.a[n] = spec.sec[j]
-        b[n], c[n] = seed(st, n, t - st.a[n], lh)
-      elseif kind == CALENDAR then
-        st.a[n], b[n], c[n] = st.lps[j], st.lpe[j], 0
-        seed(st, n, st.a[n], lh)
-      else
-        st.a[n], b[n], c[n] = 0, 0, 0
-        seed(st, n, -HUGE, lh)
+  else
+    map = st.map
+    for j = 1, st.nl do
+      local w, kind = spec.id[j], spec.kind[j]
+      local id = st.id
+      local found = nil
+      for i = 1, n do
+        if id[i] == w then
+          found = i
+          break
+        end
       end
-      st.n = n
-      st.dirty, st.grew = true, true
-    elseif st.kd[found] ~= kind then
-      error('corrupt budgetgate state at ' .. st.tk .. ': window ' .. w .. ' of another kind')
-    elseif kind == CALENDAR and (st.a[found] ~= st.lps[j] or b[found] ~= st.lpe[j]) then
-      st.a[found], b[found] = st.lps[j], st.lpe[j]
-      seed(st, found, st.a[found], lh)
-      st.dirty, st.grew = true, true
+      if not found then
+        own(st)
+        n = n + 1
+        found = n
+        st.id[n], st.kd[n] = w, kind
+        if kind == ROLLING then
+          st.a[n] = spec.sec[j]
+          b[n], c[n] = seed(st, n, t - st.a[n], lh)
+        elseif kind == CALENDAR then
+          st.a[n], b[n], c[n] = st.lps[j], st.lpe[j], 0
+          seed(st, n, st.a[n], lh)
+        else
+          st.a[n], b[n], c[n] = 0, 0, 0
+          seed(st, n, -HUGE, lh)
+        end
+        st.n = n
+        st.dirty, st.grew = true, true
+      elseif st.kd[found] ~= kind then
+        error('corrupt budgetgate state at ' .. st.tk .. ': window ' .. w .. ' of another kind')
+      elseif kind == CALENDAR and (st.a[found] ~= st.lps[j] or b[found] ~= st.lpe[j]) then
+        st.a[found], b[found] = st.lps[j], st.lpe[j]
+        seed(st, found, st.a[found], lh)
+        st.dirty, st.grew = true, true
+      end
+      map[j] = found
     end
-    map[j] = found
+    if not st.owned and st.nl > 0 then
+      local copy = {}
+      for j = 1, st.nl do copy[j] = map[j] end
+      st.dir.maps[spec] = copy
+    end
   end
+  st.mapped = map
   st.n = n
   -- The log keeps what the longest rolling window still counts; with no rolling total, nothing.
   kd = st.kd
@@ -355,7 +391,7 @@ end
 
 -- Answers the line's state: committed per limit of the call, then reserved, then the newest time.
 local function emit_line(st)
-  local map, sh, sm, sl = st.map, st.sh, st.sm, st.sl
+  local map, sh, sm, sl = st.mapped, st.sh, st.sm, st.sl
   for j = 1, st.nl do
     local i = map[j]
     emit(sh[i], sm[i], sl[i])
@@ -366,14 +402,23 @@ end
 
 -- Whether amount (limbs) fits every enforced limit of the line: committed + reserved + amount <= max.
 local function fits_line(st, ah, am, al)
-  local map, spec = st.map, st.spec
-  local enforced, max = spec.enforced, spec.max
+  local map, spec = st.mapped, st.spec
+  local enforced, mh, mm, ml = spec.enforced, spec.mh, spec.mm, spec.ml
+  local sh, sm, sl = st.sh, st.sm, st.sl
   local hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
   for j = 1, st.nl do
     if enforced[j] then
+      -- committed + held, limb by limb (inline: this runs per limit of every call), against max.
       local i = map[j]
-      local sh, sm, sl = add3(st.sh[i], st.sm[i], st.sl[i], hh, hm, hl)
-      if not le3(sh, sm, sl, dec(max[j])) then return false end
+      local h, m, l = sh[i] + hh, sm[i] + hm, sl[i] + hl
+      if l >= BASE then l, m = l - BASE, m + 1 end
+      if m >= BASE then m, h = m - BASE, h + 1 end
+      local xh = mh[j]
+      if h > xh then return false end
+      if h == xh then
+        local xm = mm[j]
+        if m > xm or (m == xm and l > ml[j]) then return false end
+      end
     end
   end
   return true
@@ -393,9 +438,14 @@ local function spend(st, amount)
       rolling = true
       -- An empty window starts at the new spend.
       if b[i] == tail then st.c[i] = t end
-      sh[i], sm[i], sl[i] = add3(sh[i], sm[i], sl[i], ah, am, al)
-    elseif kind == LIFETIME or t < b[i] then
-      sh[i], sm[i], sl[i] = add3(sh[i], sm[i], sl[i], ah, am, al)
+    end
+    if kind ~= CALENDAR or t < b[i] then
+      -- add3, inline: this runs per total of every spend.
+      local h, m, l = sh[i] + ah, sm[i] + am, sl[i] + al
+      if l >= BASE then l, m = l - BASE, m + 1 end
+      if m >= BASE then m, h = m - BASE, h + 1 end
+      if h >= BASE then error('budgetgate total of more than 45 digits') end
+      sh[i], sm[i], sl[i] = h, m, l
     end
   end
   if rolling then
@@ -507,13 +557,7 @@ local function close(st, hold_ttl)
     for i = 1, n do parts[i] = KIND_LETTER[kd[i]] .. id[i] .. '\\0' end
     block = table.concat(parts)
   end
-  local head
-  if st.e == HUGE and st.rl == 0 and st.rm == 0 and st.rh == 0 then
-    head = pack(HEAD, n, st.g, st.k, st.z, st.head, st.tail, #block)
-  else
-    head = pack(FULL, -n - 1, st.g, st.k, st.z, st.head, st.tail, #block, st.rh, st.rm, st.rl, st.e)
-  end
-  local v = head .. block .. pack_totals(st, n)
+  local v = write_state(st, n, block, not (st.e == HUGE and st.rl == 0 and st.rm == 0 and st.rh == 0))
   if keep then
     if #v == st.size then
       -- Overwriting every byte replaces the state; SETRANGE keeps the TTL like SET KEEPTTL, and
