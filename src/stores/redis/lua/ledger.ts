@@ -137,7 +137,8 @@ local function open(ki, now, slot)
     st = { my_id = {}, my_kd = {}, sh = {}, sm = {}, sl = {}, a = {}, b = {}, c = {}, map = {}, lps = {}, lpe = {} }
     POOL[slot] = st
   end
-  st.tk, st.base, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl = tk, false, false, false, false, false, false, 0
+  st.tk, st.base, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl, st.reading =
+    tk, false, false, false, false, false, false, 0, false
   local v = redis.call('GET', tk)
   if v then
     if not pcall(parse_state, st, v) then error('corrupt budgetgate state at ' .. tk) end
@@ -504,8 +505,8 @@ end
 -- not move it. A calendar total whose period has ended is left out (it would restart anyway).
 local function close(st, hold_ttl)
   if not st.dirty then return end
-  -- Nothing was recorded on a ledger that had no state: nothing to keep (a read, say).
-  if st.size == 0 and not st.wrote then return end
+  -- A read of a ledger that has no state makes none.
+  if st.size == 0 and st.reading then return end
   local t = st.t
   local kd, a, b = st.kd, st.a, st.b
   local keep = true -- keep the keys' expiry as it is

@@ -4,6 +4,7 @@
 export const READ_OPERATION = `-- read. Keys: the state key. Fields: the line's limits. Status 1; values: the line's state.
 OPS.q = function(k, nk, text, pos, now)
   local st = open(k + 1, now, 1)
+  st.reading = true
   limits_of(st, text, pos, 1)
   prepare(st)
   emit_line(st)
