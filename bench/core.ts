@@ -91,6 +91,34 @@ async function main() {
   console.log("\n### Decision latency, memory store (per call; batches of 100)\n");
   printTable(["operation", "median", "p99"], rows);
 
+  // Side by side, in alternating rounds, so that both see the same machine.
+  progress("three limits beside one");
+  const oneEngine = new Engine();
+  const threeEngine = new Engine();
+  const plan = new Budget({
+    limits: [
+      { maxSpend: "1000000000000", window: 60 },
+      { maxSpend: "1000000000000", window: 86_400 },
+      { maxSpend: "1000000000000", window: { calendar: "month", timeZone: "America/New_York" } },
+    ],
+  });
+  const oneRounds: number[] = [];
+  const threeRounds: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    oneRounds.push((await sample(() => oneEngine.check(ledger, "0.03", roomy), SAMPLES / 7)).median);
+    threeRounds.push((await sample(() => threeEngine.check(ledger, "0.03", plan), SAMPLES / 7)).median);
+  }
+  const one = quantile(oneRounds, 0.5);
+  const three = quantile(threeRounds, 0.5);
+  console.log("\n### One limit against three (burst 60 s, day 86,400 s, calendar month), memory store\n");
+  printTable(
+    ["budget", "median of 7 rounds", "ratio"],
+    [
+      ["one limit (3,600 s)", formatNs(one), "1.00×"],
+      ["three limits", formatNs(three), `${(three / one).toFixed(2)}×`],
+    ],
+  );
+
   const history: string[][] = [];
   let base = 0;
   for (const live of [10, 10_000, 1_000_000]) {
@@ -113,7 +141,8 @@ async function main() {
   const store = new MemoryStore();
   const clock = { now: 0 };
   const engine = new Engine({ store, clock: () => clock.now });
-  const budget = new Budget({ maxSpend: "1000000000000", window: null });
+  // A rolling window longer than the run: a lifetime limit keeps a total, not a log of spends.
+  const budget = new Budget({ maxSpend: "1000000000000", window: 1e9 });
   const heapLedger = new Ledger("bench", "heap");
   await engine.check(heapLedger, "0.000123", budget);
   const before = heapUsed();

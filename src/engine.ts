@@ -1,11 +1,22 @@
-import { type Awaitable, type Store, type StoreCall, type StoreLine, type StoreVerdict, show } from "budgetgate/store";
+import {
+  type Awaitable,
+  type Store,
+  type StoreCall,
+  type StoreLedgerEntry,
+  type StoreLedgerState,
+  type StoreLine,
+  type StorePage,
+  type StoreVerdict,
+  show,
+} from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import { Budget, MAX_DURATION_SECONDS } from "./budget.js";
 import type { Clock } from "./clock.js";
-import { budgetDecision, combineDecisions, type Decision, storeErrorDecision } from "./decision.js";
+import { budgetDecision, combineDecisions, type Decision, leadLimit, storeErrorDecision } from "./decision.js";
 import {
   BudgetExceededError,
   ConfigurationError,
+  PeriodRangeError,
   ReservationNotFoundError,
   StateError,
   StoreError,
@@ -20,7 +31,8 @@ import {
   makeFixedGuard,
 } from "./guards.js";
 import { Ledger } from "./ledger.js";
-import { Mode } from "./modes.js";
+import type { Limit } from "./limit.js";
+import { BlockReason, Mode } from "./modes.js";
 import { Reservation, type Settlement } from "./reservation.js";
 import { MemoryStore } from "./stores/memory/index.js";
 
@@ -76,6 +88,65 @@ export interface ReserveOutcome {
 /** A function told of every decision. Its errors and slowness never affect the decision. */
 export type DecisionListener = (decision: Decision) => unknown;
 
+/** What a threshold listener hears: one alert level of one limit, reached from below. */
+export interface ThresholdEvent {
+  /** The ledger whose spend reached the level. */
+  readonly ledger: Ledger;
+  /** The budget the ledger was held to. */
+  readonly budget: Budget;
+  /** The limit whose level was reached. */
+  readonly limit: Limit;
+  /** The level, as given in the limit's `alerts` (0.8 for 80 %). */
+  readonly level: number;
+  /** Spend in the limit's window just after the operation, holds included. */
+  readonly spent: Amount;
+  /** The limit's `maxSpend`. */
+  readonly maxSpend: Amount;
+  /** The store's time of the operation, in seconds. */
+  readonly at: number;
+  /** What took spend past the level: an `engine.check` (or a fixed-cost guard), or a commit. */
+  readonly operation: "check" | "commit";
+}
+
+/** A function told of every alert level reached. Its errors never affect the operation. */
+export type ThresholdListener = (event: ThresholdEvent) => unknown;
+
+/** One limit's spend, as {@link Engine.usage} and {@link Engine.ledgers} report it. */
+export interface LimitUsage {
+  /** The limit. */
+  readonly limit: Limit;
+  /** Spend in its window (or current period) now, holds included. */
+  readonly spent: Amount;
+  /** `maxSpend − spent`, never below zero. */
+  readonly remaining: Amount;
+}
+
+/** A ledger's spend under a budget, per limit. */
+export interface LedgerUsage {
+  /** The ledger. */
+  readonly ledger: Ledger;
+  /** The budget the figures are for; for {@link Engine.ledgers}, the registered one or undefined. */
+  readonly budget: Budget | undefined;
+  /** Sum of the ledger's active holds (counted in every limit's `spent`). */
+  readonly reserved: Amount;
+  /** Per limit of `budget`, in order; empty without a budget. */
+  readonly limits: readonly LimitUsage[];
+  /** Every window the store keeps a total for, committed spend only, by window id (`Limit.windowId`). */
+  readonly windows: ReadonlyMap<string, Amount>;
+}
+
+/** Which ledgers {@link Engine.ledgers} lists. */
+export interface LedgerQuery {
+  /** Only this namespace. */
+  readonly namespace?: string;
+  /** Only this resource (with a namespace, an indexed range; without one, a filter over every ledger). */
+  readonly resource?: string;
+  /** At most this many ledgers in all. */
+  readonly limit?: number;
+  /** Ledgers fetched from the store per round trip, 1 to 1000. Default 100. */
+  readonly pageSize?: number;
+}
+
 /** Default `storeTimeoutMs`. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
 /** Default `reservationTtl`, in seconds. */
@@ -91,6 +162,8 @@ export const MAX_STORE_TIMEOUT_MS = 2_147_483_647;
 interface Plan {
   readonly lines: readonly StoreLine[];
   readonly budgets: readonly Budget[];
+  /** True when some budget has a calendar limit: its lines carry periods around a time. */
+  readonly calendar: boolean;
 }
 
 /**
@@ -112,6 +185,9 @@ export class Engine {
   readonly #retain: number;
   readonly #budgets = new Map<string, Budget>();
   readonly #listeners = new Set<DecisionListener>();
+  readonly #thresholdListeners = new Set<ThresholdListener>();
+  /** The store's clock minus this host's, in seconds, as last seen: where calendar periods are computed. */
+  #skew = 0;
   readonly #settledUnheld = new WeakSet<Reservation>();
   #listenerErrors = 0;
 
@@ -181,7 +257,7 @@ export class Engine {
   async check(targets: Targets, amount: AmountInput, budget?: Budget): Promise<Decision> {
     const plan = this.#plan(targets, budget);
     const requested = Amount.from(amount);
-    return this.#decide(plan, requested, "charge", (call) => this.store.charge(plan.lines, requested.units, call));
+    return this.#decide(plan, requested, "charge", (lines, call) => this.store.charge(lines, requested.units, call));
   }
 
   /**
@@ -198,11 +274,12 @@ export class Engine {
     // The web-standard global, not node:crypto: the core loads on workerd and the Edge runtime as is.
     const id = globalThis.crypto.randomUUID();
     const hold = { id, ttl: this.#ttl, retain: this.#retain };
-    const decision = await this.#decide(plan, requested, "reserve", (call) =>
-      this.store.reserve(plan.lines, requested.units, hold, call),
+    const decision = await this.#decide(plan, requested, "reserve", (lines, call) =>
+      this.store.reserve(lines, requested.units, hold, call),
     );
     if (!decision.allowed) return { reservation: null, decision };
-    const held = decision.reason === null;
+    // Only a fail-open ALLOW (STORE_ERROR) holds nothing; one past a shadow limit holds like any other.
+    const held = decision.reason !== BlockReason.STORE_ERROR;
     return { reservation: new Reservation(id, requested, plan.lines, plan.budgets, held), decision };
   }
 
@@ -221,8 +298,25 @@ export class Engine {
     const recorded = Amount.from(actual, { round: "up" });
     const overEstimate = recorded.gt(reservation.estimate);
     if (!reservation.held) return this.#settleUnheld(reservation, overEstimate);
-    const outcome = await this.#invoke("commit", (call) =>
-      this.store.commit(reservation.id, reservation.lines, recorded.units, call),
+    // Lines made afresh: a late commit may land periods after the reservation's.
+    const plan = this.#planOf(reservation.lines, reservation.budgets);
+    const [used, outcome] = await this.#periodic(plan, "commit", (lines, call) =>
+      this.store.commit(reservation.id, lines, recorded.units, call),
+    );
+    if (outcome.lines.length !== used.lines.length) {
+      throw new StateError(
+        `Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`,
+      );
+    }
+    // The hold being settled is not part of the spend before: a reservation crosses a level once,
+    // by what it records, not once by its estimate and again by its actual.
+    this.#alert(
+      used,
+      outcome.lines,
+      outcome.late ? 0n : reservation.estimate.units,
+      recorded.units,
+      outcome.now,
+      "commit",
     );
     return { reservation, recorded, late: outcome.late, overEstimate };
   }
@@ -258,24 +352,93 @@ export class Engine {
   }
 
   /**
-   * What is left of the ledger's budget in the current window, never below zero.
+   * What is left of the ledger's budget now: the least room of its enforced limits (of all its
+   * limits, for a SHADOW budget), never below zero.
    * @throws {ConfigurationError} with no budget; {@link StoreError} if the store failed.
    * @example (await engine.remaining(ledger)).toString(); // "9.97"
    */
   async remaining(ledger: Ledger, budget?: Budget): Promise<Amount> {
-    const plan = this.#plan(ledger, budget);
-    const spent = await this.#spent(plan);
-    const max = plan.budgets[0] as Budget;
-    return max.maxSpend.minus(spent).clampToZero();
+    const usage = await this.usage(ledger, budget);
+    return (usage.limits[leadOf(usage)] as LimitUsage).remaining;
   }
 
   /**
-   * Spend in the ledger's current window, holds included.
+   * Spend in the window of the ledger's tightest limit (the one {@link remaining} reports), holds
+   * included. {@link usage} gives every limit's.
    * @throws {ConfigurationError} with no budget; {@link StoreError} if the store failed.
    * @example (await engine.spent(ledger)).toString(); // "0.03"
    */
   async spent(ledger: Ledger, budget?: Budget): Promise<Amount> {
-    return this.#spent(this.#plan(ledger, budget));
+    const usage = await this.usage(ledger, budget);
+    return (usage.limits[leadOf(usage)] as LimitUsage).spent;
+  }
+
+  /**
+   * The ledger's spend now under its budget, limit by limit, holds included.
+   * @throws {ConfigurationError} with no budget; {@link StoreError} if the store failed.
+   * @example
+   * const { limits } = await engine.usage(ledger);
+   * limits.map((l) => `${l.limit.windowId}: ${l.spent} of ${l.limit.maxSpend}`);
+   */
+  async usage(ledger: Ledger, budget?: Budget): Promise<LedgerUsage> {
+    const plan = this.#plan(ledger, budget);
+    const [used, reading] = await this.#periodic(plan, "read", (lines, call) =>
+      this.store.read(lines[0] as StoreLine, call),
+    );
+    const line = used.lines[0] as StoreLine;
+    const state = reading.state;
+    if (state.committed.length !== line.limits.length) {
+      throw new StateError(`Store read ${state.committed.length} limits of ${ledger}, expected ${line.limits.length}`);
+    }
+    const windows = new Map<string, Amount>();
+    line.limits.forEach((limit, j) => {
+      windows.set(limit.window.id, Amount.fromUnits(state.committed[j] as bigint));
+    });
+    return usageOf(ledger, used.budgets[0] as Budget, state.reserved, windows);
+  }
+
+  /**
+   * Every ledger the store holds state for (or those of a namespace or resource), with its
+   * registered budget where there is one and its spend per limit: what an operator's tooling
+   * stands on. Fetched a page at a time (`pageSize`), never all at once; a ledger that changes
+   * while the walk runs is listed with the figures of the page it was read on.
+   *
+   * @throws {InvalidLedgerError} for a namespace or resource a ledger could not have;
+   * {@link ConfigurationError} for a bad `limit` or `pageSize`; {@link StoreError} if the store failed.
+   * @example
+   * for await (const view of engine.ledgers({ namespace: "openai" })) {
+   *   const tight = view.limits.find((l) => l.remaining.isZero());
+   *   if (tight) console.log(`${view.ledger} is at its ${tight.limit.windowId} cap`);
+   * }
+   */
+  async *ledgers(query: LedgerQuery = {}): AsyncGenerator<LedgerUsage, void, undefined> {
+    const { namespace, resource, limit, pageSize = 100 } = query;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+      throw new ConfigurationError(`Invalid ledgers limit ${show(limit)}: expected a whole number above 0`);
+    }
+    if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 1000)) {
+      throw new ConfigurationError(
+        `Invalid ledgers pageSize ${show(pageSize)}: expected a whole number from 1 to 1000`,
+      );
+    }
+    // A ledger made of the filters checks them as the fields of a real ledger would be checked.
+    if (namespace !== undefined || resource !== undefined) new Ledger(namespace ?? "n", resource ?? "r");
+    const prefix =
+      namespace === undefined ? "" : resource === undefined ? `${namespace}:` : `${namespace}:${resource}@`;
+    let cursor: string | null = null;
+    let listed = 0;
+    do {
+      const after: string | null = cursor;
+      const page: StorePage = await this.#invoke("scan", (call) =>
+        this.store.scan({ prefix, cursor: after, limit: pageSize }, call),
+      );
+      for (const entry of page.entries) {
+        if (resource !== undefined && entry.ledger.resource !== resource) continue;
+        yield this.#view(entry);
+        if (limit !== undefined && ++listed >= limit) return;
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
   }
 
   /** Forgets one ledger's spends and holds. @throws {StoreError} if the store failed. */
@@ -303,6 +466,27 @@ export class Engine {
     this.#listeners.add(entry);
     return () => {
       this.#listeners.delete(entry);
+    };
+  }
+
+  /**
+   * Calls `listener` each time a check or a commit takes a limit's spend from below one of its alert
+   * levels to at or above it (docs/semantics.md §14): once per crossing across every process
+   * sharing the store, since the crossing is read from the store's own atomic answer. Holds count
+   * in the spend before; a reservation crosses by what its commit records. Spend falling back
+   * below a level (a rolling window moving on, a new calendar period) re-arms it.
+   * Listener errors are counted in {@link listenerErrors} and never reach the caller.
+   * @returns a function that unsubscribes.
+   * @example const stop = engine.onThreshold((e) => notify(`${e.ledger} reached ${e.level * 100} %`));
+   */
+  onThreshold(listener: ThresholdListener): () => void {
+    if (typeof listener !== "function") {
+      throw new ConfigurationError(`onThreshold: expected a function, got ${show(listener)}`);
+    }
+    const entry: ThresholdListener = (event) => listener(event);
+    this.#thresholdListeners.add(entry);
+    return () => {
+      this.#thresholdListeners.delete(entry);
     };
   }
 
@@ -374,6 +558,8 @@ export class Engine {
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: StoreLine[] = [];
     const budgets: Budget[] = [];
+    let estimate: number | undefined;
+    let calendar = false;
     for (const target of list) {
       const ledger = target instanceof Ledger ? target : target?.ledger;
       if (!(ledger instanceof Ledger)) {
@@ -393,21 +579,65 @@ export class Engine {
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
-      lines.push({ ledger, key, maxSpend: budget.maxSpend.units, window: budget.window });
+      if (budget.calendar) {
+        calendar = true;
+        estimate ??= this.#estimate();
+      }
+      lines.push({ ledger, key, limits: budget.storeLimits(estimate ?? 0) });
       budgets.push(budget);
     }
-    return { lines, budgets };
+    return { lines, budgets, calendar };
+  }
+
+  /** The store's time as last seen: where calendar periods are computed. */
+  #estimate(): number {
+    return this.#clock?.() ?? Date.now() / 1000 + this.#skew;
+  }
+
+  /** The plan's lines made again, calendar periods around `t` (default: the store's time as last seen). */
+  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
+    const calendar = budgets.some((budget) => budget.calendar);
+    const estimate = t ?? (calendar ? this.#estimate() : 0);
+    const out = lines.map((line, i) => ({
+      ledger: line.ledger,
+      key: line.key,
+      limits: (budgets[i] as Budget).storeLimits(estimate),
+    }));
+    return { lines: out, budgets, calendar };
+  }
+
+  /**
+   * Runs a store call on the plan's lines; if the store's clock fell outside the calendar periods
+   * sent, learns the store's time and runs it once more with periods around it.
+   */
+  async #periodic<T>(
+    plan: Plan,
+    operation: string,
+    run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<T>,
+  ): Promise<[Plan, T]> {
+    try {
+      return [plan, await this.#invoke(operation, (call) => run(plan.lines, call))];
+    } catch (error) {
+      if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
+      this.#skew = error.storeNow - Date.now() / 1000;
+      const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
+      return [again, await this.#invoke(operation, (call) => run(again.lines, call))];
+    }
   }
 
   async #decide(
     plan: Plan,
     requested: Amount,
-    operation: string,
-    run: (call: StoreCall) => Awaitable<StoreVerdict>,
+    operation: "charge" | "reserve",
+    run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<StoreVerdict>,
   ): Promise<Decision> {
     let decision: Decision;
     try {
-      decision = verdictDecision(plan, requested, await this.#invoke(operation, run));
+      const [used, verdict] = await this.#periodic(plan, operation, run);
+      decision = verdictDecision(used, requested, verdict);
+      // A hold announces nothing: its commit does, by what it records.
+      if (verdict.allowed && operation === "charge")
+        this.#alert(used, verdict.lines, 0n, requested.units, verdict.now, "check");
     } catch (error) {
       // Only an outage is decided by onStoreError; a mistake must be seen, never allowed past.
       if (!(error instanceof StoreError)) throw error;
@@ -419,10 +649,51 @@ export class Engine {
     return decision;
   }
 
-  async #spent(plan: Plan): Promise<Amount> {
-    const line = plan.lines[0] as StoreLine;
-    const units = await this.#invoke("spent", (call) => this.store.spent(line, call));
-    return Amount.fromUnits(units, (plan.budgets[0] as Budget).maxSpend.scale);
+  /**
+   * Tells threshold listeners of every alert level that `delta` took a limit's spend across, the
+   * spend before being the state's less `settling` (the hold a commit replaces).
+   */
+  #alert(
+    plan: Plan,
+    states: readonly StoreLedgerState[],
+    settling: bigint,
+    delta: bigint,
+    at: number,
+    operation: ThresholdEvent["operation"],
+  ): void {
+    if (delta <= 0n || this.#thresholdListeners.size === 0) return;
+    plan.budgets.forEach((budget, i) => {
+      if (!budget.alerting) return;
+      const state = states[i] as StoreLedgerState;
+      const ledger = (plan.lines[i] as StoreLine).ledger;
+      budget.limits.forEach((limit, j) => {
+        const before = (state.committed[j] as bigint) + state.reserved - settling;
+        const after = before + delta;
+        limit.thresholds.forEach((threshold, k) => {
+          if (before < threshold && threshold <= after) {
+            const scale = limit.maxSpend.scale;
+            const event: ThresholdEvent = {
+              ledger,
+              budget,
+              limit,
+              level: limit.alerts[k] as number,
+              spent: Amount.fromUnits(after, scale),
+              maxSpend: limit.maxSpend,
+              at,
+              operation,
+            };
+            this.#tell(this.#thresholdListeners, event);
+          }
+        });
+      });
+    });
+  }
+
+  /** A listing entry as a view, with the registered budget's limits where there is one. */
+  #view(entry: StoreLedgerEntry): LedgerUsage {
+    const windows = new Map<string, Amount>();
+    for (const window of entry.windows) windows.set(window.id, Amount.fromUnits(window.committed));
+    return usageOf(entry.ledger, this.#budgets.get(entry.ledger.toString()), entry.reserved, windows);
   }
 
   /** A fail-open reservation has no hold: like a fail-open check, its spend goes unrecorded. */
@@ -462,9 +733,13 @@ export class Engine {
   }
 
   #emit(decision: Decision): void {
-    for (const listener of this.#listeners) {
+    this.#tell(this.#listeners, decision);
+  }
+
+  #tell<E>(listeners: ReadonlySet<(event: E) => unknown>, event: E): void {
+    for (const listener of listeners) {
       try {
-        const returned = listener(decision);
+        const returned = listener(event);
         if (isPromiseLike(returned)) {
           returned.then(undefined, () => {
             this.#listenerErrors++;
@@ -506,16 +781,41 @@ class Call implements StoreCall {
 // A store whose answer contradicts itself is broken, not down: a StateError, so that no budget's
 // FAIL_OPEN turns a store's bug into allowed spend.
 function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
-  if (verdict.spent.length !== plan.lines.length) {
-    throw new StateError(`Store answered for ${verdict.spent.length} ledgers, expected ${plan.lines.length}`);
+  if (verdict.lines.length !== plan.lines.length) {
+    throw new StateError(`Store answered for ${verdict.lines.length} ledgers, expected ${plan.lines.length}`);
   }
-  const parts = plan.lines.map((line, i) =>
-    budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, verdict.spent[i] as bigint, verdict.allowed),
-  );
+  const parts = plan.lines.map((line, i) => {
+    const state = verdict.lines[i] as StoreLedgerState;
+    if (state.committed.length !== line.limits.length) {
+      throw new StateError(
+        `Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`,
+      );
+    }
+    return budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
+  });
   if (parts.every((part) => part.allowed) !== verdict.allowed) {
     throw new StateError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
   }
   return combineDecisions(parts);
+}
+
+/** A ledger's usage under `budget` from its holds and its totals by window id. */
+function usageOf(
+  ledger: Ledger,
+  budget: Budget | undefined,
+  reservedUnits: bigint,
+  windows: ReadonlyMap<string, Amount>,
+): LedgerUsage {
+  const limits = (budget?.limits ?? []).map((limit): LimitUsage => {
+    const committed = windows.get(limit.windowId)?.units ?? 0n;
+    const spent = Amount.fromUnits(committed + reservedUnits, limit.maxSpend.scale);
+    return { limit, spent, remaining: limit.maxSpend.minus(spent).clampToZero() };
+  });
+  return { ledger, budget, reserved: Amount.fromUnits(reservedUnits), limits, windows };
+}
+
+function leadOf(usage: LedgerUsage): number {
+  return leadLimit(usage.budget as Budget, usage.limits);
 }
 
 function checkReservation(reservation: Reservation): void {

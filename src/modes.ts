@@ -1,6 +1,8 @@
 /**
  * What a blocked decision does. HARD: `enforce` and the throwing guards raise {@link BudgetExceededError}.
- * SOFT: `enforce` lets the blocked decision through for the caller to inspect.
+ * SOFT: `enforce` lets the blocked decision through for the caller to inspect. SHADOW: nothing
+ * blocks; spend is recorded as usual and a decision that would have blocked is an ALLOW that says
+ * so (`wouldBlock`, reason BUDGET_EXCEEDED), so a new budget can be tried on live traffic first.
  *
  * @example
  * new Budget({ maxSpend: "5", mode: Mode.SOFT });
@@ -10,8 +12,10 @@ export const Mode = {
   HARD: "HARD",
   /** A blocked decision is handed back by `enforce`; the caller decides. */
   SOFT: "SOFT",
+  /** Never blocks: decides, records and alerts as usual, and reports what it would have blocked. */
+  SHADOW: "SHADOW",
 } as const;
-/** `"HARD" | "SOFT"`. */
+/** `"HARD" | "SOFT" | "SHADOW"`. */
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 /**
@@ -52,7 +56,7 @@ export type Status = (typeof Status)[keyof typeof Status];
  * if (decision.reason === BlockReason.STORE_ERROR) alertOps();
  */
 export const BlockReason = {
-  /** The request does not fit the budget. */
+  /** The request does not fit the budget (or, on an ALLOW, would not fit a shadow limit). */
   BUDGET_EXCEEDED: "BUDGET_EXCEEDED",
   /** The store failed or timed out; the budget's `onStoreError` decided. */
   STORE_ERROR: "STORE_ERROR",

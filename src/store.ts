@@ -12,8 +12,8 @@
 import type { Ledger } from "budgetgate";
 
 export { describeError } from "./store/describe-error.js";
-export { show } from "./store/show.js";
 export { currentPeriod, type Period } from "./store/period.js";
+export { show } from "./store/show.js";
 export { verdictOf } from "./store/verdict.js";
 
 /** A value, or a promise of it. Stores that answer synchronously (memory, SQLite) skip a timer. */
@@ -230,6 +230,10 @@ export interface StorePage {
  * - recording a spend adds it to the log and to **every** total the ledger keeps (a calendar total
  *   whose period has ended excepted), whether or not the call names that window: a limit that comes
  *   back into a budget finds every spend it missed;
+ * - a total that counts nothing at a call's time (no spend in its window or current period) is
+ *   dropped by every call that touches the ledger, and made again from the log when next named: so
+ *   forgetting an idle ledger (a sweep, a key's expiry) can never change an answer, whenever it
+ *   happens;
  * - holds: a hold counts against every limit of its ledger from `reserve` until `commit`,
  *   `release` or `ttl` seconds have passed;
  * - `charge` and `reserve` allow when `committed + reserved + amount ≤ maxSpend` for every

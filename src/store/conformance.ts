@@ -30,6 +30,7 @@ import {
 } from "budgetgate";
 import type { Store } from "budgetgate/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describePolicyConformance } from "./conformance-policies.js";
 
 /** How the suite gets the store under test, and gives it back. */
 export interface ConformanceSetup {
@@ -89,6 +90,8 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
     afterAll(async () => {
       await setup.destroy?.(store);
     });
+
+    describePolicyConformance(() => store);
 
     /** An engine on the store under test with a clock the test moves, and a fresh namespace. */
     function rig(options: Omit<EngineOptions, "store" | "clock"> = {}) {
@@ -633,7 +636,7 @@ export function describeStoreConformance(name: string, setup: ConformanceSetup):
           );
         }
         expect(failures.map((e) => (e instanceof StoreTimeoutError ? [e.operation, e.timeoutMs] : e))).toEqual([
-          ["spent", 150],
+          ["read", 150],
           ["commit", 150],
           ["release", 150],
         ]);

@@ -98,11 +98,11 @@ describe("Budget", () => {
     [{ maxSpend: "abc" }, /maxSpend.*plain decimal/],
     [{ maxSpend: Number.NaN }, /maxSpend/],
     [{}, /maxSpend/],
-    [{ maxSpend: 1, window: 0 }, /window 0: expected a number of seconds above 0, or null/],
+    [{ maxSpend: 1, window: 0 }, /window 0: expected a number of seconds above 0 and at most/],
     [{ maxSpend: 1, window: -5 }, /window -5/],
     [{ maxSpend: 1, window: Number.POSITIVE_INFINITY }, /window Infinity/],
     [{ maxSpend: 1, window: "60" }, /window "60"/],
-    [{ maxSpend: 1, mode: "hard" }, /mode "hard": expected "HARD" or "SOFT"/],
+    [{ maxSpend: 1, mode: "hard" }, /mode "hard": expected "HARD", "SOFT" or "SHADOW"/],
     [{ maxSpend: 1, onStoreError: "OPEN" }, /onStoreError "OPEN"/],
   ])("rejects %j with InvalidBudgetError", (options, message) => {
     expect(() => new Budget(options as never)).toThrow(InvalidBudgetError);
@@ -331,9 +331,10 @@ describe("Engine", () => {
   it("throws, even under FAIL_OPEN, a store answer that contradicts itself: a broken store is not an outage", async () => {
     const open = new Budget({ maxSpend: "1", onStoreError: StoreErrorMode.FAIL_OPEN });
     const answers = [
-      { allowed: true, spent: [10n ** 18n] }, // allowed, yet the ledger was already full
-      { allowed: false, spent: [0n] }, // blocked, yet nothing was spent
-      { allowed: true, spent: [] }, // an answer for no ledger
+      { allowed: true, lines: [{ committed: [10n ** 18n], reserved: 0n, newest: 1 }], now: 1 }, // allowed, yet full
+      { allowed: false, lines: [{ committed: [0n], reserved: 0n, newest: null }], now: 1 }, // blocked, yet empty
+      { allowed: true, lines: [], now: 1 }, // an answer for no ledger
+      { allowed: true, lines: [{ committed: [], reserved: 0n, newest: null }], now: 1 }, // for no limit
     ];
     for (const answer of answers) {
       const liar: Store = { ...new MemoryStore(), charge: () => answer } as unknown as Store;
@@ -386,7 +387,8 @@ describe("Engine", () => {
       reserve: (lines, amount, hold, call) => inner.reserve(lines, amount, hold, call),
       commit: (id, lines, actual, call) => inner.commit(id, lines, actual, call),
       release: (id, lines, call) => inner.release(id, lines, call),
-      spent: (line, call) => inner.spent(line, call),
+      read: (line, call) => inner.read(line, call),
+      scan: (query, call) => inner.scan(query, call),
       clear: (l, call) => inner.clear(l, call),
       clearAll: (call) => inner.clearAll(call),
     };

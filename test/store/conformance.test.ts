@@ -14,7 +14,8 @@ class WrappedStore implements Store {
   reserve: Store["reserve"] = (...args) => this.#inner.reserve(...args);
   commit: Store["commit"] = (...args) => this.#inner.commit(...args);
   release: Store["release"] = (...args) => this.#inner.release(...args);
-  spent: Store["spent"] = (...args) => this.#inner.spent(...args);
+  read: Store["read"] = (...args) => this.#inner.read(...args);
+  scan: Store["scan"] = (...args) => this.#inner.scan(...args);
   clear: Store["clear"] = (...args) => this.#inner.clear(...args);
   clearAll: Store["clearAll"] = (...args) => this.#inner.clearAll(...args);
 }

@@ -6,8 +6,9 @@
  * the error thrown), and after every step the spend of every ledger.
  *
  * What a run varies: one to three of three ledgers per call, in any order, each with a budget of
- * its own (windows of 5, 10, 20, 30 s and lifetime; per call where the store supports reading one
- * ledger under several windows, else per run), reservation lifetimes and late-commit windows, amounts from zero to over the limit,
+ * its own, picked per call (one or several limits: windows of 5, 10, 20, 30 s, a lifetime, calendar
+ * days in UTC and in Asia/Kolkata, shadow limits; so a ledger meets windows it was never charged
+ * under, and limits come and go), reservation lifetimes and late-commit windows, amounts from zero to over the limit,
  * commits under, at and over the estimate, and clock moves from a millisecond to exact window
  * lengths and idle gaps of several windows — so holds expire, late commits land or are refused,
  * and long runs of spends expire together.
@@ -23,9 +24,26 @@ const LEDGERS = 3;
 /** Budgets every run shares; the run adds one of its own (index 0). */
 const SHARED_BUDGETS = [
   new Budget({ maxSpend: "3", window: 5 }),
-  new Budget({ maxSpend: "3", window: 20 }),
+  new Budget({
+    limits: [
+      { maxSpend: "1.5", window: 5 },
+      { maxSpend: "3", window: 20 },
+    ],
+  }),
   new Budget({ maxSpend: "2.5", window: null }),
-  new Budget({ maxSpend: "4", window: 10 }),
+  new Budget({
+    limits: [
+      { maxSpend: "4", window: 10 },
+      { maxSpend: "6", window: { calendar: "day" } },
+      { maxSpend: "1", window: 30, shadow: true },
+    ],
+  }),
+  new Budget({
+    limits: [
+      { maxSpend: "2", window: { calendar: "day", timeZone: "Asia/Kolkata" } },
+      { maxSpend: "5", window: null },
+    ],
+  }),
 ];
 const BUDGETS = SHARED_BUDGETS.length + 1;
 
@@ -104,7 +122,12 @@ interface Side {
 /** Runs one call on one side and renders its answer, or the name of what it threw. */
 async function answer(side: Side, o: Exclude<Op, { kind: "advance" }>, ledgers: Ledger[], budgets: Budgets) {
   const { engine, holds } = side;
-  const render = (d: Decision) => JSON.stringify(d.toJSON());
+  const render = (d: Decision) =>
+    JSON.stringify({
+      record: d.toJSON(),
+      limits: d.perLedger.map((p) => p.limits.map((l) => [l.spent.toString(), l.blocked, l.resetsAt])),
+      resetsAt: d.resetsAt,
+    });
   try {
     switch (o.kind) {
       case "check":
@@ -135,8 +158,10 @@ async function answer(side: Side, o: Exclude<Op, { kind: "advance" }>, ledgers: 
         } else settled = await engine.commit(hold, (o.actual.cents / 100).toFixed(2));
         return `${o.kind} late=${settled.late} ${settled.recorded}`;
       }
-      case "spent":
-        return `spent ${await engine.spent(ledgers[o.ledger] as Ledger, budgets.of(o.ledger, o.budget))}`;
+      case "spent": {
+        const usage = await engine.usage(ledgers[o.ledger] as Ledger, budgets.of(o.ledger, o.budget));
+        return `spent ${usage.limits.map((l) => l.spent.toString()).join(" ")}`;
+      }
       case "clear":
         await engine.clear(ledgers[o.ledger] as Ledger);
         return "cleared";
@@ -159,12 +184,6 @@ export interface DifferentialSetup {
   numRuns: number;
   /** Most calls in one run. */
   maxOps?: number;
-  /**
-   * True if the store answers for a ledger under any window at any time (memory, SQLite). Redis
-   * and PostgreSQL keep a ledger's spends for the windows it is used with (see their limits), so
-   * their runs give each ledger one budget.
-   */
-  mixedWindows?: boolean;
 }
 
 /** Registers the differential test of `name` against the memory store. */
@@ -173,7 +192,8 @@ export function describeDifferential(name: string, setup: DifferentialSetup): vo
     it("gives the same decisions, settlements and spend to the same random calls", async () => {
       await fc.assert(
         fc.asyncProperty(setting, fc.array(op, { minLength: 10, maxLength: setup.maxOps ?? 60 }), async (run, ops) => {
-          const clock = { now: 1_000 };
+          // A minute and a half before midnight UTC: calendar days roll over within most runs.
+          const clock = { now: Date.UTC(2026, 2, 7, 23, 58, 30) / 1000 };
           const options = { ...run.lifetimes, clock: () => clock.now, storeTimeoutMs: 10_000 };
           const reference: Side = { engine: new Engine({ store: new MemoryStore(), ...options }), holds: [] };
           const tested: Side = { engine: new Engine({ store: setup.store(), ...options }), holds: [] };
@@ -181,16 +201,17 @@ export function describeDifferential(name: string, setup: DifferentialSetup): vo
           const ledgers = Array.from({ length: LEDGERS }, (_, i) => new Ledger(ns, "model", `p${i}`));
           const own = new Budget({ maxSpend: (run.maxCents / 100).toFixed(2), window: run.window });
           const all = [own, ...SHARED_BUDGETS];
+          // Mostly the ledger's own budget of the run, sometimes the one the call picked.
           const pick = (ledger: number, picked: number) =>
-            all[setup.mixedWindows ? picked : (run.ledgerBudgets[ledger] as number)] as Budget;
+            all[picked % 2 === 0 ? (run.ledgerBudgets[ledger] as number) : picked] as Budget;
           const budgets: Budgets = { of: pick };
           for (const o of ops) {
             if (o.kind === "advance") clock.now += seconds(o, run.window);
             else expect(await answer(tested, o, ledgers, budgets)).toBe(await answer(reference, o, ledgers, budgets));
             for (const [i, ledger] of ledgers.entries()) {
               const budget = pick(i, 0);
-              const [a, b] = [await reference.engine.spent(ledger, budget), await tested.engine.spent(ledger, budget)];
-              expect(b.units).toBe(a.units);
+              const [a, b] = [await reference.engine.usage(ledger, budget), await tested.engine.usage(ledger, budget)];
+              expect(b.limits.map((l) => l.spent.units)).toEqual(a.limits.map((l) => l.spent.units));
             }
           }
         }),

@@ -39,7 +39,8 @@ export class FaultyStore implements Store {
   commit: Store["commit"] = (id, lines, actual, call) =>
     this.#wrap(call, () => this.inner.commit(id, lines, actual, call));
   release: Store["release"] = (id, lines, call) => this.#wrap(call, () => this.inner.release(id, lines, call));
-  spent: Store["spent"] = (line, call) => this.#wrap(call, () => this.inner.spent(line, call));
+  read: Store["read"] = (line, call) => this.#wrap(call, () => this.inner.read(line, call));
+  scan: Store["scan"] = (query, call) => this.#wrap(call, () => this.inner.scan(query, call));
   clear: Store["clear"] = (ledger, call) => this.#wrap(call, () => this.inner.clear(ledger, call));
   clearAll: Store["clearAll"] = (call) => this.#wrap(call, () => this.inner.clearAll(call));
 }

@@ -1,21 +1,35 @@
 import {
+  currentPeriod,
   type Hold,
+  type Period,
   type Store,
   type StoreCall,
+  type StoreCommit,
+  type StoreLedgerEntry,
+  type StoreLedgerState,
   type StoreLine,
+  type StorePage,
+  type StoreReading,
+  type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
+  type StoreWindowTotal,
   verdictOf,
 } from "budgetgate/store";
 import { monotonicClock } from "../../clock.js";
 import { ReservationNotFoundError } from "../../errors.js";
-import type { Ledger } from "../../ledger.js";
+import { Ledger } from "../../ledger.js";
 import { LedgerState, type MemoryHold } from "./layout.js";
 import { TimeHeap } from "./time-heap.js";
+import { type Walk, Walks } from "./walks.js";
 
-/** Every SWEEP_EVERY calls, up to SWEEP_BATCH ledgers are pruned and dropped if empty. */
+/** Every SWEEP_EVERY calls the idle sweep visits SWEEP_BATCH ledgers… */
 const SWEEP_EVERY = 64;
 const SWEEP_BATCH = 16;
+/** …and SWEEP_PER_NEW more for every ledger made since, so that it outpaces ledgers made once and left. */
+const SWEEP_PER_NEW = 2;
+/** Most ledgers one page of `scan` walks, matching its prefix or not: a page's work is bounded. */
+const SCAN_WALK = 1000;
 
 /**
  * The in-process store, and the engine's default: exact (bigint units), atomic under any
@@ -33,62 +47,90 @@ export class MemoryStore implements Store {
   readonly #holds = new Map<string, MemoryHold>();
   /** Holds by the time they next need attention: expiry, then the end of their late-commit window. */
   readonly #timeline = new TimeHeap<string>();
+  /** The states of the call's lines: calls run one at a time, so one array serves them all. */
+  readonly #lines: LedgerState[] = [];
+  readonly #walks = new Walks();
   /** Where the idle sweep resumes: ledgers nobody asks about again must not stay in memory. */
-  #sweepCursor: Iterator<[string, LedgerState]> | undefined;
+  #sweepWalk: Walk | undefined;
+  #sweepDue = 0;
   #calls = 0;
+  #made = 0;
 
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
-    const now = this.#now(call);
-    const states = this.#states(lines, now);
-    const verdict = verdictOf(
-      lines,
-      states.map((state) => state.total),
-      amount,
-    );
-    if (verdict.allowed) for (const state of states) record(state, now, amount);
+    const now = this.#tick(call);
+    const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
+    if (verdict.allowed) this.#record(now, amount);
+    this.#lines.length = 0;
     return verdict;
   }
 
   reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
-    const now = this.#now(call);
-    const states = this.#states(lines, now);
-    const verdict = verdictOf(
-      lines,
-      states.map((state) => state.total),
-      amount,
-    );
+    const now = this.#tick(call);
+    const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
     if (verdict.allowed) {
+      const states = this.#lines.slice();
       for (const state of states) state.reserved += amount;
       const expiresAt = now + hold.ttl;
       this.#holds.set(hold.id, { amount, states, expiresAt, forgetAt: expiresAt + hold.retain, state: "active" });
       this.#timeline.push(expiresAt, hold.id);
     }
+    this.#lines.length = 0;
     return verdict;
   }
 
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreSettlement {
-    const now = this.#now(call);
-    const outcome = this.#settle(id);
-    for (const state of this.#states(lines, now)) record(state, now, actual);
-    return outcome;
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreCommit {
+    const now = this.#tick(call);
+    const hold = this.#holds.get(id);
+    if (hold === undefined) throw new ReservationNotFoundError(id);
+    const before = this.#before(lines, now); // with the hold, unless it expired
+    const { late } = this.#settle(id, hold);
+    this.#record(now, actual);
+    this.#lines.length = 0;
+    return { late, lines: before, now };
   }
 
   /** Drops hold `id`; it is found by id, so `_lines` is not needed. */
   release(id: string, _lines: readonly StoreLine[], call: StoreCall): StoreSettlement {
-    this.#now(call);
-    return this.#settle(id);
+    this.#tick(call);
+    const hold = this.#holds.get(id);
+    if (hold === undefined) throw new ReservationNotFoundError(id);
+    return this.#settle(id, hold);
   }
 
-  spent(line: StoreLine, call: StoreCall): bigint {
-    const now = this.#now(call);
+  read(line: StoreLine, call: StoreCall): StoreReading {
+    const now = this.#tick(call);
     const state = this.#ledgers.get(line.key);
-    if (state === undefined) return 0n;
-    state.prune(now, line.window);
-    return state.total;
+    const t = state === undefined ? now : Math.max(now, state.newest);
+    const periods = periodsOf(line, t);
+    // A ledger never charged stays unmade: reading it must not cost memory.
+    const answer = state === undefined ? nothing(line) : stateOf(state, line, t, periods);
+    return { state: answer, now };
+  }
+
+  scan(query: StoreScanQuery, call: StoreCall): StorePage {
+    const now = this.#tick(call);
+    const { prefix, limit } = query;
+    let walk: Walk | null = null;
+    let after = -1;
+    if (query.cursor !== null) ({ walk, after } = this.#walks.resume(query.cursor));
+    walk ??= this.#ledgers.entries();
+    const entries: StoreLedgerEntry[] = [];
+    let walked = 0;
+    let last = after;
+    for (;;) {
+      if (entries.length >= limit || walked >= SCAN_WALK) return { entries, cursor: this.#walks.keep(last, walk), now };
+      const next = walk.next();
+      if (next.done === true) return { entries, cursor: null, now };
+      const [key, state] = next.value;
+      if (state.seq <= after) continue; // a walk made again from the start passes what was listed
+      walked++;
+      last = state.seq;
+      if (key.startsWith(prefix)) entries.push(entryOf(key, state, now));
+    }
   }
 
   clear(ledger: Ledger, call: StoreCall): void {
-    this.#now(call);
+    this.#tick(call);
     // Holds keep a reference to the old state; settling them later touches only that orphan.
     this.#ledgers.delete(ledger.toString());
   }
@@ -97,6 +139,8 @@ export class MemoryStore implements Store {
     this.#ledgers.clear();
     this.#holds.clear();
     this.#timeline.clear();
+    this.#walks.clear();
+    this.#sweepWalk = undefined;
   }
 
   /** Number of ledgers with state in memory (for tests and memory measurements). */
@@ -104,27 +148,64 @@ export class MemoryStore implements Store {
     return this.#ledgers.size;
   }
 
-  /** Number of spends held in memory across all ledgers (for tests and memory measurements). */
+  /** Number of spends held in memory across all ledgers' logs (for tests and memory measurements). */
   get liveSpends(): number {
     let n = 0;
-    for (const state of this.#ledgers.values()) n += state.spends.size;
+    for (const state of this.#ledgers.values()) n += state.size;
     return n;
   }
 
-  /** Removes a hold (throwing if unknown), taking it off its ledgers if it still counted. */
-  #settle(id: string): StoreSettlement {
-    const hold = this.#holds.get(id);
-    if (hold === undefined) throw new ReservationNotFoundError(id);
+  /**
+   * Each line's state before the call, at the ledger's time, totals made and brought up to date;
+   * leaves the lines' states in `#lines` for `#record`. Every calendar window is checked against
+   * its ledger's time first, so that a PeriodRangeError changes nothing.
+   */
+  #before(lines: readonly StoreLine[], now: number): StoreLedgerState[] {
+    const states = this.#lines;
+    states.length = 0; // a call that threw (PeriodRangeError) may have left some
+    const n = lines.length;
+    let periods: (Period | null)[][] | null = null;
+    for (let i = 0; i < n; i++) {
+      const line = lines[i] as StoreLine;
+      let state = this.#ledgers.get(line.key);
+      if (state === undefined) {
+        state = new LedgerState(this.#made++);
+        this.#ledgers.set(line.key, state);
+        this.#sweepDue += SWEEP_PER_NEW;
+      }
+      states.push(state);
+      const linePeriods = periodsOf(line, Math.max(now, state.newest));
+      if (linePeriods !== null) {
+        periods ??= new Array(n).fill(null);
+        periods[i] = linePeriods;
+      }
+    }
+    const before: StoreLedgerState[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const state = states[i] as LedgerState;
+      before[i] = stateOf(state, lines[i] as StoreLine, Math.max(now, state.newest), periods?.[i] ?? null);
+    }
+    return before;
+  }
+
+  /** Records `amount` on the states `#before` left, each at its ledger's time. */
+  #record(now: number, amount: bigint): void {
+    for (const state of this.#lines) state.record(Math.max(now, state.newest), amount);
+  }
+
+  /** Removes a hold, taking it off its ledgers if it still counted. */
+  #settle(id: string, hold: MemoryHold): StoreSettlement {
     this.#holds.delete(id);
     if (hold.state === "expired") return { late: true };
     for (const state of hold.states) state.reserved -= hold.amount;
     return { late: false };
   }
 
-  /** The call's time; expires holds whose time has come, so that every call sees current totals. */
-  #now(call: StoreCall): number {
+  /** The call's time; expires holds whose time has come and runs the sweep when it is due. */
+  #tick(call: StoreCall): number {
     const now = call.now ?? monotonicClock();
-    if (++this.#calls % SWEEP_EVERY === 0) this.#sweep(now);
+    if ((++this.#calls & (SWEEP_EVERY - 1)) === 0) this.#sweepDue += SWEEP_BATCH;
+    if (this.#sweepDue > 0) this.#sweep(now);
     const timeline = this.#timeline;
     while (timeline.peekTime() <= now) {
       const time = timeline.peekTime();
@@ -142,36 +223,73 @@ export class MemoryStore implements Store {
     return now;
   }
 
-  /** Prunes a few ledgers past the cursor and drops those left empty: bounded work per call. */
+  /** Brings the ledgers past the sweep's walk up to date and drops those that can no longer count. */
   #sweep(now: number): void {
-    for (let i = 0; i < SWEEP_BATCH; i++) {
-      this.#sweepCursor ??= this.#ledgers.entries();
-      const next = this.#sweepCursor.next();
-      if (next.done) {
-        this.#sweepCursor = undefined;
+    let due = this.#sweepDue;
+    this.#sweepDue = 0;
+    while (due-- > 0) {
+      this.#sweepWalk ??= this.#ledgers.entries();
+      const next = this.#sweepWalk.next();
+      if (next.done === true) {
+        this.#sweepWalk = undefined;
         return;
       }
       const [key, state] = next.value;
-      state.prune(now, state.window);
-      if (state.empty) this.#ledgers.delete(key);
+      const t = Math.max(now, state.newest);
+      state.advance(t);
+      if (state.idle(t)) this.#ledgers.delete(key);
     }
-  }
-
-  #states(lines: readonly StoreLine[], now: number): LedgerState[] {
-    return lines.map((line) => {
-      let state = this.#ledgers.get(line.key);
-      if (state === undefined) {
-        state = new LedgerState();
-        this.#ledgers.set(line.key, state);
-      }
-      state.prune(now, line.window);
-      return state;
-    });
   }
 }
 
-function record(state: LedgerState, now: number, amount: bigint): void {
-  if (amount === 0n) return;
-  state.committed += amount;
-  state.spends.push(now, amount);
+/**
+ * The current period of each calendar limit of `line` at `t`, or null when it has none.
+ * @throws {PeriodRangeError} if `t` is outside a calendar limit's boundaries.
+ */
+function periodsOf(line: StoreLine, t: number): (Period | null)[] | null {
+  const limits = line.limits;
+  let periods: (Period | null)[] | null = null;
+  for (let j = 0; j < limits.length; j++) {
+    const window = (limits[j] as StoreLine["limits"][number]).window;
+    if (window.kind !== "calendar") continue;
+    periods ??= new Array(limits.length).fill(null);
+    periods[j] = currentPeriod(window, t);
+  }
+  return periods;
+}
+
+/** The state of `line` at `t`: totals brought up to date, made where the line names a new window. */
+function stateOf(
+  state: LedgerState,
+  line: StoreLine,
+  t: number,
+  periods: readonly (Period | null)[] | null,
+): StoreLedgerState {
+  state.advance(t);
+  const limits = line.limits;
+  const committed: bigint[] = new Array(limits.length);
+  for (let j = 0; j < limits.length; j++) {
+    const window = (limits[j] as StoreLine["limits"][number]).window;
+    committed[j] = state.total(window, t, periods === null ? null : (periods[j] ?? null)).sum;
+  }
+  return {
+    committed,
+    reserved: state.reserved,
+    newest: state.newest === Number.NEGATIVE_INFINITY ? null : state.newest,
+  };
+}
+
+/** The state of a ledger the store holds nothing for. */
+function nothing(line: StoreLine): StoreLedgerState {
+  return { committed: line.limits.map(() => 0n), reserved: 0n, newest: null };
+}
+
+/** A ledger as `scan` lists it, at the ledger's time. */
+function entryOf(key: string, state: LedgerState, now: number): StoreLedgerEntry {
+  const t = Math.max(now, state.newest);
+  state.advance(t);
+  const windows: StoreWindowTotal[] = [];
+  for (let total = state.totals; total !== null; total = total.next)
+    windows.push({ id: total.id, committed: total.at(t) });
+  return { ledger: Ledger.parse(key), reserved: state.reserved, windows };
 }

@@ -3,40 +3,112 @@
  * store (the SQL stores' counterpart is schema.ts). It has no LAYOUT_VERSION, unlike the stores
  * that persist: its state never outlives the process that wrote it, so no store of another version
  * can meet it. Nor has it a keys.ts: it keys its maps by the ledger's string form itself.
+ *
+ * A ledger's state is one object: it *is* its spend log (the class extends {@link SpendLog}, so
+ * the log costs no object of its own), with the sum of its holds, its totals and its place in the
+ * store's order. An idle ledger charged once holds no array: about 190 bytes besides its key.
  */
-import { TimeQueue } from "./time-queue.js";
+import type { Period, StoreWindow } from "../../store.js";
+import { SpendLog } from "./spend-log.js";
+import { CalendarTotal, LifetimeTotal, RollingTotal, type Total } from "./totals.js";
 
-/** One ledger's state: running totals, so that no call ever sums the window. */
-export class LedgerState {
-  /** Sum of the spends in `spends`. */
-  committed = 0n;
+/** One ledger's state. */
+export class LedgerState extends SpendLog {
   /** Sum of the active holds on this ledger. */
   reserved = 0n;
-  /** The window of the budget last applied; the idle sweep prunes by it. */
-  window: number | null = null;
-  readonly spends = new TimeQueue<bigint>();
+  /** First of the ledger's totals (linked through `next`), or null. */
+  totals: Total | null = null;
 
-  /** Drops spends older than the window, oldest first. */
-  prune(now: number, window: number | null): void {
-    this.window = window;
-    if (window === null) return;
-    const horizon = now - window;
-    const spends = this.spends;
-    while (spends.peekTime() < horizon) this.committed -= spends.pop();
+  constructor(
+    /** Rank of creation in the store: the store's Map iterates in this order, and `scan` resumes by it. */
+    readonly seq: number,
+  ) {
+    super();
   }
 
-  get total(): bigint {
-    return this.committed + this.reserved;
+  /**
+   * Brings every total to `t` (the ledger's time, never before `newest`): rolling windows drop the
+   * spends that left them, and the log keeps only what the longest of them still counts.
+   */
+  advance(t: number): void {
+    let keep = this.end;
+    let previous: Total | null = null;
+    for (let total = this.totals; total !== null; total = total.next) {
+      if (total instanceof RollingTotal) total.advance(this, t);
+      // A total that counts nothing goes at every touch (it is made again from the log when next
+      // named), so that when an idle ledger is forgotten — by a sweep, by a key's expiry — changes
+      // no answer, on any store.
+      if (!total.counts(t)) {
+        if (previous === null) this.totals = total.next;
+        else previous.next = total.next;
+        continue;
+      }
+      previous = total;
+      if (total instanceof RollingTotal && total.pos < keep) keep = total.pos;
+    }
+    this.trimTo(keep);
   }
 
-  /** Nothing in the window and no hold: the state can go. */
-  get empty(): boolean {
-    return this.spends.size === 0 && this.reserved === 0n;
+  /**
+   * The total of `window` at `t`, made (seeded from the log) the first time the window is named;
+   * a calendar total is restarted from the log when its period is not `period`, the one that holds
+   * `t` (null for other windows). Call after `advance(t)`.
+   */
+  total(window: StoreWindow, t: number, period: Period | null): Total {
+    const id = window.id;
+    let total = this.totals;
+    while (total !== null && total.id !== id) total = total.next;
+    if (total === null) {
+      total = made(window, this, t, period);
+      total.next = this.totals;
+      this.totals = total;
+    } else if (total instanceof CalendarTotal) {
+      const { start, end } = period as Period;
+      if (total.start !== start || total.end !== end) total.restart(this, start, end);
+    }
+    return total;
+  }
+
+  /** Records a spend at `t` (not before `newest`) in the log and in every total the ledger keeps. */
+  record(t: number, amount: bigint): void {
+    if (amount === 0n) return; // changes no total, and a log entry of 0 would only cost memory
+    let rolling = false;
+    for (let total = this.totals; total !== null; total = total.next) {
+      total.add(amount, t);
+      if (total instanceof RollingTotal) rolling = true;
+    }
+    // The log serves rolling windows, and those yet to be named; a ledger with none keeps no log.
+    if (rolling) this.append(t, amount);
+    else this.newest = t;
+  }
+
+  /** True when dropping the state would change no answer: nothing logged, held or counted at `t`. */
+  idle(t: number): boolean {
+    if (this.size !== 0 || this.reserved !== 0n) return false;
+    for (let total = this.totals; total !== null; total = total.next) if (total.counts(t)) return false;
+    return true;
   }
 }
 
+function made(window: StoreWindow, log: SpendLog, t: number, period: Period | null): Total {
+  switch (window.kind) {
+    case "rolling":
+      return RollingTotal.seeded(window.id, window.seconds, log, t);
+    case "calendar": {
+      const { start, end } = period as Period;
+      const total = new CalendarTotal(window.id, start, end, 0n);
+      total.restart(log, start, end);
+      return total;
+    }
+    case "lifetime":
+      return new LifetimeTotal(window.id, log.sumFrom(log.head));
+  }
+}
+
+/** Where a hold is in its life: counting, or expired but remembered for a late commit. */
 export type HoldState = "active" | "expired";
 
+/** A hold: its amount counts in `reserved` of each of its ledgers' states while active. */
 export interface MemoryHold {
   readonly amount: bigint;
   readonly states: readonly LedgerState[];

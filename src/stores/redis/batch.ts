@@ -1,4 +1,4 @@
-import type { StoreCall, StoreLine } from "budgetgate/store";
+import type { StoreCall } from "budgetgate/store";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {
@@ -14,6 +14,11 @@ export interface Operation {
   readonly call: StoreCall;
   /** monotonicMs() at which the engine gives up on the call (Infinity: never). */
   readonly giveUpAt: number;
+  /**
+   * How many values it answers when it ran (see scripts.ts): for a charge or reserve either way,
+   * for a commit when it settled; the list operation says its own count.
+   */
+  readonly values: number;
   /** Hash tag of the operation's keys: a batch on a cluster holds one tag only. */
   readonly tag: string;
   /**
@@ -30,17 +35,20 @@ export interface Operation {
 export interface Answer {
   readonly status: number;
   readonly values: readonly unknown[];
+  /** The server's time when the batch ran, in seconds (NaN for an answer from a receipt). */
+  readonly now: number;
 }
 
 /**
- * How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it. The lines are
- * kept as they are and turned into arguments only for an undo, which is rare.
+ * How to reverse a charge (`id` empty) or a reserve, as the undo operation takes it: the undo
+ * needs no limits, since a refund leaves every total that counted the spend.
  */
 export interface Reversal {
   readonly code: "c" | "r";
   readonly amount: string;
   readonly id: string;
-  readonly lines: readonly StoreLine[];
+  /** Number of lines. */
+  readonly lines: number;
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import {
   ConfigurationError,
-  type Ledger,
+  Ledger,
+  PeriodRangeError,
   ReservationNotFoundError,
   StateError,
   StoreError,
@@ -16,9 +17,17 @@ import {
   type Hold,
   type Store,
   type StoreCall,
+  type StoreCommit,
+  type StoreLedgerEntry,
+  type StoreLedgerState,
+  type StoreLimit,
   type StoreLine,
+  type StorePage,
+  type StoreReading,
+  type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
+  type StoreWindowTotal,
   show,
 } from "budgetgate/store";
 import { joinLimbs, LIMBS } from "./arith.js";
@@ -26,7 +35,7 @@ import type { Answer, Reversal } from "./batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./driver.js";
 import { KeySpace, type LedgerKeys } from "./keys.js";
 import { OP, SCRIPTS } from "./scripts.js";
-import { RedisTransport, windowArg } from "./transport.js";
+import { RedisTransport } from "./transport.js";
 
 export type {
   IoRedisClient,
@@ -69,7 +78,7 @@ export interface RedisStoreOptions {
   readonly receiptTtlMs?: number;
 }
 
-/** Default key prefix: keys `budgetgate:v3:{…}`. @example new RedisStore(redis).prefix === DEFAULT_PREFIX // true */
+/** Default key prefix: keys `budgetgate:v4:{…}`. @example new RedisStore(redis).prefix === DEFAULT_PREFIX // true */
 export const DEFAULT_PREFIX = "budgetgate:";
 
 /** Default {@link RedisStoreOptions.receiptTtlMs}. @example new RedisStore(redis, { receiptTtlMs: 6 * DEFAULT_RECEIPT_TTL_MS }) */
@@ -142,25 +151,26 @@ export class RedisStore implements Store {
     return this.#transport.lostReversals;
   }
 
-  /** Checks that `amount` fits on every line and records it, atomically. */
+  /** Checks that `amount` fits every enforced limit of every line and records it, atomically. */
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
     const keys = this.#ledgerKeys(lines, "charge");
     const amountText = amount.toString();
-    const reversal: Reversal = { code: "c", amount: amountText, id: "", lines };
+    const reversal: Reversal = { code: "c", amount: amountText, id: "", lines: lines.length };
     const answer = await this.#transport.run(
       "charge",
       OP.charge,
       keys,
       stateKeys(keys),
       `${amountText}\0${limitFields(lines)}`,
+      stateValues(lines),
       call,
       reversal,
     );
-    return verdict(answer, lines.length);
+    return verdict(answer, lines, call, "charge");
   }
 
   /**
-   * Checks that `amount` fits on every line and holds it, atomically.
+   * Checks that `amount` fits every enforced limit of every line and holds it, atomically.
    * @throws {ConfigurationError} if the hold's id holds a zero byte (the engine's are UUIDs).
    */
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
@@ -174,41 +184,149 @@ export class RedisStore implements Store {
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
     const amountText = amount.toString();
     const fields = `${amountText}\0${hold.id}\0${hold.ttl}\0${hold.retain}\0${limitFields(lines)}`;
-    const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines };
-    return verdict(
-      await this.#transport.run("reserve", OP.reserve, keys, declared, fields, call, reversal),
-      lines.length,
+    const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines: lines.length };
+    const answer = await this.#transport.run(
+      "reserve",
+      OP.reserve,
+      keys,
+      declared,
+      fields,
+      stateValues(lines),
+      call,
+      reversal,
     );
+    return verdict(answer, lines, call, "reserve");
   }
 
   /**
-   * Replaces hold `id` by a spend of `actual`, atomically.
+   * Replaces hold `id` by a spend of `actual`, atomically, and tells each line's state before.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreSettlement> {
-    return this.#settle(id, lines, actual.toString(), call);
+  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreCommit> {
+    const actualText = actual.toString();
+    const answer = await this.#settle(id, lines, actualText, call);
+    const late = answer.status === 2;
+    if (answer.values.length === 0 && lines.length > 0) {
+      // A commit answered from its receipt (its answer was lost to a dropped connection): its
+      // states before it are read again, less the actual recorded since.
+      const readings = await Promise.all(lines.map((line) => this.read(line, call)));
+      return {
+        late,
+        lines: readings.map(({ state }) => ({
+          ...state,
+          committed: state.committed.map((c) => (c > actual ? c - actual : 0n)),
+        })),
+        now: (readings[0] as StoreReading).now,
+      };
+    }
+    return { late, lines: states(answer.values, 0, lines, "commit"), now: call.now ?? answer.now };
   }
 
   /**
    * Drops hold `id` from `lines`, atomically.
    * @throws {ReservationNotFoundError} if the hold is unknown, settled, or forgotten.
    */
-  release(id: string, lines: readonly StoreLine[], call: StoreCall): Promise<StoreSettlement> {
-    return this.#settle(id, lines, "", call);
+  async release(id: string, lines: readonly StoreLine[], call: StoreCall): Promise<StoreSettlement> {
+    const answer = await this.#settle(id, lines, "", call);
+    return { late: answer.status === 2 };
   }
 
-  /** Spend in the window on one line, holds included. */
-  async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
+  /** One line's state now: committed per limit (creating the totals of windows it never saw), holds, newest spend. */
+  async read(line: StoreLine, call: StoreCall): Promise<StoreReading> {
     const keys = [this.#keys.ledger(line.ledger, line.key)];
-    const answer = await this.#transport.run("spent", OP.spent, keys, stateKeys(keys), `${windowArg(line)}\0`, call);
-    if (answer.status !== 1) throw unexpected(answer, "spent");
-    return units(answer.values, 0, "spent");
+    const answer = await this.#transport.run(
+      "read",
+      OP.read,
+      keys,
+      stateKeys(keys),
+      limitsArg(line.limits),
+      stateValues([line]),
+      call,
+    );
+    if (answer.status === -3) throw periodError(answer, [line]);
+    if (answer.status !== 1) throw unexpected(answer, "read");
+    return { state: states(answer.values, 0, [line], "read")[0] as StoreLedgerState, now: call.now ?? answer.now };
+  }
+
+  /**
+   * One page of the ledgers under this store's prefix and layout whose key starts with
+   * `query.prefix`: a SCAN step (COUNT about `query.limit`) in one script call, then every ledger
+   * found read in one batch. A page may be empty and still have a next; a ledger SCAN returns
+   * twice (Redis may, while it resizes its table) is listed once per page that holds it.
+   * @throws {ConfigurationError} on a Redis Cluster, where keys live on several servers.
+   */
+  async scan(query: StoreScanQuery, call: StoreCall): Promise<StorePage> {
+    if (this.cluster) {
+      throw new ConfigurationError(
+        "RedisStore.scan is not supported on a Redis Cluster (keys live on several nodes): list ledgers per node, or keep an index of your own",
+      );
+    }
+    if (call.signal.aborted) throw new StoreTimeoutError("scan", call.timeoutMs);
+    this.#transport.checkReady("scan");
+    // The cursor is SCAN's, and after a slash how many of that step's keys earlier pages took
+    // (a step may find more keys than a page holds).
+    const [cursor = "0", skipText = "0"] = (query.cursor ?? "0").split("/");
+    const skip = Number(skipText);
+    if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(skip) || skip < 0) {
+      throw new ConfigurationError(`Invalid RedisStore scan cursor ${show(query.cursor)}`);
+    }
+    const reply = await this.#transport.send(
+      SCRIPTS.scan,
+      [],
+      [cursor, this.#keys.statePattern(query.prefix), String(query.limit)],
+    );
+    if (!Array.isArray(reply) || reply.length < 3) {
+      throw new StoreError(
+        `Redis scan script answered ${show(reply)}: expected [cursor, seconds, microseconds, keys…]`,
+      );
+    }
+    const next = String(reply[0]);
+    const found: { key: string; ledger: Ledger; keys: LedgerKeys }[] = [];
+    const seen = new Set<string>();
+    for (const raw of reply.slice(3)) {
+      const key = String(raw);
+      const parsed = this.#keys.parseState(key);
+      if (parsed === undefined || !parsed.ledger.startsWith(query.prefix) || seen.has(key)) continue;
+      let ledger: Ledger;
+      try {
+        ledger = Ledger.parse(parsed.ledger);
+      } catch {
+        continue; // not a ledger this version wrote
+      }
+      seen.add(key);
+      found.push({ key, ledger, keys: { tag: parsed.tag, state: key } });
+    }
+    const page = found.slice(skip, skip + query.limit);
+    const rest = skip + query.limit < found.length ? `${cursor}/${skip + query.limit}` : next === "0" ? null : next;
+    const answers = await Promise.all(
+      page.map((entry) => this.#transport.run("scan", OP.list, [entry.keys], [entry.key], "", 0, call)),
+    );
+    const entries: StoreLedgerEntry[] = [];
+    let now = call.now ?? (Number(reply[1]) * 1e6 + Number(reply[2])) / 1e6;
+    answers.forEach((answer, i) => {
+      if (answer.status === 0) return; // expired since SCAN saw it
+      if (answer.status !== 1) throw unexpected(answer, "scan");
+      const values = answer.values;
+      const count = Number(values[0]);
+      const windows: StoreWindowTotal[] = [];
+      for (let w = 0; w < count; w++) {
+        const at = 1 + w * (1 + LIMBS);
+        windows.push({ id: String(values[at]), committed: units(values, at + 1, "scan") });
+      }
+      entries.push({
+        ledger: (page[i] as { ledger: Ledger }).ledger,
+        reserved: units(values, 1 + count * (1 + LIMBS), "scan"),
+        windows,
+      });
+      if (call.now === undefined && answer.now > now) now = answer.now;
+    });
+    return { entries, cursor: rest, now };
   }
 
   /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
     const keys = [this.#keys.ledger(ledger, ledger.toString())];
-    const answer = await this.#transport.run("clear", OP.clear, keys, stateKeys(keys), "", call);
+    const answer = await this.#transport.run("clear", OP.clear, keys, stateKeys(keys), "", 0, call);
     if (answer.status !== 1) throw unexpected(answer, "clear");
   }
 
@@ -236,20 +354,21 @@ export class RedisStore implements Store {
     await this.#transport.unclaimLayout();
   }
 
-  async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<StoreSettlement> {
+  async #settle(id: string, lines: readonly StoreLine[], actual: string, call: StoreCall): Promise<Answer> {
     // No hold has such an id (reserve refuses it), and it would not survive the wire format.
     if (id.includes("\0")) throw new ReservationNotFoundError(id);
     const name = actual === "" ? "release" : "commit";
     const keys = this.#ledgerKeys(lines, name);
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
-    let fields = `${id}\0${actual}\0`;
-    for (const line of lines) fields += `${windowArg(line)}\0`;
-    const answer = await this.#transport.run(name, OP.settle, keys, declared, fields, call);
+    const fields = actual === "" ? `${id}\0\0` : `${id}\0${actual}\0${limitFields(lines)}`;
+    const values = actual === "" ? 0 : stateValues(lines);
+    const answer = await this.#transport.run(name, OP.settle, keys, declared, fields, values, call);
     const status = answer.status;
+    if (status === -3) throw periodError(answer, lines);
     if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
     if (status === 0) throw new ReservationNotFoundError(id);
-    return { late: status === 2 };
+    return answer;
   }
 
   /** The keys of each line, refusing on a cluster a call whose ledgers would span slots. */
@@ -268,23 +387,122 @@ export class RedisStore implements Store {
   }
 }
 
-/** Each line's limit and window, as charge and reserve take them. */
+/** Each line's limits as the script reads them, one after another. */
 function limitFields(lines: readonly StoreLine[]): string {
+  if (lines.length === 1) return limitsArg((lines[0] as StoreLine).limits);
   let fields = "";
-  for (const line of lines) fields += `${line.maxSpend}\0${windowArg(line)}\0`;
+  for (const line of lines) fields += limitsArg(line.limits);
   return fields;
+}
+
+/**
+ * The limits' fields, remembered per limits array (they are readonly, and an engine sends one
+ * budget's array again and again): the length in bytes of the rest, then their count, then per
+ * limit its code (the kind's letter, a capital for a shadow limit), window id and max, then a
+ * rolling window's seconds, a calendar window's number of boundaries and the boundaries, or an
+ * empty field for a lifetime window.
+ */
+const encodedLimits = new WeakMap<readonly StoreLimit[], { text: string; parts: readonly unknown[] }>();
+
+function limitsArg(limits: readonly StoreLimit[]): string {
+  const cached = encodedLimits.get(limits);
+  // The cache trusts the array only while each of its limits and windows is the object it encoded.
+  if (cached !== undefined && sameParts(limits, cached.parts)) return cached.text;
+  let text = `${limits.length}\0`;
+  const parts: unknown[] = [];
+  for (const limit of limits) {
+    const window = limit.window;
+    parts.push(limit, window);
+    if (window.id.includes("\0")) {
+      throw new ConfigurationError(`Invalid window id ${show(window.id)}: RedisStore takes ids without zero bytes`);
+    }
+    const code = window.kind === "rolling" ? "r" : window.kind === "calendar" ? "c" : "l";
+    text += `${limit.enforce ? code : code.toUpperCase()}\0${window.id}\0${limit.maxSpend}\0`;
+    if (window.kind === "rolling") text += `${window.seconds}\0`;
+    else if (window.kind === "calendar") text += `${window.boundaries.length}\0${window.boundaries.join("\0")}\0`;
+    else text += "\0";
+  }
+  // Length first: the script takes the text whole, to parse each distinct one once per call.
+  text = `${Buffer.byteLength(text)}\0${text}`;
+  encodedLimits.set(limits, { text, parts });
+  return text;
+}
+
+function sameParts(limits: readonly StoreLimit[], parts: readonly unknown[]): boolean {
+  if (parts.length !== 2 * limits.length) return false;
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i] as StoreLimit;
+    if (parts[2 * i] !== limit || parts[2 * i + 1] !== limit.window) return false;
+  }
+  return true;
 }
 
 function stateKeys(keys: readonly LedgerKeys[]): string[] {
   return keys.map((k) => k.state);
 }
 
-function verdict(answer: Answer, lines: number): StoreVerdict {
+/** Values of the lines' states in an answer: per limit three limbs, reserved's three, the newest time. */
+function stateValues(lines: readonly StoreLine[]): number {
+  let count = 0;
+  for (const line of lines) count += LIMBS * (line.limits.length + 1) + 1;
+  return count;
+}
+
+/** The lines' states as an answer carries them from `values[at]` on (see stateValues). */
+function states(
+  values: readonly unknown[],
+  at: number,
+  lines: readonly StoreLine[],
+  script: string,
+): StoreLedgerState[] {
+  const result: StoreLedgerState[] = [];
+  for (const line of lines) {
+    const committed: bigint[] = [];
+    for (let j = 0; j < line.limits.length; j++) {
+      committed.push(units(values, at, script));
+      at += LIMBS;
+    }
+    const reserved = units(values, at, script);
+    at += LIMBS;
+    result.push({ committed, reserved, newest: time(values[at++], script) });
+  }
+  return result;
+}
+
+/**
+ * A time as the script answers it: whole microseconds as an integer, other times as their digits
+ * after a "t", none as null.
+ */
+function time(value: unknown, script: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number" && Number.isInteger(value)) return value / 1e6;
+  if (typeof value === "string") {
+    if (value.startsWith("t")) {
+      const t = Number(value.slice(1));
+      if (value.length > 1 && !Number.isNaN(t)) return t;
+    } else if (/^-?\d+$/.test(value)) {
+      return Number(value) / 1e6;
+    }
+  }
+  throw new StateError(
+    `Redis ${script} script answered the time ${show(value)}: expected microseconds or "t" and digits`,
+  );
+}
+
+function verdict(answer: Answer, lines: readonly StoreLine[], call: StoreCall, script: string): StoreVerdict {
   const status = answer.status;
-  if (status !== 0 && status !== 1) throw unexpected(answer, "charge/reserve");
-  const spent: bigint[] = [];
-  for (let i = 0; i < lines; i++) spent.push(units(answer.values, LIMBS * i, "charge/reserve"));
-  return { allowed: status === 1, spent };
+  if (status === -3) throw periodError(answer, lines);
+  if (status !== 0 && status !== 1) throw unexpected(answer, script);
+  return { allowed: status === 1, lines: states(answer.values, 0, lines, script), now: call.now ?? answer.now };
+}
+
+/** The PeriodRangeError of a calendar limit whose boundaries did not hold the ledger's time. */
+function periodError(answer: Answer, lines: readonly StoreLine[]): Error {
+  const [line, limit, at] = answer.values;
+  const window = lines[Number(line) - 1]?.limits[Number(limit) - 1]?.window;
+  const t = time(at, "period");
+  if (window === undefined || t === null) throw unexpected(answer, "period");
+  return new PeriodRangeError(window.id, t);
 }
 
 /** The amount whose three limbs start at `values[at]`. */

@@ -27,17 +27,17 @@ export interface LedgerKeys {
   readonly tag: string;
   /**
    * The state key (kind `t`): totals, counters and times in one string. The ledger's other keys,
-   * which the script derives from it, differ only in the kind letter: `l` its spends, `s` its
-   * out-of-order spends, `x` its holds (see scripts.ts).
+   * which the script derives from it, differ only in the kind letter: `l` its log of spends, `x`
+   * its holds (see scripts.ts).
    */
   readonly state: string;
 }
 
 /**
- * Maps ledgers to keys. Every key starts with the root, `prefix` then the layout version (`v3:`),
+ * Maps ledgers to keys. Every key starts with the root, `prefix` then the layout version (`v4:`),
  * so that stores of two layouts never share a key. A ledger's keys are `root{tag}:kind` when the
  * tag is the ledger itself (the default: one slot per ledger), and `root{tag}@ledger:kind` when a
- * `hashTag` function groups ledgers; `kind`, one letter (`t`, `l`, `s`, `x`), comes last so that the script derives a
+ * `hashTag` function groups ledgers; `kind`, one letter (`t`, `l`, `x`), comes last so that the script derives a
  * ledger's other keys from its state key by replacing it. A hold's key is `root{tag}:h:id`, a
  * batch receipt's `root{tag}:b:batch`; the layout marker, `prefix` then `layout`, is the only key
  * without a brace. The prefix has no braces and the tag, ledger and id are
@@ -119,6 +119,46 @@ export class KeySpace {
 
   /** A SCAN pattern matching every key of this prefix and layout (glob characters escaped). */
   get pattern(): string {
-    return `${this.#root.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}{*`;
+    return `${glob(this.#root)}{*`;
   }
+
+  /**
+   * A SCAN pattern matching the state keys of this prefix and layout whose ledger key starts with
+   * `ledgerPrefix`, in this store's key form (glob characters of the prefix escaped). It may match
+   * a few keys more (a grouped ledger's tag is any text): {@link KeySpace.parseState} decides.
+   */
+  statePattern(ledgerPrefix: string): string {
+    // A trailing high surrogate is escaped alone here but as half of a pair in a key: leave it to
+    // the check of each key.
+    const start = glob(escapeKeyPart(ledgerPrefix.replace(/[\uD800-\uDBFF]$/, "")));
+    return this.#hashTag === undefined ? `${glob(this.#root)}{${start}*}:t` : `${glob(this.#root)}{*}@${start}*:t`;
+  }
+
+  /**
+   * The hash tag and ledger key of a state key of this prefix and layout (either key form), or
+   * undefined for any other key.
+   */
+  parseState(key: string): { tag: string; ledger: string } | undefined {
+    const root = this.#root;
+    if (!key.startsWith(`${root}{`) || !key.endsWith(":t")) return undefined;
+    const close = key.indexOf("}", root.length + 1);
+    if (close === -1) return undefined;
+    const tag = key.slice(root.length + 1, close);
+    const rest = key.slice(close + 1, -2);
+    if (rest === "") return tag === "" ? undefined : { tag, ledger: unescapeKeyPart(tag) };
+    if (rest.startsWith("@") && rest.length > 1) {
+      return { tag, ledger: unescapeKeyPart(rest.slice(1)) };
+    }
+    return undefined;
+  }
+}
+
+/** A SCAN pattern's escape of `text`: glob characters taken literally. */
+function glob(text: string): string {
+  return text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+}
+
+/** The inverse of {@link escapeKeyPart}. */
+function unescapeKeyPart(text: string): string {
+  return text.replace(/%([0-9A-F]{4})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }

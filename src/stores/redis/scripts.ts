@@ -5,7 +5,7 @@ import { FIELD_HELPERS } from "./lua/fields.js";
 import { BATCH_FLAGS, BATCH_LOOP, BATCH_OPENING } from "./lua/frame.js";
 import { RESERVE_OPERATION, SETTLE_OPERATION, UNHOLD } from "./lua/hold.js";
 import { LEDGER_STATE } from "./lua/ledger.js";
-import { CLEAR_OPERATION, SPENT_OPERATION, UNDO_OPERATION } from "./lua/maintenance.js";
+import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from "./lua/maintenance.js";
 
 /**
  * The Lua of the Redis store: one script that runs a batch of operations (the calls that one
@@ -13,10 +13,13 @@ import { CLEAR_OPERATION, SPENT_OPERATION, UNDO_OPERATION } from "./lua/maintena
  * round trip.
  *
  * Each operation first compares the server's clock with its deadline and changes nothing once it
- * has passed (a command replayed after the engine gave up is a no-op); then expires the due spends
- * and holds of the ledgers it touches; then decides and writes. Expiry work grows with what
- * expires (plus O(log n) for the rare out-of-order spend): the state keeps the oldest spend time
- * and a lower bound of the earliest hold expiry, so a call with nothing due does no query.
+ * has passed (a command replayed after the engine gave up is a no-op); then reads every ledger it
+ * touches and its limits, and picks each calendar period by the ledger's time (the later of the
+ * clock and the ledger's newest spend), answering a period error, before any write, if the
+ * boundaries sent do not hold that time; then expires the due holds and spends, finds or creates
+ * the running total of each window the call names, decides and writes. Expiry work grows with what
+ * expires: each rolling total keeps its position in the log and the time of the spend there, so a
+ * call with nothing due reads nothing from the log.
  *
  * Every batch that changes something leaves a receipt under its own id, for `receiptTtlMs`: the
  * server time it ran at and one status character per operation. A batch whose receipt exists does
@@ -27,44 +30,56 @@ import { CLEAR_OPERATION, SPENT_OPERATION, UNDO_OPERATION } from "./lua/maintena
  *
  * Redis has no rollback: a script that fails halfway keeps its earlier writes. So each operation
  * reads and decides first and writes last (the only earlier writes are expiries, correct on their
- * own), and runs under pcall so that one failing operation does not abort the others.
+ * own, and they come after the period check), and runs under pcall so that one failing operation
+ * does not abort the others.
  *
- * What costs in Redis Lua is turning strings into numbers and back (strtod, sprintf), pattern
- * matching, and making strings and tables; the hot path avoids all four. Per ledger, four keys
- * (see keys.ts), which differ only in their last letter, the kind:
- * - `t` the state: little-endian doubles packed by `struct`, read and written whole without a
- *   conversion: committed c (three limbs, see arith.ts); o and z, the oldest and newest spend time
- *   in the list (o = +inf, z = -inf when it is empty); k keep-until in server ms (0 unknown, +inf
- *   never); g the server µs at which this state was created; then reserved r (three limbs); p the
- *   oldest straggler time (+inf: none); e a lower bound of the earliest hold expiry (+inf: none);
- *   n a straggler counter. A ledger with no hold and no straggler, the usual case, keeps only the
- *   first seven (56 bytes instead of 104): packing costs by the byte and by the field.
- *   Times are in seconds, as the engine's clock gives them.
- * - `l` the spends in time order, as amount, time of the next, amount, time of the next, …:
- *   amounts as the decimal strings they came as, times packed doubles. Popping two elements takes
- *   the oldest spend and learns the time of the new oldest.
- * - `s` a sorted set of stragglers, spends that came out of time order (members "amount:n") and
- *   refunds ("-amount:n", which leave the window exactly when the spend they cancel does).
+ * What costs in Redis Lua is turning strings into numbers and back (strtod, sprintf), struct's
+ * packing and unpacking (a few hundred instructions a value), pattern matching, and making strings
+ * and tables; the hot path avoids them where it can: a line's limits and a state's window
+ * directory are parsed once per distinct text per script call (the ledgers of one budget share
+ * them), as is which total each limit counts in, and a state is read and written in one struct call.
+ *
+ * Per ledger, three keys (see keys.ts), which differ only in their last letter, the kind:
+ * - `t` the state, one string packed by `struct` (little-endian doubles): the number of totals n
+ *   (−n − 1 when the holds part follows); g, the server µs at which this state was created; k,
+ *   keep-until in server ms (0 unknown, +inf never); z, the newest spend's time (−inf: none); head
+ *   and tail, the absolute positions of the log's first entry and one past its last; the length of
+ *   the window directory, then the directory: per total its kind letter (r, c, l) and window id,
+ *   ended by a zero byte; the holds part if any: reserved (three limbs, see arith.ts) and a lower
+ *   bound of the earliest hold expiry; then six doubles per total: committed (three limbs), and
+ *   for a rolling window its seconds, its position in the log and the time of the spend there
+ *   (+inf: none), for a calendar window its period's start and end (and 0). Times are in seconds,
+ *   as the engine's clock gives them. A calendar total whose period has ended is dropped when the
+ *   state is written (it would restart from the log anyway).
+ * - `l` the log: one element per spend, in time order, its time (a packed double) then its amount
+ *   (the decimal string it came as); appended at the tail, and dropped from the head, 32 at a time,
+ *   once no rolling total counts them. Kept only while the ledger keeps a rolling total.
  * - `x` a sorted set of active holds by expiry (members "amount:id").
  * A hold's own key holds its expiry and forget-by times (two packed doubles), then its amount.
  *
  * Wire format, kept small because every argument costs the client and the server alike. Each
- * ledger is named by its state key only; the script derives the other three, which end in another
+ * ledger is named by its state key only; the script derives the other two, which end in another
  * kind letter and share its hash tag, hence its Cluster slot. KEYS[1] is the batch's receipt key,
  * then each operation's keys in turn: its ledgers' state keys, then the hold's key for a reserve or
  * settle. ARGV[1] is the receipt lifetime in ms; then one string per operation, fields each ended
- * by a zero byte (read by struct.unpack in one call): code, number of keys, deadline (server µs,
- * empty for none), now (empty for the server's clock), then its own. Reply: one flat array (a
- * nested one costs Redis several lookups per table to convert): server seconds, microseconds,
- * then per operation its status and its values, as many as its code and status imply: -1 deadline
- * passed (nothing done), -2 error (then the message); amounts as their three limbs, integers below
- * 10^15.
+ * by a zero byte (read by struct.unpack): code, number of keys, deadline (server µs, empty for
+ * none), now (empty for the server's clock), then its own. A line's limits travel as one field
+ * group: their length in bytes, then their count and per limit its code (r, c or l, a capital for
+ * a shadow limit), window id, max, and the rolling window's seconds, or the calendar window's
+ * number of boundaries and the boundaries, or an empty field. Reply: one flat array (a nested one
+ * costs Redis several lookups per table to convert): server seconds, microseconds, then per
+ * operation its status and its values, as many as its code, status and limits imply: -1 deadline
+ * passed (nothing done), -2 error (then the message), -3 a calendar period out of range (then the
+ * line and limit, 1-based, and the ledger's time). A line's state is its committed per limit, its
+ * reserved, then its newest spend time; amounts as their three limbs, integers below 10^15; times
+ * as whole microseconds when exact, otherwise "t" and their digits, none as nil.
  *
  * The text is assembled, in this order, from named parts, one file per concern under lua/: the
  * batch's frame (frame.ts: opening and main loop), field helpers (fields.ts), the integer-limb
- * arithmetic (arith.ts), a ledger's state (ledger.ts: open, spend, refund, close), the charge logic
- * (charge.ts: decide, charge), the hold logic (hold.ts: unhold, reserve, settle), and spent, clear
- * and undo (maintenance.ts). test/stores/redis/scripts.test.ts pins the SHA-1 of the result.
+ * arithmetic (arith.ts), a ledger's state (ledger.ts: open, limits, prepare, spend, refund,
+ * close), the charge logic (charge.ts: decide, charge), the hold logic (hold.ts: unhold, reserve,
+ * settle), and read, list (for scan), clear and undo (maintenance.ts).
+ * test/stores/redis/scripts.test.ts pins the SHA-1 of the result.
  */
 const BATCH = [
   BATCH_FLAGS,
@@ -77,7 +92,8 @@ const BATCH = [
   CHARGE_OPERATION,
   RESERVE_OPERATION,
   SETTLE_OPERATION,
-  SPENT_OPERATION,
+  READ_OPERATION,
+  LIST_OPERATION,
   CLEAR_OPERATION,
   UNDO_OPERATION,
   BATCH_LOOP,
@@ -91,6 +107,25 @@ const SCAN_DELETE = `
 local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 for _, key in ipairs(r[2]) do redis.call('UNLINK', key) end
 return r[1]
+`;
+
+/**
+ * One step of scan: SCAN from cursor ARGV[1] for pattern ARGV[2] (COUNT ARGV[3]), again from the
+ * cursor it answers while nothing matched (at most 8 times), so that a page among many foreign
+ * keys is not empty for nothing. Reply: {the next cursor ("0" when done), seconds, microseconds,
+ * the keys found…}.
+ */
+const SCAN = `
+local cursor, found = ARGV[1], {}
+for _ = 1, 8 do
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+  cursor, found = r[1], r[2]
+  if cursor == '0' or #found > 0 then break end
+end
+local t = redis.call('TIME')
+local reply = { cursor, t[1], t[2] }
+for i = 1, #found do reply[i + 3] = found[i] end
+return reply
 `;
 
 /**
@@ -129,9 +164,10 @@ function script(name: string, source: string): Script {
 export const SCRIPTS = {
   batch: script("batch", BATCH),
   scanDelete: script("scanDelete", SCAN_DELETE),
+  scan: script("scan", SCAN),
   layout: script("layout", LAYOUT),
   unclaim: script("unclaim", UNCLAIM),
 } as const;
 
 /** Operation codes of the batch script. */
-export const OP = { charge: "c", reserve: "r", settle: "s", spent: "q", clear: "d", undo: "u" } as const;
+export const OP = { charge: "c", reserve: "r", settle: "s", read: "q", list: "v", clear: "d", undo: "u" } as const;

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type BudgetGateError, ConfigurationError, StateError, StoreError, StoreTimeoutError } from "budgetgate";
-import { describeError, type StoreCall, type StoreLine, show } from "budgetgate/store";
+import { describeError, type StoreCall, show } from "budgetgate/store";
 import { LIMBS } from "./arith.js";
 import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js";
 import type { ScriptClient } from "./driver.js";
@@ -83,6 +83,7 @@ export class RedisTransport {
     ledgers: readonly LedgerKeys[],
     keys: string[],
     fields: string,
+    values: number,
     call: StoreCall,
     reversal?: Reversal,
   ): Promise<Answer> {
@@ -96,6 +97,7 @@ export class RedisTransport {
         code,
         keys,
         fields,
+        values,
         call,
         giveUpAt,
         tag,
@@ -212,9 +214,10 @@ export class RedisTransport {
           ),
         );
       } else if (op.code === OP.settle && (status === "0" || status === "1" || status === "2")) {
-        op.resolve({ status: Number(status), values: [] });
+        // A commit's states before it are lost with the answer: the store reads them again.
+        op.resolve({ status: Number(status), values: [], now: Number.NaN });
       } else if ((op.code === OP.clear || op.code === OP.undo) && status === "1") {
-        op.resolve({ status: 1, values: [] });
+        op.resolve({ status: 1, values: [], now: Number.NaN });
       } else {
         op.reject(new StoreError(`Redis ${name} failed: the connection dropped before the answer arrived`));
       }
@@ -235,8 +238,7 @@ export class RedisTransport {
     let fields = `${reversible.length}\0`;
     for (const { op, index } of reversible) {
       const r = op.reversal as Reversal;
-      fields += `${index}\0${r.code}\0${r.lines.length}\0${r.amount}\0${nowArg(op.call)}\0${r.id}\0`;
-      for (const line of r.lines) fields += `${windowArg(line)}\0`;
+      fields += `${index}\0${r.code}\0${r.lines}\0${r.amount}\0${nowArg(op.call)}\0${r.id}\0`;
       for (const key of op.keys) keys.push(key);
     }
     const first = (reversible[0] as { op: Operation }).op;
@@ -268,6 +270,7 @@ export class RedisTransport {
           code: OP.undo,
           keys,
           fields,
+          values: 0,
           call,
           giveUpAt: Number.POSITIVE_INFINITY,
           tag,
@@ -336,23 +339,19 @@ function nowArg(call: StoreCall): string {
   return call.now === undefined ? "" : String(call.now);
 }
 
-/** An argument for a line's window: empty for a lifetime budget. */
-export function windowArg(line: StoreLine): string {
-  return line.window === null ? "" : String(line.window);
-}
-
 /**
  * Splits a batch's flat reply (server time, then per operation its status and values, see
  * scripts.ts) into each operation's answer.
  */
 function splitAnswers(operations: readonly Operation[], reply: readonly unknown[]): Answer[] {
   const answers: Answer[] = [];
+  const now = (Number(reply[0]) * 1e6 + Number(reply[1])) / 1e6;
   let at = 2;
   for (const op of operations) {
     const status = Number(reply[at]);
-    const end = at + 1 + (status === -1 ? 0 : status === -2 ? 1 : valueCount(op));
+    const end = at + 1 + valueCount(op, status, reply[at + 1]);
     if (end > reply.length) break;
-    answers.push({ status, values: reply.slice(at + 1, end) });
+    answers.push({ status, values: reply.slice(at + 1, end), now });
     at = end;
   }
   if (answers.length !== operations.length || at !== reply.length) {
@@ -364,14 +363,20 @@ function splitAnswers(operations: readonly Operation[], reply: readonly unknown[
 }
 
 /**
- * How many values an operation that ran answers, by its code: so every answer has the length its
- * operation expects, and readers need not check it.
+ * How many values an operation answers, by its code and status (`first` is its first value): so
+ * every answer has the length its operation expects, and readers need not check it.
  */
-function valueCount(op: Operation): number {
-  if (op.code === OP.charge) return LIMBS * op.keys.length;
-  if (op.code === OP.reserve) return LIMBS * (op.keys.length - 1); // its last key is the hold's
-  if (op.code === OP.spent) return LIMBS;
-  return 0;
+function valueCount(op: Operation, status: number, first: unknown): number {
+  if (status === -1) return 0;
+  if (status === -2) return 1;
+  if (status === -3) return 3; // line, limit, time
+  if (op.code === OP.charge || op.code === OP.reserve) return op.values;
+  if (status === 0) return 0;
+  if (op.code === OP.list) {
+    const count = Number(first);
+    return Number.isInteger(count) && count >= 0 ? 1 + count * (1 + LIMBS) + LIMBS : Number.POSITIVE_INFINITY;
+  }
+  return op.values;
 }
 
 /**

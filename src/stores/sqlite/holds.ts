@@ -1,7 +1,6 @@
 import { ReservationNotFoundError } from "budgetgate";
-import type { StoreSettlement } from "budgetgate/store";
 import type { Account } from "./accounts.js";
-import type { Statements } from "./statements.js";
+import type { HoldRow, Statements } from "./statements.js";
 
 /** Expired holds whose late-commit window has passed are deleted at most this many per call. */
 const FORGET_BATCH = 256;
@@ -13,7 +12,7 @@ const FORGET_BATCH = 256;
  */
 export function expireHolds(sql: Statements, now: number): void {
   for (const hold of sql.dueHolds.all(now)) {
-    unhold(sql, hold.ledgers, BigInt(hold.amount));
+    unhold(sql, hold.ledgers, BigInt(hold.amount), []);
     sql.expireHold.run(hold.rowid);
   }
   // Selected, then deleted one by one: a DELETE … IN (subquery) costs far more even when nothing is due.
@@ -28,29 +27,42 @@ export function placeHold(
   hold: { readonly id: string; readonly ttl: number; readonly retain: number },
   now: number,
 ): void {
-  for (const account of accounts) account.hold(amount);
   const expiresAt = now + hold.ttl;
+  for (const account of accounts) account.hold(amount, expiresAt);
   const ids = JSON.stringify(accounts.map((account) => account.id));
   sql.insertHold.run(hold.id, amount.toString(), ids, expiresAt, expiresAt + hold.retain);
 }
 
 /**
- * Removes hold `id`, taking it off its ledgers if it still counted.
+ * Hold `id`, if commit or release may still settle it.
  * @throws {ReservationNotFoundError} if it is unknown, settled, or past its late-commit window.
  */
-export function settleHold(sql: Statements, id: string, now: number): StoreSettlement {
+export function findHold(sql: Statements, id: string, now: number): HoldRow {
   const hold = sql.holdById.get(id);
   if (hold === undefined || (hold.active === 0 && hold.forget_at <= now)) throw new ReservationNotFoundError(id);
+  return hold;
+}
+
+/**
+ * Removes `hold`, taking it off its ledgers if it still counted: off `loaded` accounts in memory
+ * (they are saved later), off the others in the table. Answers whether it had expired.
+ */
+export function settleHold(sql: Statements, hold: HoldRow, loaded: readonly Account[] = []): boolean {
   sql.deleteHold.run(hold.rowid);
-  if (hold.active === 0) return { late: true };
-  unhold(sql, hold.ledgers, BigInt(hold.amount));
-  return { late: false };
+  if (hold.active === 0) return true;
+  unhold(sql, hold.ledgers, BigInt(hold.amount), loaded);
+  return false;
 }
 
 /** Subtracts a hold from each of its ledgers that still exists (a cleared ledger has a new id). */
-function unhold(sql: Statements, ledgers: string, amount: bigint): void {
+function unhold(sql: Statements, ledgers: string, amount: bigint, loaded: readonly Account[]): void {
   if (amount === 0n) return;
   for (const id of JSON.parse(ledgers) as number[]) {
+    const account = loaded.find((candidate) => candidate.id === id);
+    if (account !== undefined) {
+      account.hold(-amount);
+      continue;
+    }
     const reserved = sql.reservedById.get(id);
     if (reserved !== undefined) sql.setReserved.run((BigInt(reserved) - amount).toString(), id);
   }

@@ -4,20 +4,19 @@
  *
  * @module budgetgate/sqlite
  */
+import { BudgetGateError, ConfigurationError, Ledger, StateError, StoreError, StoreTimeoutError } from "budgetgate";
 import {
-  BudgetGateError,
-  ConfigurationError,
-  type Ledger,
-  StateError,
-  StoreError,
-  StoreTimeoutError,
-} from "budgetgate";
-import {
+  currentPeriod,
   describeError,
   type Hold,
   type Store,
   type StoreCall,
+  type StoreCommit,
+  type StoreLedgerEntry,
   type StoreLine,
+  type StorePage,
+  type StoreReading,
+  type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
   show,
@@ -25,11 +24,12 @@ import {
 } from "budgetgate/store";
 import { Account } from "./accounts.js";
 import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
-import { expireHolds, placeHold, settleHold } from "./holds.js";
-import { storedKey } from "./keys.js";
+import { expireHolds, findHold, placeHold, settleHold } from "./holds.js";
+import { keyOf, scanRanges, storedKey } from "./keys.js";
 import { isBusy, withWriteLock } from "./lock.js";
 import { DEFAULT_PREFIX, LAYOUT_VERSION, schemaSql, tableNames } from "./schema.js";
-import { prepareStatements, type Statements } from "./statements.js";
+import { type LedgerRow, prepareStatements, type Statements } from "./statements.js";
+import { sweepLedgers } from "./sweep.js";
 
 export type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./driver.js";
 export { DEFAULT_PREFIX, LAYOUT_VERSION } from "./schema.js";
@@ -73,9 +73,14 @@ type Transaction = ReturnType<SqliteDatabase["transaction"]>;
  *   gone from the database are a {@link ConfigurationError}, unreadable rows a {@link StateError}:
  *   both reach the caller.
  * - Calls answer synchronously, so the engine adds no timer.
- * - Amounts are exact (decimal text, bigint arithmetic); per-call work does not grow with history.
- * - Time is `call.now` when the engine has a clock, else the host's wall clock, which every process
- *   on the host shares.
+ * - Amounts are exact (decimal text, bigint arithmetic); per-call work grows with neither history
+ *   nor the number of spends in a window: one running total per ledger and window id, each an
+ *   offset into the ledger's prefix sums.
+ * - Time is `call.now` when the engine has a clock, else SQLite's clock (the host's, as the OS
+ *   gives it), read in the transaction: every process on the file agrees on it, even one whose
+ *   `Date.now` is faked or skewed, so no calendar period is split between processes.
+ * - What can no longer count (emptied windows, ended periods, idle ledgers, old log rows) is
+ *   dropped when its ledger is touched or swept through an index, a bounded batch per call.
  *
  * The schema is created on first open (it is embedded in the package; nothing to migrate by hand).
  *
@@ -160,26 +165,30 @@ export class SqliteStore implements Store {
   }
 
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
-    return this.#run("charge", call, (now) => {
-      const accounts = this.#accounts(lines, now);
+    return this.#run("charge", call, lines, (now) => {
+      const accounts = this.#open(lines, now);
       const verdict = verdictOf(
         lines,
-        accounts.map((account) => account.spent),
+        accounts.map((account, i) => account.state((lines[i] as StoreLine).limits)),
         amount,
+        now,
       );
-      if (verdict.allowed) for (const account of accounts) account.record(this.#sql, now, amount);
-      for (const account of accounts) account.save(this.#sql);
+      for (const account of accounts) {
+        if (verdict.allowed) account.record(this.#sql, amount);
+        account.save(this.#sql);
+      }
       return verdict;
     });
   }
 
   reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
-    return this.#run("reserve", call, (now) => {
-      const accounts = this.#accounts(lines, now);
+    return this.#run("reserve", call, lines, (now) => {
+      const accounts = this.#open(lines, now);
       const verdict = verdictOf(
         lines,
-        accounts.map((account) => account.spent),
+        accounts.map((account, i) => account.state((lines[i] as StoreLine).limits)),
         amount,
+        now,
       );
       if (verdict.allowed) placeHold(this.#sql, accounts, amount, hold, now);
       for (const account of accounts) account.save(this.#sql);
@@ -187,43 +196,71 @@ export class SqliteStore implements Store {
     });
   }
 
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreSettlement {
-    return this.#run("commit", call, (now) => {
-      const outcome = settleHold(this.#sql, id, now);
-      for (const account of this.#accounts(lines, now)) {
-        account.record(this.#sql, now, actual);
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreCommit {
+    return this.#run("commit", call, lines, (now) => {
+      const hold = findHold(this.#sql, id, now);
+      const accounts = this.#open(lines, now);
+      const states = accounts.map((account, i) => account.state((lines[i] as StoreLine).limits));
+      const late = settleHold(this.#sql, hold, accounts);
+      for (const account of accounts) {
+        account.record(this.#sql, actual);
         account.save(this.#sql);
       }
-      return outcome;
+      return { late, lines: states, now };
     });
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
   release(id: string, _lines: readonly StoreLine[], call: StoreCall): StoreSettlement {
-    return this.#run("release", call, (now) => settleHold(this.#sql, id, now));
+    return this.#run("release", call, [], (now) => ({ late: settleHold(this.#sql, findHold(this.#sql, id, now)) }));
   }
 
-  spent(line: StoreLine, call: StoreCall): bigint {
-    return this.#run("spent", call, (now) => {
+  read(line: StoreLine, call: StoreCall): StoreReading {
+    return this.#run("read", call, [line], (now) => {
       const account = Account.load(this.#sql, line.key, false);
-      if (account === undefined) return 0n;
-      account.prune(this.#sql, now, line.window, this.#deleteBatch);
+      // A ledger the store holds nothing for is not created by a read: nothing to count, nothing to keep.
+      if (account === undefined) {
+        return { state: { committed: line.limits.map(() => 0n), reserved: 0n, newest: null }, now };
+      }
+      account.open(this.#sql, now, line.limits);
+      account.prune(this.#sql, this.#deleteBatch);
       account.save(this.#sql);
-      return account.spent;
+      return { state: account.state(line.limits), now };
+    });
+  }
+
+  scan(query: StoreScanQuery, call: StoreCall): StorePage {
+    return this.#run("scan", call, [], (now) => {
+      const { text, blob } = scanRanges(query.prefix, query.cursor);
+      const rows: LedgerRow[] = text === null ? [] : this.#sql.scanText.all(text.from, text.below, query.limit);
+      if (rows.length < query.limit && blob !== null) {
+        const left = query.limit - rows.length;
+        rows.push(
+          ...(blob.below === null
+            ? this.#sql.scanBlobFrom.all(blob.from, left)
+            : this.#sql.scanBlob.all(blob.from, blob.below, left)),
+        );
+      }
+      const entries = rows.map((row) => entryOf(this.#sql, row, now));
+      const last = rows.at(-1);
+      return { entries, cursor: rows.length === query.limit && last !== undefined ? keyOf(last.key) : null, now };
     });
   }
 
   clear(ledger: Ledger, call: StoreCall): void {
-    this.#run("clear", call, () => {
+    this.#run("clear", call, [], () => {
       const id = this.#sql.deleteLedger.get(storedKey(ledger.toString()));
-      if (id !== undefined) this.#sql.deleteSpends.run(id);
+      if (id === undefined) return;
+      this.#sql.deleteSpends.run(id);
+      this.#sql.deleteTotals.run(id);
     });
   }
 
   clearAll(call: StoreCall): void {
-    this.#run("clearAll", call, () => {
+    this.#run("clearAll", call, [], () => {
       this.#sql.clearHolds.run();
       this.#sql.clearSpends.run();
+      this.#sql.clearTotals.run();
       this.#sql.clearLedgers.run();
     });
   }
@@ -238,21 +275,24 @@ export class SqliteStore implements Store {
     if (this.#owned) this.#db.close();
   }
 
-  /** Loads (creating) and prunes the account of every line. */
-  #accounts(lines: readonly StoreLine[], now: number): Account[] {
+  /** Loads (creating) the account of every line, brought to `now` with its totals, and prunes its log. */
+  #open(lines: readonly StoreLine[], now: number): Account[] {
     return lines.map((line) => {
       const account = Account.load(this.#sql, line.key, true);
-      account.prune(this.#sql, now, line.window, this.#deleteBatch);
+      account.open(this.#sql, now, line.limits);
+      account.prune(this.#sql, this.#deleteBatch);
       return account;
     });
   }
 
   /**
-   * Runs `work` in one immediate transaction, after expiring due holds. Waits for the write lock
-   * until the call's deadline; once it has the lock, does nothing if the deadline has passed, so
-   * that a call never takes effect after the engine would have given up. Any failure rolls back.
+   * Runs `work` in one immediate transaction. Waits for the write lock until the call's deadline;
+   * once it has the lock, does nothing if the deadline has passed, so that a call never takes
+   * effect after the engine would have given up. Then reads the time, checks that every calendar
+   * window of `lines` has a period for it, expires due holds and sweeps idle ledgers, and runs
+   * `work`. Any failure rolls back.
    */
-  #run<T>(operation: string, call: StoreCall, work: (now: number) => T): T {
+  #run<T>(operation: string, call: StoreCall, lines: readonly StoreLine[], work: (now: number) => T): T {
     if (this.#closed) throw new StoreError(`SqliteStore ${operation}: the store is closed`);
     if (call.now !== undefined && (typeof call.now !== "number" || !Number.isFinite(call.now))) {
       throw new StoreError(`SqliteStore ${operation}: invalid time ${show(call.now)}, expected finite seconds`);
@@ -262,11 +302,12 @@ export class SqliteStore implements Store {
       return withWriteLock(
         () =>
           this.#tx.immediate(() => {
-            const wall = Date.now();
-            if (wall > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
+            if (Date.now() > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
             // Read once the lock is held: a spend is dated when it is recorded, not when it queued.
-            const now = call.now ?? wall / 1000;
+            const now = call.now ?? (this.#sql.now.get() as number) / 1000;
+            checkPeriods(this.#sql, lines, now);
             expireHolds(this.#sql, now);
+            sweepLedgers(this.#sql, now, this.#deleteBatch);
             return work(now);
           }) as T,
         call.deadline,
@@ -313,6 +354,45 @@ export class SqliteStore implements Store {
     }
     return error;
   }
+}
+
+/**
+ * Checks, before anything is written, that every calendar window of every line has a period for
+ * the ledger's time (`max(now, newest)`).
+ * @throws {PeriodRangeError} from {@link currentPeriod} if one has not.
+ */
+function checkPeriods(sql: Statements, lines: readonly StoreLine[], now: number): void {
+  for (const line of lines) {
+    let time: number | undefined;
+    for (const limit of line.limits) {
+      if (limit.window.kind !== "calendar") continue;
+      if (time === undefined) {
+        const newest = sql.newestByKey.get(storedKey(line.key));
+        time = typeof newest === "number" && newest > now ? newest : now;
+      }
+      currentPeriod(limit.window, time);
+    }
+  }
+}
+
+/** One ledger as `scan` lists it, at the ledger's time. */
+function entryOf(sql: Statements, row: LedgerRow, now: number): StoreLedgerEntry {
+  const key = keyOf(row.key);
+  let ledger: Ledger;
+  try {
+    ledger = Ledger.parse(key);
+  } catch (error) {
+    throw new StateError(`SqliteStore scan: the ledgers table holds ${show(key)}, which is not a ledger's key`, {
+      cause: error,
+    });
+  }
+  const account = Account.from(sql, row);
+  account.open(sql, now);
+  const windows = [];
+  for (const total of account.totals.values()) {
+    if (total.change !== "drop") windows.push({ id: total.id, committed: account.total - total.base });
+  }
+  return { ledger, reserved: account.reserved, windows };
 }
 
 /** Result codes that say the data, not the backend, is the problem. */

@@ -189,7 +189,7 @@ describe.skipIf(!hasServer)("RedisStore when Redis crashes and comes back", () =
     for (const reply of replies.slice(before) as unknown[][]) statuses.push(...reply.slice(2));
     expect(statuses).toEqual(Array(decisions.length).fill(-1)); // …each answered "deadline passed"…
     for (const ledger of ledgers) expect((await engine.spent(ledger, budget)).isZero()).toBe(true); // …and changed nothing
-    expect(await admin.keys("faults:replay:v3:{*:h:*")).toEqual([]); // no hold was placed
+    expect(await admin.keys("faults:replay:v4:{*:h:*")).toEqual([]); // no hold was placed
     queueing.disconnect();
   });
 });

@@ -52,7 +52,13 @@ describe.skipIf(!service.ok)(`RedisStore under ${PROCESSES} processes on one led
     await client.quit();
   });
 
-  async function hammer(mode: WorkerConfig["mode"], max: string, cost: string, calls: number) {
+  async function hammer(
+    mode: WorkerConfig["mode"],
+    max: string,
+    cost: string,
+    calls: number,
+    skews: readonly number[] = [],
+  ) {
     const ns = `${mode}${Date.now().toString(36)}`;
     const startAt = Date.now() + 2500; // after every worker has started
     const results = await Promise.all(
@@ -69,11 +75,12 @@ describe.skipIf(!service.ok)(`RedisStore under ${PROCESSES} processes on one led
           max,
           cost,
           startAt,
+          ...(skews[worker] === undefined ? {} : { skewHours: skews[worker] }),
         }),
       ),
     );
     for (const r of results) expect(r.errors).toEqual([]);
-    const spent = await engine.spent(new Ledger(ns, "shared"), new Budget({ maxSpend: max, window: 3600 }));
+    const spent = await engine.spent(new Ledger(ns, "shared"), new Budget({ maxSpend: "1000000", window: 3600 }));
     return { results, spent, ns, recorded: results.reduce((sum, r) => sum + BigInt(r.recorded), 0n) };
   }
 
@@ -102,5 +109,31 @@ describe.skipIf(!service.ok)(`RedisStore under ${PROCESSES} processes on one led
       const own = await engine.spent(new Ledger(ns, "own", `worker:${worker}`), new Budget({ maxSpend: 1e6 }));
       expect(own.units).toBe(BigInt(r.recorded));
     }
+  });
+
+  it("keeps one calendar period and announces each alert level once, whatever the processes' own clocks say", async () => {
+    // Clocks 5 h and 1 h behind, 3 h and 50 h ahead, and no engine clock. The engine sends the
+    // day around its estimate and the days either side: 30 h ahead would still include the
+    // server's day before 18:00 UTC, so the last is 50 h ahead, whose days never do: the store
+    // answers PeriodRangeError and the engine asks again with days around the store's time.
+    const skews = [-5, -1, 3, 50];
+    const { results, spent, ns, recorded } = await hammer("policy", "1.2", "0.01", 100, skews);
+    const allowed = results.reduce((n, r) => n + r.allowed, 0);
+    expect(allowed).toBe(120);
+    expect(spent.units).toBe(120n * Amount.from("0.01").units);
+    expect(recorded).toBe(spent.units);
+    const day = new Budget({ maxSpend: "1.2", window: { calendar: "day", timeZone: "UTC" } });
+    expect((await engine.spent(new Ledger(ns, "shared"), day)).toString()).toBe("1.2"); // one period holds every spend
+    const listed = [];
+    for await (const view of engine.ledgers({ namespace: ns })) listed.push(view);
+    expect(listed.length).toBe(1);
+    expect([...(listed[0]?.windows.keys() ?? [])].sort()).toEqual(["c:day:UTC", "r:3600"]);
+    // The process 50 h ahead sent periods that miss the server's day, and was answered so.
+    expect(results[3]?.periodErrors).toBeGreaterThan(0);
+    expect(results[1]?.periodErrors).toBe(0);
+    const levels = results.flatMap((r) => r.thresholds.map((t) => t.level)).sort();
+    expect(levels).toEqual([0.5, 0.8, 1]);
+    const server = Date.now() / 1000;
+    for (const t of results.flatMap((r) => r.thresholds)) expect(Math.abs(t.at - server)).toBeLessThan(120);
   });
 });

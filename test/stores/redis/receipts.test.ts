@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Budget, Engine, Ledger } from "../../../src/index.js";
+import type { StoreLimit, StoreLine } from "../../../src/store.js";
 import { RedisStore, type ScriptClient } from "../../../src/stores/redis/index.js";
 import { findService } from "../../support/services.js";
 import { directCall, sleep, uniquePrefix, waitFor } from "./support/helpers.js";
@@ -146,5 +147,36 @@ describe.skipIf(!service.ok)("RedisStore receipts and reversals", () => {
     expect(await read()).toBe("0.5");
     clock.now += 4; // t0 + 76: the last one (t0 + 15) leaves
     expect(await read()).toBe("0");
+  });
+
+  it("refunds a lost charge from every total that counted it, each window on its own", async () => {
+    const { state, settled, store } = rig("lose-reply");
+    const U = 10n ** 18n;
+    const l = fresh("totals");
+    const limits: StoreLimit[] = [
+      { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: 100n * U, enforce: true },
+      { window: { kind: "rolling", id: "r:3600", seconds: 3600 }, maxSpend: 100n * U, enforce: true },
+      {
+        window: { kind: "calendar", id: "c:p", boundaries: [0, 5_000_070, 6_000_000] },
+        maxSpend: 100n * U,
+        enforce: true,
+      },
+      { window: { kind: "lifetime", id: "life" }, maxSpend: 100n * U, enforce: false },
+    ];
+    const line: StoreLine = { ledger: l, key: l.toString(), limits };
+    const at = (now: number) => directCall(5000, now);
+    await store.charge([line], U, at(5_000_000));
+    state.armed = true;
+    await expect(store.charge([line], 2n * U, at(5_000_010))).rejects.toThrow(
+      /connection dropped|Connection is closed/,
+    );
+    state.armed = false;
+    await settled();
+    expect((await plain.read(line, at(5_000_011))).state.committed).toEqual([U, U, U, U]);
+    await store.charge([line], 4n * U, at(5_000_020));
+    expect((await plain.read(line, at(5_000_065))).state.committed).toEqual([4n * U, 5n * U, 5n * U, 5n * U]);
+    // The next period starts with nothing; the refunded spend left r:60 as 0, the others with their spends.
+    expect((await plain.read(line, at(5_000_075))).state.committed).toEqual([4n * U, 5n * U, 0n, 5n * U]);
+    expect((await plain.read(line, at(5_000_081))).state.committed).toEqual([0n, 5n * U, 0n, 5n * U]);
   });
 });

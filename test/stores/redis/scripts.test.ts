@@ -12,8 +12,9 @@ describe("RedisStore scripts", () => {
   it("are the scripts whose SHA-1s are pinned here", () => {
     const hashes = Object.fromEntries(Object.entries(SCRIPTS).map(([name, script]) => [name, script.sha1]));
     expect(hashes).toEqual({
-      batch: "80f9977e64d066fb879fc022e0ff6bfe47f05d52",
+      batch: "afdebea638f8fcb0a41dc4fc201df98632f7bcec",
       scanDelete: "fde02190a3c0f6d27acc20246cc35f7c7d40dc1c",
+      scan: "fcbee052458f2795b8557cae0124efe95ae3d5d6",
       layout: "e92cc419af5796eb073b34b9bdbe623b4989bb50",
       unclaim: "c0fe86dca9a7825a3e95860568351409cafd1294",
     });

@@ -38,7 +38,11 @@ function counts(path: string): { ledgers: number; spends: number; holds: number 
 }
 
 function line(l: Ledger, maxSpend = 10n ** 19n): StoreLine {
-  return { ledger: l, key: l.toString(), maxSpend, window: 3600 };
+  return {
+    ledger: l,
+    key: l.toString(),
+    limits: [{ window: { kind: "rolling", id: "r:3600", seconds: 3600 }, maxSpend, enforce: true }],
+  };
 }
 
 function call(deadline: number): StoreCall {

@@ -6,4 +6,4 @@ import { describeDifferential } from "../../support/differential.js";
 const store = new SqliteStore(":memory:");
 afterAll(() => store.close());
 
-describeDifferential("SqliteStore (:memory:)", { store: () => store, numRuns: 150, maxOps: 80, mixedWindows: true });
+describeDifferential("SqliteStore (:memory:)", { store: () => store, numRuns: 150, maxOps: 80 });

@@ -1,21 +1,24 @@
 /** The charge logic: whether an amount fits every line, and the charge operation built on it. */
 
-/** decide: opens every line and tells whether the amount fits them all (also used by reserve). */
-export const DECIDE = `-- Opens every line and decides whether amount fits all. Line i has max f[2i - 1] and window f[2i].
--- Emits each line's total; returns the states, windows, and whether it fits.
-local function decide(k, lines, f, now, amount)
-  local states, windows, fits = {}, {}, true
+/**
+ * decide: opens every line of an operation (reading its limits, checking its calendar periods),
+ * then prepares each, answers its state and tells whether the amount fits them all (also used by
+ * reserve).
+ */
+export const DECIDE = `-- Opens lines 1..lines (state keys KEYS[k + i]) with their limits from text at pos, and decides
+-- whether amount fits them all. Every line is opened, and its periods checked, before any write.
+-- Emits each line's state before the call; returns whether the amount fits.
+local function decide(k, lines, text, pos, now, amount)
+  for i = 1, lines do pos = limits_of(open(k + i, now, i), text, pos, i) end
   local ah, am, al = dec(amount)
+  local fits = true
   for i = 1, lines do
-    local window = window_of(f[2 * i])
-    local st = open(k + i, now, window, i)
-    states[i], windows[i] = st, window
-    local th, tm, tl = add3(st.ch, st.cm, st.cl, st.rh, st.rm, st.rl)
-    emit(th, tm, tl)
-    local sh, sm, sl = add3(th, tm, tl, ah, am, al)
-    if not le3(sh, sm, sl, dec(f[2 * i - 1])) then fits = false end
+    local st = POOL[i]
+    prepare(st)
+    emit_line(st)
+    if fits and not fits_line(st, ah, am, al) then fits = false end
   end
-  return states, windows, fits
+  return fits
 end
 
 `;
@@ -25,27 +28,16 @@ export const CHARGE_OPERATION = `-- Each operation gets the index before its fir
 -- position of its own fields in it, and the time; it emits its values and returns its status.
 local OPS = {}
 
--- charge. Keys: a state key per line. Fields: amount, then max and window per line.
--- Status: 1 allowed or 0 blocked. Values: the spend per line before it.
+-- charge. Keys: a state key per line. Fields: amount, then the limits of each line.
+-- Status: 1 allowed or 0 blocked. Values: each line's state before it.
 OPS.c = function(k, nk, text, pos, now)
-  if nk == 1 then
-    -- The common case, without the tables of several lines.
-    local amount, max, w = unpack('sss', text, pos)
-    local window = window_of(w)
-    local st = open(k + 1, now, window, 1)
-    local th, tm, tl = add3(st.ch, st.cm, st.cl, st.rh, st.rm, st.rl)
-    local sh, sm, sl = add3(th, tm, tl, dec(amount))
-    local allowed = le3(sh, sm, sl, dec(max))
-    if allowed then spend(st, now, window, amount) end
-    close(st, window, nil)
-    emit(th, tm, tl)
-    return allowed and 1 or 0
-  end
-  local amount, at = unpack('s', text, pos)
-  local states, windows, fits = decide(k, nk, split(text, at), now, amount)
+  local amount
+  amount, pos = unpack('s', text, pos)
+  local fits = decide(k, nk, text, pos, now, amount)
   for i = 1, nk do
-    if fits then spend(states[i], now, windows[i], amount) end
-    close(states[i], windows[i], nil)
+    local st = POOL[i]
+    if fits then spend(st, amount) end
+    close(st, nil)
   end
   return fits and 1 or 0
 end

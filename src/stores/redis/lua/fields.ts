@@ -12,7 +12,6 @@ local function num(s)
   end
   return v
 end
-local function window_of(w) if w == '' then return nil end return num(w) end
 
 -- A time packed as the list keeps it; the batch's own time is packed once.
 local packed_at, packed = nil, nil

@@ -32,8 +32,9 @@ local ms = math.floor(us / 1000)
 `;
 
 /** Runs each operation of ARGV by its code under pcall, records its status, and writes the receipt of a batch that changed something. */
-export const BATCH_LOOP = `-- One status character per operation for the receipt: S deadline passed, E error, else the status.
-local STATUS_CHARS = { [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
+export const BATCH_LOOP = `-- One status character per operation for the receipt: S deadline passed, E error, P period out
+-- of range, else the status.
+local STATUS_CHARS = { [-3] = 'P', [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
 local statuses, changed = {}, false
 local k = 1
 for j = 2, #ARGV do
@@ -53,13 +54,22 @@ for j = 2, #ARGV do
     else
       -- Drop what the operation emitted before it failed.
       for i = rn, at + 1, -1 do reply[i] = nil end
-      rn, status = at + 1, -2
-      if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
+      rn = at
+      if type(out) == 'table' and out.period then
+        -- A calendar window whose boundaries do not hold the ledger's time: nothing was written.
+        status = -3
+        reply[rn + 1], reply[rn + 2] = out.line, out.limit
+        rn = rn + 2
+        emit_time(out.t)
+      else
+        rn, status = at + 1, -2
+        if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
+      end
     end
   end
   reply[at] = status
   statuses[j - 1] = STATUS_CHARS[status]
-  if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and status ~= 0)) then changed = true end
+  if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and op ~= 'v' and status ~= 0)) then changed = true end
   k = k + nk
 end
 -- A batch that changed nothing needs no receipt: running it again would only decide again.

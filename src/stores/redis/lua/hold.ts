@@ -12,19 +12,25 @@ end
 `;
 
 /** reserve (code r). */
-export const RESERVE_OPERATION = `-- reserve. Keys: a state key per line, then the hold's. Fields: amount, id, ttl, retain, then max
--- and window per line. Status and values as for charge.
+export const RESERVE_OPERATION = `-- reserve. Keys: a state key per line, then the hold's. Fields: amount, id, ttl, retain, then the
+-- limits of each line. Status and values as for charge. The hold expires ttl after the latest time
+-- of its ledgers.
 OPS.r = function(k, nk, text, pos, now)
-  local amount, id, ttl, retain, at = unpack('ssss', text, pos)
+  local amount, id, ttl, retain
+  amount, id, ttl, retain, pos = unpack('ssss', text, pos)
   ttl, retain = num(ttl), num(retain)
   local lines = nk - 1
-  local states, windows, fits = decide(k, lines, split(text, at), now, amount)
+  local fits = decide(k, lines, text, pos, now, amount)
   if fits then
-    local expires = now + ttl
+    local t = now
+    for i = 1, lines do
+      if POOL[i].t > t then t = POOL[i].t end
+    end
+    local expires = t + ttl
     local member = amount .. ':' .. id
     local ah, am, al = dec(amount)
     for i = 1, lines do
-      local st = states[i]
+      local st = POOL[i]
       st.rh, st.rm, st.rl = add3(st.rh, st.rm, st.rl, ah, am, al)
       redis.call('ZADD', sibling(st, 'x'), expires, member)
       st.dirty, st.wrote, st.wrote_x = true, true, true
@@ -33,7 +39,7 @@ OPS.r = function(k, nk, text, pos, now)
     redis.call('SET', KEYS[k + nk], pack('<dd', expires, expires + retain) .. amount,
       'PX', math.ceil((ttl + retain) * 1000) + 1000)
   end
-  for i = 1, lines do close(states[i], windows[i], ttl) end
+  for i = 1, lines do close(POOL[i], ttl) end
   return fits and 1 or 0
 end
 
@@ -41,14 +47,17 @@ end
 
 /** commit or release (code s). */
 export const SETTLE_OPERATION = `-- commit or release. Keys: a state key per line, then the hold's. Fields: id, actual (empty for a
--- release), then window per line. Status: 1 settled, 2 settled late, 0 not found.
+-- release), then for a commit the limits of each line. Status: 1 settled, 2 settled late, 0 not
+-- found. Values (a commit that settled): each line's state before it, the hold in it unless late.
 OPS.s = function(k, nk, text, pos, now)
-  local f, lines = split(text, pos), nk - 1
-  local id, actual = f[1], f[2]
-  local states, windows = {}, {}
+  local id, actual
+  id, actual, pos = unpack('ss', text, pos)
+  local lines, commit = nk - 1, actual ~= ''
+  local t = now
   for i = 1, lines do
-    local window = window_of(f[2 + i])
-    states[i], windows[i] = open(k + i, now, window, i), window
+    local st = open(k + i, now, i)
+    if commit then pos = limits_of(st, text, pos, i) end
+    if st.t > t then t = st.t end
   end
   local hold_key = KEYS[k + nk]
   local record = redis.call('GET', hold_key)
@@ -57,21 +66,23 @@ OPS.s = function(k, nk, text, pos, now)
     expires, forget = unpack('<dd', record)
     amount = ssub(record, 17)
   end
-  if not amount or now >= forget then
+  if not amount or t >= forget then
     if record then redis.call('DEL', hold_key) end
-    for i = 1, lines do close(states[i], windows[i], nil) end
     return 0
   end
-  local late = expires <= now
-  if not late then
-    for i = 1, lines do unhold(states[i], amount, id) end
+  for i = 1, lines do
+    local st = POOL[i]
+    prepare(st)
+    if commit then emit_line(st) end
   end
+  -- Each ledger drops the hold by its own time: take it off wherever it still counts.
+  for i = 1, lines do unhold(POOL[i], amount, id) end
   redis.call('DEL', hold_key)
-  if actual ~= '' then
-    for i = 1, lines do spend(states[i], now, windows[i], actual) end
+  if commit then
+    for i = 1, lines do spend(POOL[i], actual) end
   end
-  for i = 1, lines do close(states[i], windows[i], nil) end
-  if late then return 2 end
+  for i = 1, lines do close(POOL[i], nil) end
+  if expires <= t then return 2 end
   return 1
 end
 

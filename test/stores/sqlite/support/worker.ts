@@ -4,6 +4,10 @@
  * - `contend`: prints "ready", waits for "go" on stdin, then charges a shared ledger (together with
  *   its own) until the budget blocks it, then does the same with reserve/commit on a second shared
  *   ledger; prints one JSON line with what it recorded.
+ * - `skew`: moves its own `Date.now` by `skewHours`, prints "ready", waits for "go", then charges
+ *   0.05 to one ledger under a budget of a calendar day (alerts at 50 %, 80 % and 100 %) and a
+ *   rolling hour until the budget blocks it; prints one JSON line with what it was allowed and
+ *   every threshold event its engine reported.
  * - `stream`: charges two ledgers together (and now and then reserves and commits) as fast as it
  *   can, forever, appending one line to `report` after each recorded spend returned. The parent
  *   kills it with SIGKILL.
@@ -20,6 +24,14 @@ interface ContendArgs {
   readonly driver: SqliteDriver;
 }
 
+interface SkewArgs {
+  readonly mode: "skew";
+  readonly path: string;
+  readonly ns: string;
+  readonly skewHours: number;
+  readonly driver: SqliteDriver;
+}
+
 interface StreamArgs {
   readonly mode: "stream";
   readonly path: string;
@@ -29,10 +41,47 @@ interface StreamArgs {
   readonly driver: SqliteDriver;
 }
 
-const args = JSON.parse(process.argv[2] as string) as ContendArgs | StreamArgs;
+const args = JSON.parse(process.argv[2] as string) as ContendArgs | SkewArgs | StreamArgs;
 
 if (args.mode === "contend") await contend(args);
+else if (args.mode === "skew") await skew(args);
 else await stream(args);
+
+async function skew({ path, ns, skewHours, driver }: SkewArgs): Promise<void> {
+  // This process's clock, hours off. Everything in it that reads the time reads this one.
+  const real = Date.now.bind(Date);
+  Date.now = () => real() + skewHours * 3_600_000;
+  const store = new SqliteStore(path, { driver });
+  const engine = new Engine({ store, storeTimeoutMs: 5000 });
+  const events: { level: number; spent: string; at: number; window: string }[] = [];
+  engine.onThreshold((e) => {
+    events.push({ level: e.level, spent: e.spent.toString(), at: e.at, window: e.limit.windowId });
+  });
+  const ledger = new Ledger(ns, "model", "shared");
+  const budget = new Budget({
+    limits: [
+      { maxSpend: "5.00", window: { calendar: "day", timeZone: "UTC" }, alerts: [0.5, 0.8, 1] },
+      { maxSpend: "10.00", window: 3600 },
+    ],
+  });
+  process.stdout.write("ready\n");
+  await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
+  let allowed = 0;
+  let storeErrors = 0;
+  let resetsAt: number | null = null;
+  for (;;) {
+    const decision = await engine.check(ledger, "0.05", budget);
+    if (decision.allowed) allowed++;
+    else if (decision.reason === BlockReason.STORE_ERROR) storeErrors++;
+    else {
+      resetsAt = decision.resetsAt;
+      break;
+    }
+  }
+  await store.close();
+  process.stdout.write(`${JSON.stringify({ skewHours, allowed, storeErrors, events, resetsAt })}\n`);
+  process.exit(0);
+}
 
 async function contend({ path, worker, ns, driver }: ContendArgs): Promise<void> {
   const store = new SqliteStore(path, { driver });

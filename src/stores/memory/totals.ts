@@ -1,0 +1,124 @@
+/**
+ * A ledger's running totals, one per window id a call has named: rolling (a sum and the log
+ * position where the window starts), calendar (a period and its sum), lifetime (a sum). A ledger
+ * keeps them in a linked list through `next`: most ledgers have one or two, and a list costs one
+ * field per total where a Map or an array would cost an object.
+ */
+import type { SpendLog } from "./spend-log.js";
+
+/** What every kind of total has. */
+export abstract class Total {
+  /** The next total of the same ledger, or null. */
+  next: Total | null = null;
+
+  constructor(
+    /** The window's id, as `StoreWindow.id`. */
+    readonly id: string,
+    /** Committed spend counted by this total. */
+    public sum: bigint,
+  ) {}
+
+  /** Adds a spend recorded at `t` to the total, if the total counts it. */
+  abstract add(amount: bigint, t: number): void;
+
+  /** Committed spend at `t` (after `advance`), as `scan` lists it. */
+  abstract at(t: number): bigint;
+
+  /** True while dropping the ledger would lose spend this total still counts at `t`. */
+  abstract counts(t: number): boolean;
+}
+
+/** A rolling window: the sum of the log from `pos` on, `pos` being the first spend at `t − seconds` or later. */
+export class RollingTotal extends Total {
+  constructor(
+    id: string,
+    readonly seconds: number,
+    /** Position in the log of the oldest spend still in the window. */
+    public pos: number,
+    sum: bigint,
+  ) {
+    super(id, sum);
+  }
+
+  /** Seeds a rolling total from the spends the log holds that are in the window at `t`. */
+  static seeded(id: string, seconds: number, log: SpendLog, t: number): RollingTotal {
+    const pos = log.firstAtOrAfter(t - seconds);
+    return new RollingTotal(id, seconds, pos, log.sumFrom(pos));
+  }
+
+  /** Moves the window's start to `t − seconds`, subtracting what left it: amortised O(1). */
+  advance(log: SpendLog, t: number): void {
+    const horizon = t - this.seconds;
+    const end = log.end;
+    let pos = this.pos;
+    if (pos === end || log.timeAt(pos) >= horizon) return;
+    let sum = this.sum;
+    do {
+      sum -= log.amountAt(pos);
+      pos++;
+    } while (pos < end && log.timeAt(pos) < horizon);
+    this.pos = pos;
+    this.sum = sum;
+  }
+
+  add(amount: bigint): void {
+    // 0n + amount would allocate a copy: share the log's bigint instead.
+    this.sum = this.sum === 0n ? amount : this.sum + amount;
+  }
+
+  at(): bigint {
+    return this.sum;
+  }
+
+  counts(): boolean {
+    return this.sum !== 0n;
+  }
+}
+
+/** A calendar window: the spends of the period `[start, end)`. */
+export class CalendarTotal extends Total {
+  constructor(
+    id: string,
+    public start: number,
+    public end: number,
+    sum: bigint,
+  ) {
+    super(id, sum);
+  }
+
+  /** Starts the period `[start, end)` from the spends the log holds in it (all are before `end`). */
+  restart(log: SpendLog, start: number, end: number): void {
+    this.start = start;
+    this.end = end;
+    this.sum = log.sumFrom(log.firstAtOrAfter(start));
+  }
+
+  add(amount: bigint, t: number): void {
+    // A period that has ended keeps its sum until it is named again (and restarts) or the ledger goes.
+    if (t < this.start || t >= this.end) return;
+    this.sum = this.sum === 0n ? amount : this.sum + amount;
+  }
+
+  at(t: number): bigint {
+    return t >= this.start && t < this.end ? this.sum : 0n;
+  }
+
+  counts(t: number): boolean {
+    return this.sum !== 0n && t < this.end;
+  }
+}
+
+/** A lifetime window: every spend since the total was made (and those the log held then). */
+export class LifetimeTotal extends Total {
+  add(amount: bigint): void {
+    this.sum = this.sum === 0n ? amount : this.sum + amount;
+  }
+
+  at(): bigint {
+    return this.sum;
+  }
+
+  counts(): boolean {
+    return this.sum !== 0n;
+  }
+}
