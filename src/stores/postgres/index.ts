@@ -146,9 +146,11 @@ export class PostgresStore implements Store {
     this.#objects = o;
     // The lines' parameters, flattened per limit: see LineParams.
     const lines = (first: number) =>
-      ["text[]", "int[]", "text[]", "float8[]", "int[]", "float8[]"].map((type, i) => `$${first + i}::${type}`).join(", ");
+      ["text[]", "int[]", "text[]", "float8[]", "int[]", "float8[]"]
+        .map((type, i) => `$${first + i}::${type}`)
+        .join(", ");
     this.#sql = {
-      decide: `SELECT allowed, committed, reserved, newest, now FROM ${o.decide}(${lines(1)}, $7::numeric[], $8::boolean[], $9::numeric, $10::float8, $11::float8, $12::text, $13::float8, $14::float8, $15::boolean)`,
+      decide: `SELECT allowed, committed, reserved, newest, now FROM ${o.decide}(${lines(1)}, $7::numeric[], $8::int[], $9::numeric, $10::float8, $11::float8, $12::text, $13::float8, $14::float8, $15::boolean)`,
       commit: `SELECT late, committed, reserved, newest, now FROM ${o.commit}($1::text, ${lines(2)}, $8::numeric, $9::float8, $10::float8)`,
       release: `SELECT late FROM ${o.release}($1::text, $2::float8, $3::float8)`,
       // One row even for an empty page, to carry the time.
@@ -260,7 +262,12 @@ export class PostgresStore implements Store {
       const stored = answer.key;
       const ids = answer.ids;
       const committed = answer.committed;
-      if (typeof stored !== "string" || !Array.isArray(ids) || !Array.isArray(committed) || ids.length !== committed.length) {
+      if (
+        typeof stored !== "string" ||
+        !Array.isArray(ids) ||
+        !Array.isArray(committed) ||
+        ids.length !== committed.length
+      ) {
         throw unreadable("a ledger's key, window ids and totals", answer);
       }
       const key = keyOfStored(stored);
@@ -407,7 +414,7 @@ interface LineParams {
   /** `[keys, line, ids, seconds, boundary counts, boundaries]`. */
   readonly params: readonly [string[], number[], string[], (number | null)[], number[], number[]];
   readonly max: string[];
-  readonly enforce: boolean[];
+  readonly enforce: number[];
   /** Limits per line, to split the answer's committed array. */
   readonly counts: number[];
 }
@@ -421,7 +428,7 @@ function lineParams(lines: readonly StoreLine[]): LineParams {
   const bounds: number[] = [];
   const nb: number[] = [];
   const max: string[] = [];
-  const enforce: boolean[] = [];
+  const enforce: number[] = [];
   lines.forEach((l, i) => {
     keys.push(storedKey(l.key));
     counts.push(l.limits.length);
@@ -437,7 +444,7 @@ function lineParams(lines: readonly StoreLine[]): LineParams {
         nb.push(0);
       }
       max.push(limit.maxSpend.toString());
-      enforce.push(limit.enforce);
+      enforce.push(limit.enforce ? 1 : 0); // postgres.js sends a boolean[] as one boolean
     }
   });
   return { params: [keys, line, ids, seconds, nb, bounds], max, enforce, counts };
@@ -462,8 +469,9 @@ function states(answer: PostgresRow, flat: LineParams): StoreLedgerState[] {
     next += n;
     const time = newest[i];
     const at = typeof time === "string" ? Number(time) : time;
-    if (at !== null && (typeof at !== "number" || Number.isNaN(at))) throw unreadable("newest", answer);
-    return { committed: mine, reserved: toUnits(reserved[i], answer), newest: at };
+    if (at !== null && typeof at !== "number") throw unreadable("newest", answer);
+    // postgres.js reads a NULL inside a float8[] as NaN; no time the store keeps is NaN.
+    return { committed: mine, reserved: toUnits(reserved[i], answer), newest: Number.isNaN(at) ? null : at };
   });
 }
 

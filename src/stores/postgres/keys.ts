@@ -33,10 +33,10 @@ const STORED_ESCAPE = /\\(\\|0|u[0-9a-f]{4})/g;
  */
 export function keyOfStored(stored: string): string {
   if (!stored.includes("\\")) return stored;
-  return stored.replace(STORED_ESCAPE, (_, escape: string) => {
-    if (escape === "\\") return "\\";
-    if (escape === "0") return "\u0000";
-    return String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+  return stored.replace(STORED_ESCAPE, (_, code: string) => {
+    if (code === "\\") return "\\";
+    if (code === "0") return "\u0000";
+    return String.fromCharCode(Number.parseInt(code.slice(1), 16));
   });
 }
 

@@ -90,6 +90,8 @@ CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   reserved numeric NOT NULL DEFAULT 0,                  -- holds on the ledger not yet known to have expired
   newest double precision NOT NULL DEFAULT '-infinity', -- time of the latest spend: the ledger's time never runs back
   oldest double precision NOT NULL DEFAULT 'infinity',  -- at most the time of the oldest spend row ('infinity': none)
+  floor double precision NOT NULL DEFAULT '-infinity',  -- the log holds no spend before this (older rows are
+                                                        -- gone, or going a batch at a time); never moves back
   w_ids text[] NOT NULL DEFAULT '{}',                   -- per total: its window id
   w_seconds double precision[] NOT NULL DEFAULT '{}',   --   rolling: the window's length; NULL: calendar or lifetime
   w_base numeric[] NOT NULL DEFAULT '{}',               --   the total is recorded - base
@@ -171,7 +173,7 @@ $fn$;
 -- p_bounds; lifetime: neither). Answers each line's state before the call.
 CREATE OR REPLACE FUNCTION ${o.decide}(
   p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
-  p_bounds double precision[], p_max numeric[], p_enforce boolean[], p_amount numeric,
+  p_bounds double precision[], p_max numeric[], p_enforce int[], p_amount numeric,
   p_now double precision, p_budget_ms double precision,
   p_hold text, p_ttl double precision, p_retain double precision, p_read boolean,
   OUT allowed boolean, OUT committed text[], OUT reserved text[], OUT newest double precision[],
@@ -190,7 +192,7 @@ ${upgrade(o)}
   allowed := true;
   IF NOT v_read THEN
     FOR v_j IN 1..v_m LOOP
-      IF p_enforce[v_j] AND t_val[v_lk[v_j]] + v_res[p_line[v_j]] + v_amount > p_max[v_j] * 0.000000000000000001 THEN
+      IF p_enforce[v_j] = 1 AND t_val[v_lk[v_j]] + v_res[p_line[v_j]] + v_amount > p_max[v_j] * 0.000000000000000001 THEN
         allowed := false;
         EXIT;
       END IF;
@@ -301,6 +303,7 @@ DECLARE
   v_base numeric;
   v_at double precision;
   v_h double precision;
+  v_c int;
   v_freed numeric;
 BEGIN
   now := coalesce(p_now, date_part('epoch', clock_timestamp()));
@@ -309,17 +312,18 @@ BEGIN
       ORDER BY l.key LIMIT p_limit LOOP
     v_t := greatest(now, r.newest);
     key := r.key;
-    ids := r.w_ids;
-    committed := '{}';
     v_freed := 0;
     IF r.reserved > 0 THEN
-      SELECT coalesce(sum(h.amount), 0) INTO v_freed FROM ${o.holdLines} h WHERE h.ledger = r.id AND h.expires_at <= v_t;
+      SELECT coalesce(sum(h.amount), 0) INTO v_freed FROM ${o.holdLines} h WHERE h.ledger = r.id AND h.expires_at <= now;
     END IF;
     reserved := trunc((r.reserved - v_freed) * 1000000000000000000)::text;
+    ids := '{}';
+    committed := '{}';
+    v_c := 0;
     FOR v_k IN 1..cardinality(r.w_ids) LOOP
       v_base := r.w_base[v_k];
       IF r.w_seconds[v_k] IS NOT NULL THEN
-        v_h := v_t - r.w_seconds[v_k];
+        v_h := greatest(v_t - r.w_seconds[v_k], r.floor);
         IF NOT (v_h >= r.w_from[v_k] AND r.w_to[v_k] >= v_h) THEN
           SELECT s.before INTO v_base FROM ${o.spends} s
             WHERE s.ledger = r.id AND s.at >= v_h ORDER BY s.at, s.before LIMIT 1;
@@ -328,7 +332,10 @@ BEGIN
       ELSIF r.w_from[v_k] IS NOT NULL AND NOT (r.w_from[v_k] <= v_t AND v_t < r.w_to[v_k]) THEN
         v_base := r.recorded; -- a calendar period that is not the current one counts nothing now
       END IF;
-      committed[v_k] := trunc((r.recorded - v_base) * 1000000000000000000)::text;
+      CONTINUE WHEN r.recorded = v_base; -- counts nothing: as good as dropped
+      v_c := v_c + 1;
+      ids[v_c] := r.w_ids[v_k];
+      committed[v_c] := trunc((r.recorded - v_base) * 1000000000000000000)::text;
     END LOOP;
     RETURN NEXT;
   END LOOP;
@@ -387,6 +394,7 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_res numeric[] := '{}';
   v_new double precision[] := '{}';
   v_old double precision[] := '{}';
+  v_floor double precision[] := '{}';
   v_t double precision[] := '{}'; -- the ledger's time: max(now, newest)
   v_dirty boolean[] := '{}';     -- the row must be written (a total made or restarted, holds gone)
   v_lk int[] := '{}';            -- per limit: its total
@@ -396,7 +404,8 @@ const declarations = `  v_n int := cardinality(p_keys);
   t_base numeric[] := '{}';
   t_from double precision[] := '{}';
   t_to double precision[] := '{}';
-  t_val numeric[] := '{}';       -- the total at the line's time, once this call has found it
+  t_val numeric[] := '{}';       -- the total at the line's time
+  t_gone boolean[] := '{}';      -- counts nothing at the line's time: dropped (made again from the log if named)
   a_ids text[];
   a_sec double precision[];
   a_base numeric[];
@@ -414,6 +423,7 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_s numeric;
   v_nw double precision;
   v_od double precision;
+  v_fl double precision;
   v_now double precision;
   v_x double precision;
   v_h double precision;
@@ -449,8 +459,8 @@ function lock(o: SchemaObjects): string {
   FOREACH v_i IN ARRAY v_order LOOP
     v_key := p_keys[v_i];
     IF v_read THEN
-      SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
-        INTO v_id, v_r, v_s, v_nw, v_od, a_ids, a_sec, a_base, a_from, a_to
+      SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+        INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to
         FROM ${o.ledgers} l WHERE l.key = v_key;
       IF NOT FOUND THEN
         v_missing := true;
@@ -459,13 +469,13 @@ function lock(o: SchemaObjects): string {
     ELSE
 ${bound(o, "      ")}
       LOOP
-        SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
-          INTO v_id, v_r, v_s, v_nw, v_od, a_ids, a_sec, a_base, a_from, a_to
+        SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+          INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to
           FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
         EXIT WHEN FOUND;
         INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
-          RETURNING l.id, l.recorded, l.reserved, l.newest, l.oldest, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
-          INTO v_id, v_r, v_s, v_nw, v_od, a_ids, a_sec, a_base, a_from, a_to;
+          RETURNING l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+          INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to;
         EXIT WHEN FOUND;
         -- Another call created it since our SELECT: lock theirs on the next pass.
       END LOOP;
@@ -475,6 +485,7 @@ ${bound(o, "      ")}
     v_res[v_i] := v_s;
     v_new[v_i] := v_nw;
     v_old[v_i] := v_od;
+    v_floor[v_i] := v_fl;
     v_dirty[v_i] := false;
     FOR v_k IN 1..cardinality(a_ids) LOOP
       v_c := cardinality(t_ids) + 1;
@@ -484,6 +495,7 @@ ${bound(o, "      ")}
       t_base[v_c] := a_base[v_k];
       t_from[v_c] := a_from[v_k];
       t_to[v_c] := a_to[v_k];
+      t_gone[v_c] := false;
     END LOOP;
   END LOOP;
   v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
@@ -494,7 +506,15 @@ ${bound(o, "      ")}
 
 /** A read that must write (a ledger or a total to make, a period to restart) starts over, locking. */
 function upgrade(o: SchemaObjects): string {
-  return `  IF v_read AND (v_missing OR true = ANY (v_dirty)) THEN
+  return `  IF v_read AND v_missing THEN
+    -- A read makes no ledger: one that is not there has nothing.
+    committed := array_fill('0'::text, ARRAY[v_m]);
+    reserved := '{0}';
+    newest := '{NULL}';
+    now := v_now;
+    RETURN;
+  END IF;
+  IF v_read AND true = ANY (v_dirty) THEN
     SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
       FROM ${o.decide}(p_keys, p_line, p_ids, p_seconds, p_nb, p_bounds, p_max, p_enforce, 0, p_now, p_budget_ms,
                        NULL, NULL, NULL, false) d;
@@ -504,20 +524,29 @@ function upgrade(o: SchemaObjects): string {
 
 /**
  * Brings every line up to its time and answers its state (OUT committed, reserved, newest, now):
- * expired holds stop counting; each limit's total is found — made and seeded from the log on
- * first use, restarted from the log in a new calendar period (after checking that the ledger's time
- * is inside the boundaries sent: nothing has been written for good before this raises), moved
- * forward with one index probe when a rolling window has slid past its first counted spend.
+ * expired holds stop counting; every total the ledger keeps moves to the ledger's time (a rolling
+ * window that slid past its first counted spend finds the next with one index probe) and one that
+ * counts nothing is dropped (made again from the log when next named, so dropping it changes no
+ * answer); the log's floor rises to the start of the longest rolling window still kept. Then each
+ * limit's total: made from the log on first use, restarted from it in a new calendar period —
+ * after checking that the ledger's time is inside the boundaries sent (nothing written so far
+ * outlives the error this raises).
  */
 function prepare(o: SchemaObjects): string {
+  const probe = (horizon: string) => `SELECT s.before, s.at INTO v_b, v_at FROM ${o.spends} s
+          WHERE s.ledger = v_lids[v_i] AND s.at >= ${horizon} ORDER BY s.at, s.before LIMIT 1;
+        IF NOT FOUND THEN
+          v_b := v_rec[v_i];
+          v_at := 'infinity';
+        END IF;`;
   return `  FOR v_i IN 1..v_n LOOP
     IF v_res[v_i] > 0 THEN
       IF v_read THEN
         SELECT coalesce(sum(h.amount), 0) INTO v_freed FROM ${o.holdLines} h
-          WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_t[v_i];
+          WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_now;
       ELSE
         -- Holds past their TTL stop counting; each hold line is deleted exactly once.
-        WITH gone AS (DELETE FROM ${o.holdLines} h WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_t[v_i] RETURNING h.amount)
+        WITH gone AS (DELETE FROM ${o.holdLines} h WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_now RETURNING h.amount)
         SELECT coalesce(sum(gone.amount), 0) INTO v_freed FROM gone;
         IF v_freed > 0 THEN
           v_dirty[v_i] := true;
@@ -525,6 +554,35 @@ function prepare(o: SchemaObjects): string {
       END IF;
       v_res[v_i] := v_res[v_i] - v_freed;
     END IF;
+  END LOOP;
+  FOR v_k IN 1..cardinality(t_ids) LOOP
+    v_i := t_line[v_k];
+    v_x := v_t[v_i];
+    IF t_sec[v_k] IS NOT NULL THEN
+      v_h := greatest(v_x - t_sec[v_k], v_floor[v_i]);
+      IF NOT (v_h >= t_from[v_k] AND t_to[v_k] >= v_h) THEN
+        -- One index probe: the first spend still in the window, and the total before it.
+        ${probe("v_h")}
+        t_base[v_k] := v_b;
+        t_from[v_k] := v_h;
+        t_to[v_k] := v_at;
+      END IF;
+      t_val[v_k] := v_rec[v_i] - t_base[v_k];
+    ELSIF t_from[v_k] IS NOT NULL AND NOT (t_from[v_k] <= v_x AND v_x < t_to[v_k]) THEN
+      t_val[v_k] := 0; -- a calendar period that is not the current one
+    ELSE
+      t_val[v_k] := v_rec[v_i] - t_base[v_k];
+    END IF;
+    t_gone[v_k] := t_val[v_k] = 0;
+  END LOOP;
+  FOR v_i IN 1..v_n LOOP
+    v_longest := NULL;
+    FOR v_k IN 1..cardinality(t_ids) LOOP
+      IF t_line[v_k] = v_i AND NOT t_gone[v_k] THEN
+        v_longest := greatest(v_longest, t_sec[v_k]);
+      END IF;
+    END LOOP;
+    v_floor[v_i] := greatest(v_floor[v_i], v_t[v_i] - coalesce(v_longest, 0));
   END LOOP;
   committed := '{}';
   FOR v_j IN 1..v_m LOOP
@@ -559,42 +617,37 @@ function prepare(o: SchemaObjects): string {
       v_k := cardinality(t_ids) + 1;
       t_line[v_k] := v_i;
       t_ids[v_k] := p_ids[v_j];
-      t_sec[v_k] := p_seconds[v_j];
-      v_dirty[v_i] := true;
+      t_gone[v_k] := true;
     END IF;
     v_lk[v_j] := v_k;
-    IF t_val[v_k] IS NULL THEN
-      v_h := NULL;
-      IF t_sec[v_k] IS NOT NULL THEN
-        v_h := v_x - t_sec[v_k];
-        IF t_base[v_k] IS NOT NULL AND v_h >= t_from[v_k] AND t_to[v_k] >= v_h THEN
-          v_h := NULL; -- its first counted spend is still in the window, and none before it is
-        END IF;
+    IF t_gone[v_k] OR (p_nb[v_j] > 0 AND (t_from[v_k] <> v_start OR t_to[v_k] <> v_end)) THEN
+      -- Made (again) from the spends the log holds in the window.
+      t_sec[v_k] := p_seconds[v_j];
+      IF p_seconds[v_j] IS NOT NULL THEN
+        v_h := greatest(v_x - p_seconds[v_j], v_floor[v_i]);
       ELSIF p_nb[v_j] > 0 THEN
-        IF t_base[v_k] IS NULL OR t_from[v_k] IS DISTINCT FROM v_start OR t_to[v_k] IS DISTINCT FROM v_end THEN
-          v_h := v_start;
-          t_from[v_k] := v_start;
-          t_to[v_k] := v_end;
-          v_dirty[v_i] := true;
-        END IF;
-      ELSIF t_base[v_k] IS NULL THEN
-        v_h := '-infinity';
+        v_h := greatest(v_start, v_floor[v_i]);
+      ELSE
+        v_h := v_floor[v_i];
       END IF;
-      IF v_h IS NOT NULL THEN
-        -- One index probe: the first spend the log still holds in the window, and the total before it.
-        SELECT s.before, s.at INTO v_b, v_at FROM ${o.spends} s
-          WHERE s.ledger = v_lids[v_i] AND s.at >= v_h ORDER BY s.at, s.before LIMIT 1;
-        IF NOT FOUND THEN
-          v_b := v_rec[v_i];
-          v_at := 'infinity';
-        END IF;
-        t_base[v_k] := v_b;
-        IF t_sec[v_k] IS NOT NULL THEN
-          t_from[v_k] := v_h;
-          t_to[v_k] := v_at;
-        END IF;
+      ${probe("v_h")}
+      t_base[v_k] := v_b;
+      IF p_seconds[v_j] IS NOT NULL THEN
+        t_from[v_k] := v_h;
+        t_to[v_k] := v_at;
+      ELSIF p_nb[v_j] > 0 THEN
+        t_from[v_k] := v_start;
+        t_to[v_k] := v_end;
+      ELSE
+        t_from[v_k] := NULL;
+        t_to[v_k] := NULL;
       END IF;
-      t_val[v_k] := v_rec[v_i] - t_base[v_k];
+      t_val[v_k] := v_rec[v_i] - v_b;
+      t_gone[v_k] := false;
+      -- One that counts nothing would be dropped at the next touch: kept unwritten, it changes nothing.
+      IF t_val[v_k] <> 0 THEN
+        v_dirty[v_i] := true;
+      END IF;
     END IF;
     committed[v_j] := trunc(t_val[v_k] * 1000000000000000000)::text;
   END LOOP;
@@ -608,12 +661,12 @@ function prepare(o: SchemaObjects): string {
 }
 
 /**
- * Writes back every ledger that changed, in one statement each: its totals (calendar totals of a
- * period that has ended dropped: they can no longer count) and, when v_record, the spend of
- * v_amount at the ledger's time — raising "recorded", and so every total it keeps, and logged if it
- * keeps a rolling total. Once log rows older than the longest rolling window have piled up for an
- * eighth of it (a minute at most), a bounded batch of them is deleted: 16 leave for each one that
- * enters, so any backlog drains, and a ledger with nothing to expire pays nothing for expiry.
+ * Writes back every ledger that changed, in one statement each: its totals (those that count
+ * nothing dropped) and its log's floor; and, when v_record, the spend of v_amount at the ledger's
+ * time — raising "recorded", and so every total it keeps, and logged if it keeps a rolling total.
+ * Once log rows below the floor have piled up for an eighth of the longest window (a minute at
+ * most), a bounded batch of them is deleted: 16 leave for each one that enters, so any backlog
+ * drains, and a ledger with nothing to expire pays nothing for expiry.
  */
 function save(o: SchemaObjects): string {
   return `  FOR v_i IN 1..v_n LOOP
@@ -627,14 +680,12 @@ function save(o: SchemaObjects): string {
     v_longest := NULL;
     v_at := v_t[v_i];
     FOR v_k IN 1..cardinality(t_ids) LOOP
-      CONTINUE WHEN t_line[v_k] <> v_i;
+      CONTINUE WHEN t_line[v_k] <> v_i OR t_gone[v_k];
       IF t_sec[v_k] IS NOT NULL THEN
         v_longest := greatest(v_longest, t_sec[v_k]);
         IF v_record AND t_to[v_k] = 'infinity' THEN
           t_to[v_k] := v_at; -- this spend is the first the window counts
         END IF;
-      ELSIF t_to[v_k] <= v_at THEN
-        CONTINUE;
       END IF;
       v_c := v_c + 1;
       a_ids[v_c] := t_ids[v_k];
@@ -644,32 +695,34 @@ function save(o: SchemaObjects): string {
       a_to[v_c] := t_to[v_k];
     END LOOP;
     IF NOT v_record THEN
-      UPDATE ${o.ledgers} l SET reserved = v_res[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base,
-        w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
-    ELSIF v_longest IS NULL THEN
-      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
-        w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
-    ELSIF v_old[v_i] < v_at - v_longest - least(v_longest / 8, 60) THEN
+      UPDATE ${o.ledgers} l SET reserved = v_res[v_i], floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec,
+        w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
+    ELSIF v_old[v_i] < v_floor[v_i] - least(coalesce(v_longest, 480) / 8, 60) THEN
       WITH spend AS (
-        INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_lids[v_i], v_at, v_rec[v_i], v_amount)
+        INSERT INTO ${o.spends} (ledger, at, before, amount)
+          SELECT v_lids[v_i], v_at, v_rec[v_i], v_amount WHERE v_longest IS NOT NULL
       ), expired AS (
         DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
-          SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_lids[v_i] AND s.at < v_at - v_longest
+          SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_lids[v_i] AND s.at < v_floor[v_i]
           ORDER BY s.at, s.before LIMIT 16))
         RETURNING at
       ), batch AS (
         SELECT count(*) AS n, max(e.at) AS last FROM expired e
       )
       UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
-        oldest = CASE WHEN b.n < 16 THEN v_at - v_longest ELSE b.last END,
-        w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
+        oldest = CASE WHEN b.n = 16 THEN b.last WHEN v_longest IS NULL THEN 'infinity' ELSE v_floor[v_i] END,
+        floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
         FROM batch b WHERE l.id = v_lids[v_i];
+    ELSIF v_longest IS NULL THEN
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+        floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
+        WHERE l.id = v_lids[v_i];
     ELSE
       WITH spend AS (
         INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_lids[v_i], v_at, v_rec[v_i], v_amount)
       )
       UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
-        oldest = least(v_old[v_i], v_at),
+        oldest = least(v_old[v_i], v_at), floor = v_floor[v_i],
         w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
     END IF;
   END LOOP;`;
