@@ -17,7 +17,8 @@
 import {
   BudgetGateError,
   ConfigurationError,
-  type Ledger,
+  Ledger,
+  PeriodRangeError,
   ReservationNotFoundError,
   StateError,
   StoreError,
@@ -28,7 +29,13 @@ import {
   type Hold,
   type Store,
   type StoreCall,
+  type StoreCommit,
+  type StoreLedgerEntry,
+  type StoreLedgerState,
   type StoreLine,
+  type StorePage,
+  type StoreReading,
+  type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
   show,
@@ -40,11 +47,12 @@ import {
   type PostgresSession,
   toDriver,
 } from "./driver.js";
-import { storedKey } from "./keys.js";
+import { keyOfStored, storedKey, storedRange } from "./keys.js";
 import { type PostgresNames, postgresNames } from "./names.js";
 import {
   LAYOUT_VERSION,
   NOT_FOUND_SQLSTATE,
+  PERIOD_RANGE_SQLSTATE,
   postgresSchema,
   type SchemaObjects,
   schemaObjects,
@@ -83,7 +91,7 @@ export interface PostgresStoreOptions {
   readonly marginMs?: number;
 }
 
-type Statements = Pick<SchemaObjects, "decide" | "commit" | "release" | "spent" | "clear" | "clearAll">;
+type Statements = Pick<SchemaObjects, "decide" | "commit" | "release" | "scan" | "clear" | "clearAll">;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
@@ -136,11 +144,17 @@ export class PostgresStore implements Store {
     this.#marginMs = margin;
     const o = schemaObjects(this.names);
     this.#objects = o;
+    // The lines' parameters, flattened per limit: see LineParams.
+    const lines = (first: number) =>
+      ["text[]", "int[]", "text[]", "float8[]", "int[]", "float8[]"]
+        .map((type, i) => `$${first + i}::${type}`)
+        .join(", ");
     this.#sql = {
-      decide: `SELECT allowed, spent FROM ${o.decide}($1::text[], $2::numeric[], $3::float8[], $4::numeric, $5::float8, $6::float8, $7::text, $8::float8, $9::float8)`,
-      commit: `SELECT late FROM ${o.commit}($1::text, $2::text[], $3::float8[], $4::numeric, $5::float8, $6::float8)`,
+      decide: `SELECT allowed, committed, reserved, newest, now FROM ${o.decide}(${lines(1)}, $7::numeric[], $8::int[], $9::numeric, $10::float8, $11::float8, $12::text, $13::float8, $14::float8, $15::boolean)`,
+      commit: `SELECT late, committed, reserved, newest, now FROM ${o.commit}($1::text, ${lines(2)}, $8::numeric, $9::float8, $10::float8)`,
       release: `SELECT late FROM ${o.release}($1::text, $2::float8, $3::float8)`,
-      spent: `SELECT ${o.spent}($1::text, $2::float8, $3::float8) AS spent`,
+      // One row even for an empty page, to carry the time.
+      scan: `SELECT s.key, s.reserved, s.ids, s.committed, t.now FROM (SELECT coalesce($5::float8, date_part('epoch', clock_timestamp())) AS now) t LEFT JOIN LATERAL ${o.scan}($1::text, $2::text, $3::text, $4::int, t.now) s ON true`,
       clear: `SELECT ${o.clear}($1::text, $2::float8)`,
       clearAll: `SELECT ${o.clearAll}($1::float8)`,
     };
@@ -178,23 +192,24 @@ export class PostgresStore implements Store {
   }
 
   async charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Promise<StoreVerdict> {
-    return this.#decide(lines, amount, null, call);
+    return this.#decide("charge", lines, amount, null, call);
   }
 
   async reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Promise<StoreVerdict> {
-    return this.#decide(lines, amount, hold, call);
+    return this.#decide("reserve", lines, amount, hold, call);
   }
 
-  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreSettlement> {
+  async commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Promise<StoreCommit> {
+    const flat = lineParams(lines);
     const rows = await this.#run("commit", this.#sql.commit, call, id, (budget) => [
       id,
-      lines.map((line) => storedKey(line.key)),
-      lines.map((line) => line.window),
+      ...flat.params,
       actual.toString(),
       call.now ?? null,
       budget,
     ]);
-    return { late: row(rows).late === true };
+    const answer = row(rows);
+    return { late: answer.late === true, lines: states(answer, flat), now: timeOf(answer) };
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
@@ -203,14 +218,83 @@ export class PostgresStore implements Store {
     return { late: row(rows).late === true };
   }
 
-  async spent(line: StoreLine, call: StoreCall): Promise<bigint> {
-    const rows = await this.#run("spent", this.#sql.spent, call, null, () => [
-      storedKey(line.key),
-      line.window,
+  /**
+   * Reads without a lock or a write while the ledger already keeps every total the line names (in
+   * their current periods); otherwise makes them, as a charge of nothing would, in the same call.
+   */
+  async read(line: StoreLine, call: StoreCall): Promise<StoreReading> {
+    const flat = lineParams([line]);
+    const rows = await this.#run("read", this.#sql.decide, call, null, (budget) => [
+      ...flat.params,
+      flat.max,
+      flat.enforce,
+      "0",
       call.now ?? null,
+      budget,
+      null,
+      null,
+      null,
+      true,
     ]);
     const answer = row(rows);
-    return toUnits(answer.spent, answer);
+    return { state: states(answer, flat)[0] as StoreLedgerState, now: timeOf(answer) };
+  }
+
+  /**
+   * A keyset page on the ledgers' key index: keys in the prefix's exact bytewise range, after the
+   * cursor (the last stored key of the previous page), one more than asked to know whether another
+   * page follows.
+   */
+  async scan(query: StoreScanQuery, call: StoreCall): Promise<StorePage> {
+    const range = storedRange(query.prefix);
+    const rows = await this.#run("scan", this.#sql.scan, call, null, () => [
+      range.from,
+      range.to,
+      query.cursor,
+      query.limit + 1,
+      call.now ?? null,
+    ]);
+    const now = timeOf(row(rows));
+    const listed = rows.filter((answer) => answer.key !== null);
+    const page = listed.slice(0, query.limit);
+    const entries: StoreLedgerEntry[] = [];
+    for (const answer of page) {
+      const stored = answer.key;
+      const ids = answer.ids;
+      const committed = answer.committed;
+      if (
+        typeof stored !== "string" ||
+        !Array.isArray(ids) ||
+        !Array.isArray(committed) ||
+        ids.length !== committed.length
+      ) {
+        throw unreadable("a ledger's key, window ids and totals", answer);
+      }
+      const key = keyOfStored(stored);
+      if (!key.startsWith(query.prefix)) continue; // only when the prefix ends in a high surrogate
+      let ledger: Ledger;
+      try {
+        ledger = Ledger.parse(key);
+      } catch (error) {
+        throw new StateError(`PostgresStore: the stored ledger key ${show(stored)} is not a ledger's key`, {
+          cause: error,
+        });
+      }
+      entries.push({
+        ledger,
+        reserved: toUnits(answer.reserved, answer),
+        windows: ids.map((id, k) => {
+          if (typeof id !== "string") throw unreadable("window ids", answer);
+          return { id, committed: toUnits(committed[k], answer) };
+        }),
+      });
+    }
+    const last = page[page.length - 1];
+    return {
+      entries,
+      cursor: listed.length > query.limit && last !== undefined ? (last.key as string) : null,
+      now,
+    };
   }
 
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
@@ -222,26 +306,27 @@ export class PostgresStore implements Store {
   }
 
   async #decide(
+    operation: "charge" | "reserve",
     lines: readonly StoreLine[],
     amount: bigint,
     hold: Hold | null,
     call: StoreCall,
   ): Promise<StoreVerdict> {
-    const rows = await this.#run(hold === null ? "charge" : "reserve", this.#sql.decide, call, null, (budget) => [
-      lines.map((line) => storedKey(line.key)),
-      lines.map((line) => line.maxSpend.toString()),
-      lines.map((line) => line.window),
+    const flat = lineParams(lines);
+    const rows = await this.#run(operation, this.#sql.decide, call, null, (budget) => [
+      ...flat.params,
+      flat.max,
+      flat.enforce,
       amount.toString(),
       call.now ?? null,
       budget,
       hold?.id ?? null,
       hold?.ttl ?? null,
       hold?.retain ?? null,
+      false,
     ]);
     const answer = row(rows);
-    const spent = answer.spent;
-    if (!Array.isArray(spent)) throw unreadable("spent", answer);
-    return { allowed: answer.allowed === true, spent: spent.map((units) => toUnits(units, answer)) };
+    return { allowed: answer.allowed === true, lines: states(answer, flat), now: timeOf(answer) };
   }
 
   /**
@@ -319,14 +404,92 @@ function row(rows: readonly PostgresRow[]): PostgresRow {
   return first;
 }
 
-function toUnits(value: unknown, answer: PostgresRow): bigint {
-  if (typeof value === "string" && /^\d+$/.test(value)) return BigInt(value);
-  throw unreadable("spent", answer);
+/**
+ * A call's lines as the functions take them: per line its stored key; per limit (all lines'
+ * limits in order) its line (1-based), window id, rolling seconds (or null), number of calendar
+ * boundaries (0 for other windows), and the boundaries themselves, concatenated; the limits'
+ * maxSpend and enforce as decide() also takes them.
+ */
+interface LineParams {
+  /** `[keys, line, ids, seconds, boundary counts, boundaries]`. */
+  readonly params: readonly [string[], number[], string[], (number | null)[], number[], number[]];
+  readonly max: string[];
+  readonly enforce: number[];
+  /** Limits per line, to split the answer's committed array. */
+  readonly counts: number[];
 }
 
-function unreadable(column: string, answer: PostgresRow): StateError {
+function lineParams(lines: readonly StoreLine[]): LineParams {
+  const keys: string[] = [];
+  const line: number[] = [];
+  const ids: string[] = [];
+  const seconds: (number | null)[] = [];
+  const counts: number[] = [];
+  const bounds: number[] = [];
+  const nb: number[] = [];
+  const max: string[] = [];
+  const enforce: number[] = [];
+  lines.forEach((l, i) => {
+    keys.push(storedKey(l.key));
+    counts.push(l.limits.length);
+    for (const limit of l.limits) {
+      const window = limit.window;
+      line.push(i + 1);
+      ids.push(window.id);
+      seconds.push(window.kind === "rolling" ? window.seconds : null);
+      if (window.kind === "calendar") {
+        nb.push(window.boundaries.length);
+        bounds.push(...window.boundaries);
+      } else {
+        nb.push(0);
+      }
+      max.push(limit.maxSpend.toString());
+      enforce.push(limit.enforce ? 1 : 0); // postgres.js sends a boolean[] as one boolean
+    }
+  });
+  return { params: [keys, line, ids, seconds, nb, bounds], max, enforce, counts };
+}
+
+/** Each line's state from an answer's committed (per limit), reserved and newest (per line). */
+function states(answer: PostgresRow, flat: LineParams): StoreLedgerState[] {
+  const { committed, reserved, newest } = answer;
+  if (
+    !Array.isArray(committed) ||
+    !Array.isArray(reserved) ||
+    !Array.isArray(newest) ||
+    reserved.length !== flat.counts.length ||
+    newest.length !== flat.counts.length ||
+    committed.length !== flat.counts.reduce((sum, n) => sum + n, 0)
+  ) {
+    throw unreadable("committed per limit, reserved and newest per line", answer);
+  }
+  let next = 0;
+  return flat.counts.map((n, i) => {
+    const mine = committed.slice(next, next + n).map((units) => toUnits(units, answer));
+    next += n;
+    const time = newest[i];
+    const at = typeof time === "string" ? Number(time) : time;
+    if (at !== null && typeof at !== "number") throw unreadable("newest", answer);
+    // postgres.js reads a NULL inside a float8[] as NaN; no time the store keeps is NaN.
+    return { committed: mine, reserved: toUnits(reserved[i], answer), newest: Number.isNaN(at) ? null : at };
+  });
+}
+
+function timeOf(answer: PostgresRow): number {
+  const value = answer.now;
+  const now = typeof value === "string" ? Number(value) : value;
+  if (typeof now !== "number" || !Number.isFinite(now)) throw unreadable("now", answer);
+  return now;
+}
+
+function toUnits(value: unknown, answer: PostgresRow): bigint {
+  if (typeof value === "string" && /^\d+$/.test(value)) return BigInt(value);
+  throw unreadable("amounts", answer);
+}
+
+function unreadable(what: string, answer: PostgresRow): StateError {
   return new StateError(
-    `PostgresStore: the server answered ${show(answer)}: expected ${column} as whole numbers of 10^-18 units`,
+    `PostgresStore: the server answered ${show(answer)}: expected ${what} (amounts as whole numbers of 10^-18 units)`,
   );
 }
 
@@ -351,6 +514,11 @@ function classify(
     return new StoreError(`PostgresStore ${operation} failed: ${message}`, { cause: error });
   }
   if (sqlstate === NOT_FOUND_SQLSTATE && holdId !== null) return new ReservationNotFoundError(holdId);
+  if (sqlstate === PERIOD_RANGE_SQLSTATE) {
+    const { detail, hint } = error as { detail?: unknown; hint?: unknown };
+    const now = typeof hint === "string" ? Number(hint) : Number.NaN;
+    if (typeof detail === "string" && Number.isFinite(now)) return new PeriodRangeError(detail, now);
+  }
   if (sqlstate === "55P03" || sqlstate === "57014") {
     return new StoreTimeoutError(operation, timeoutMs, `PostgreSQL gave up and rolled back (${message})`, {
       cause: error,

@@ -2,18 +2,27 @@ import { type PostgresNames, postgresNames, qualified } from "./names.js";
 
 /**
  * Version of the schema below; bump with every change to it. Recorded as the ledgers table's
- * comment (`budgetgate schema 1`); a store refuses tables of another version. Named LAYOUT_VERSION
+ * comment (`budgetgate schema 2`); a store refuses tables of another version. Named LAYOUT_VERSION
  * in every store, so one name finds them all (and schema.ts, as in the SQLite store: SQL stores
  * keep tables; the key-value stores' counterpart is layout.ts).
- * @example VERSION_COMMENT // "budgetgate schema 1"
+ *
+ * Version 2 (#13): several limits per line; one running total per (ledger, window id) kept in the
+ * ledger's row; `read` and `scan` in place of `spent`.
+ * @example VERSION_COMMENT // "budgetgate schema 2"
  */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 /** The comment on the ledgers table that records {@link LAYOUT_VERSION}. */
 export const VERSION_COMMENT = `budgetgate schema ${LAYOUT_VERSION}`;
 
 /** SQLSTATE the functions raise for an unknown, finished or forgotten reservation. */
 export const NOT_FOUND_SQLSTATE = "BG404";
+
+/**
+ * SQLSTATE the functions raise when the ledger's time is outside the boundaries of a calendar
+ * window (DETAIL: the window id; HINT: the time, as float8 text, which round-trips exactly).
+ */
+export const PERIOD_RANGE_SQLSTATE = "BG416";
 
 /** The tables and functions of one store, fully qualified. */
 export interface SchemaObjects {
@@ -25,7 +34,7 @@ export interface SchemaObjects {
   readonly decide: string;
   readonly commit: string;
   readonly release: string;
-  readonly spent: string;
+  readonly scan: string;
   readonly clear: string;
   readonly clearAll: string;
   readonly bound: string;
@@ -43,7 +52,7 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     decide: qualified(names, "decide"),
     commit: qualified(names, "commit"),
     release: qualified(names, "release"),
-    spent: qualified(names, "spent"),
+    scan: qualified(names, "scan"),
     clear: qualified(names, "clear"),
     clearAll: qualified(names, "clear_all"),
     bound: qualified(names, "bound"),
@@ -69,22 +78,32 @@ export function postgresSchema(options: { prefix?: string; schema?: string } = {
   return `${createSchema}-- ${VERSION_COMMENT}. Amounts are NUMERIC currency units, exact to 18 places;
 -- times are seconds since the epoch (the server's clock_timestamp(), or the engine's clock).
 
--- One row per ledger. The window's spend is recorded - (the first in-window spend's "before"),
--- so no call ever sums the window; while the oldest spend is still in the window, no call even
--- looks for the first one.
+-- One row per ledger, with a running total per window id it has been charged under. Every total is
+-- "recorded - base": recording a spend raises "recorded", and so every total at once; a rolling
+-- total moves its base forward as its window slides, a calendar total takes a new base when a new
+-- period starts, a lifetime total keeps its base. No call sums a window.
 CREATE TABLE IF NOT EXISTS ${o.ledgers} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  key text NOT NULL UNIQUE,                              -- ledger.toString(); \\, NUL and lone surrogates escaped
-  recorded numeric NOT NULL DEFAULT 0,                   -- every spend ever recorded, summed
-  reserved numeric NOT NULL DEFAULT 0,                   -- holds on the ledger not yet known to have expired
-  last_at double precision NOT NULL DEFAULT '-infinity', -- time of the latest spend
-  oldest_at double precision NOT NULL DEFAULT 'infinity', -- time of the oldest spend row ('infinity': none)
-  oldest_before numeric DEFAULT 0                         -- its "before" (recorded, with none); NULL when
-                                                          -- oldest_at is only a lower bound
+  key text COLLATE "C" NOT NULL UNIQUE,                 -- ledger.toString(); \\, NUL and lone surrogates escaped;
+                                                        -- bytewise, so that scan() pages on this index by prefix
+  recorded numeric NOT NULL DEFAULT 0,                  -- every spend ever recorded, summed
+  reserved numeric NOT NULL DEFAULT 0,                  -- holds on the ledger not yet known to have expired
+  newest double precision NOT NULL DEFAULT '-infinity', -- time of the latest spend: the ledger's time never runs back
+  oldest double precision NOT NULL DEFAULT 'infinity',  -- at most the time of the oldest spend row ('infinity': none)
+  floor double precision NOT NULL DEFAULT '-infinity',  -- the log holds no spend before this (older rows are
+                                                        -- gone, or going a batch at a time); never moves back
+  w_ids text[] NOT NULL DEFAULT '{}',                   -- per total: its window id
+  w_seconds double precision[] NOT NULL DEFAULT '{}',   --   rolling: the window's length; NULL: calendar or lifetime
+  w_base numeric[] NOT NULL DEFAULT '{}',               --   the total is recorded - base
+  w_from double precision[] NOT NULL DEFAULT '{}',      --   rolling: the window's start when base was found;
+                                                        --   calendar: the period's start; lifetime: NULL
+  w_to double precision[] NOT NULL DEFAULT '{}'         --   rolling: time of the first spend counted ('infinity': none);
+                                                        --   calendar: the period's end; lifetime: NULL
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE ${o.ledgers} IS '${VERSION_COMMENT}';
 
--- One row per recorded spend, kept while its window may still count it.
+-- The log: one row per recorded spend, kept while the ledger's longest rolling window may count it
+-- (none for a ledger without a rolling total).
 CREATE TABLE IF NOT EXISTS ${o.spends} (
   ledger bigint NOT NULL,
   at double precision NOT NULL,   -- never before the ledger's previous spend, so rows are in time order
@@ -148,53 +167,38 @@ BEGIN
 END
 $fn$;
 
--- charge (p_hold NULL) and reserve: checks every line, then records on all or none.
+-- charge (p_hold NULL), reserve, and read (p_read): checks every enforced limit of every line,
+-- then records on all or none. A line's limits are flattened: limit j belongs to line p_line[j],
+-- counts over window p_ids[j] (rolling: p_seconds[j]; calendar: the next p_nb[j] values of
+-- p_bounds; lifetime: neither). Answers each line's state before the call.
 CREATE OR REPLACE FUNCTION ${o.decide}(
-  p_keys text[], p_max numeric[], p_windows double precision[], p_amount numeric,
+  p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
+  p_bounds double precision[], p_max numeric[], p_enforce int[], p_amount numeric,
   p_now double precision, p_budget_ms double precision,
-  p_hold text, p_ttl double precision, p_retain double precision,
-  OUT allowed boolean, OUT spent text[])
+  p_hold text, p_ttl double precision, p_retain double precision, p_read boolean,
+  OUT allowed boolean, OUT committed text[], OUT reserved text[], OUT newest double precision[],
+  OUT now double precision)
 LANGUAGE plpgsql ${PLANNER} AS $fn$
+#variable_conflict use_column
 DECLARE
 ${declarations}
 BEGIN
+  v_read := p_read;
 ${lock(o)}
-  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
+${upgrade(o)}
   v_amount := p_amount * 0.000000000000000001;
+${prepare(o)}
+${upgrade(o)}
   allowed := true;
-  spent := '{}';
-  FOR v_i IN 1..v_n LOOP
-    IF v_reserved[v_i] > 0 THEN
-      -- Holds past their TTL stop counting; each hold line is deleted exactly once.
-      WITH gone AS (DELETE FROM ${o.holdLines} h WHERE h.ledger = v_ids[v_i] AND h.expires_at <= v_now RETURNING h.amount)
-      SELECT coalesce(sum(gone.amount), 0) INTO v_freed FROM gone;
-      IF v_freed > 0 THEN
-        v_reserved[v_i] := v_reserved[v_i] - v_freed;
-        v_dirty[v_i] := true;
+  IF NOT v_read THEN
+    FOR v_j IN 1..v_m LOOP
+      IF p_enforce[v_j] = 1 AND t_val[v_lk[v_j]] + v_res[p_line[v_j]] + v_amount > p_max[v_j] * 0.000000000000000001 THEN
+        allowed := false;
+        EXIT;
       END IF;
-    END IF;
-    v_horizon := coalesce(v_now - p_windows[v_i], '-infinity');
-    IF v_oldest_before[v_i] IS NOT NULL AND v_oldest_at[v_i] >= v_horizon THEN
-      v_base := v_oldest_before[v_i]; -- every spend row is in the window (or there is none)
-    ELSE
-      -- One index probe: the oldest spend the window still counts (t >= now - window).
-      SELECT s.before, s.at INTO v_base, v_first FROM ${o.spends} s
-        WHERE s.ledger = v_ids[v_i] AND s.at >= v_horizon ORDER BY s.at, s.before LIMIT 1;
-      IF FOUND THEN
-        v_first_at[v_i] := v_first;
-        v_first_before[v_i] := v_base;
-      ELSE
-        v_first_at[v_i] := 'infinity'; -- none in the window
-        v_base := v_recorded[v_i];
-      END IF;
-    END IF;
-    v_total := v_recorded[v_i] - v_base + v_reserved[v_i];
-    spent[v_i] := trunc(v_total * 1000000000000000000)::text;
-    IF v_total + v_amount > p_max[v_i] * 0.000000000000000001 THEN
-      allowed := false;
-    END IF;
-  END LOOP;
-  IF allowed THEN
+    END LOOP;
+  END IF;
+  IF allowed AND NOT v_read THEN
     IF p_hold IS NULL THEN
       v_record := v_amount > 0;
     ELSE
@@ -202,8 +206,8 @@ ${lock(o)}
         VALUES (p_hold, v_amount, v_now + p_ttl, v_now + p_ttl + p_retain);
       IF v_amount > 0 THEN
         FOR v_i IN 1..v_n LOOP
-          INSERT INTO ${o.holdLines} (hold, ledger, amount, expires_at) VALUES (p_hold, v_ids[v_i], v_amount, v_now + p_ttl);
-          v_reserved[v_i] := v_reserved[v_i] + v_amount;
+          INSERT INTO ${o.holdLines} (hold, ledger, amount, expires_at) VALUES (p_hold, v_lids[v_i], v_amount, v_now + p_ttl);
+          v_res[v_i] := v_res[v_i] + v_amount;
           v_dirty[v_i] := true;
         END LOOP;
       END IF;
@@ -217,17 +221,21 @@ ${save(o)}
 END
 $fn$;
 
--- commit: replaces a hold by a spend of the actual amount, recorded now.
+-- commit: replaces a hold by a spend of the actual amount, recorded now on the lines (given as
+-- to decide). Answers whether the hold had expired, and each line's state before the commit.
 CREATE OR REPLACE FUNCTION ${o.commit}(
-  p_id text, p_keys text[], p_windows double precision[], p_actual numeric,
-  p_now double precision, p_budget_ms double precision, OUT late boolean)
+  p_id text, p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
+  p_bounds double precision[], p_actual numeric, p_now double precision, p_budget_ms double precision,
+  OUT late boolean, OUT committed text[], OUT reserved text[], OUT newest double precision[],
+  OUT now double precision)
 LANGUAGE plpgsql ${PLANNER} AS $fn$
+#variable_conflict use_column
 DECLARE
 ${declarations}
 BEGIN
 ${lock(o)}
-  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
   v_amount := p_actual * 0.000000000000000001;
+${prepare(o)}
 ${bound(o, "  ")}
   DELETE FROM ${o.holds} h WHERE h.id = p_id RETURNING h.expires_at, h.forget_at INTO v_expires, v_forget;
   IF NOT FOUND OR v_forget <= v_now THEN
@@ -235,11 +243,11 @@ ${bound(o, "  ")}
   END IF;
   late := v_expires <= v_now;
   FOR v_id, v_freed IN DELETE FROM ${o.holdLines} h WHERE h.hold = p_id RETURNING h.ledger, h.amount LOOP
-    v_i := array_position(v_ids, v_id);
+    v_i := array_position(v_lids, v_id);
     IF v_i IS NULL THEN
       UPDATE ${o.ledgers} l SET reserved = l.reserved - v_freed WHERE l.id = v_id;
     ELSE
-      v_reserved[v_i] := v_reserved[v_i] - v_freed;
+      v_res[v_i] := v_res[v_i] - v_freed;
       v_dirty[v_i] := true;
     END IF;
   END LOOP;
@@ -262,7 +270,7 @@ DECLARE
 BEGIN
   -- The same lock order as every other call: ledgers by key, then the hold.
   FOR v_id IN SELECT l.id FROM ${o.holdLines} h JOIN ${o.ledgers} l ON l.id = h.ledger
-      WHERE h.hold = p_id ORDER BY l.key COLLATE "C" LOOP
+      WHERE h.hold = p_id ORDER BY l.key LOOP
 ${bound(o, "    ")}
     PERFORM 1 FROM ${o.ledgers} l WHERE l.id = v_id FOR UPDATE;
   END LOOP;
@@ -280,20 +288,58 @@ ${bound(o, "  ")}
 END
 $fn$;
 
--- spent: the window's spend plus live holds, read in one snapshot without locking.
-CREATE OR REPLACE FUNCTION ${o.spent}(p_key text, p_window double precision, p_now double precision)
-RETURNS text LANGUAGE sql ${PLANNER} AS $fn$
-  WITH t AS (SELECT coalesce(p_now, date_part('epoch', clock_timestamp())) AS now)
-  SELECT coalesce((
-    SELECT trunc((l.recorded
-      - coalesce((SELECT s.before FROM ${o.spends} s
-                  WHERE s.ledger = l.id AND s.at >= coalesce(t.now - p_window, '-infinity')
-                  ORDER BY s.at, s.before LIMIT 1), l.recorded)
-      + l.reserved
-      - CASE WHEN l.reserved > 0 THEN (SELECT coalesce(sum(h.amount), 0) FROM ${o.holdLines} h
-                                       WHERE h.ledger = l.id AND h.expires_at <= t.now) ELSE 0 END
-    ) * 1000000000000000000)::text
-    FROM ${o.ledgers} l, t WHERE l.key = p_key), '0')
+-- scan: one page of ledgers in key order, keyset-paginated on the key's index: keys in
+-- [p_from, p_to) (p_to NULL: no end) after p_after, at most p_limit of them, each with its holds
+-- and every total it keeps, at the ledger's time. Reads one snapshot, locks nothing, writes nothing.
+CREATE OR REPLACE FUNCTION ${o.scan}(
+  p_from text, p_to text, p_after text, p_limit int, p_now double precision)
+RETURNS TABLE (key text, reserved text, ids text[], committed text[], now double precision)
+LANGUAGE plpgsql STABLE ${PLANNER} AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  v_t double precision;
+  v_k int;
+  v_base numeric;
+  v_at double precision;
+  v_h double precision;
+  v_c int;
+  v_freed numeric;
+BEGIN
+  now := coalesce(p_now, date_part('epoch', clock_timestamp()));
+  FOR r IN SELECT l.* FROM ${o.ledgers} l
+      WHERE l.key >= p_from AND (p_to IS NULL OR l.key < p_to) AND (p_after IS NULL OR l.key > p_after)
+      ORDER BY l.key LIMIT p_limit LOOP
+    v_t := greatest(now, r.newest);
+    key := r.key;
+    v_freed := 0;
+    IF r.reserved > 0 THEN
+      SELECT coalesce(sum(h.amount), 0) INTO v_freed FROM ${o.holdLines} h WHERE h.ledger = r.id AND h.expires_at <= now;
+    END IF;
+    reserved := trunc((r.reserved - v_freed) * 1000000000000000000)::text;
+    ids := '{}';
+    committed := '{}';
+    v_c := 0;
+    FOR v_k IN 1..cardinality(r.w_ids) LOOP
+      v_base := r.w_base[v_k];
+      IF r.w_seconds[v_k] IS NOT NULL THEN
+        v_h := greatest(v_t - r.w_seconds[v_k], r.floor);
+        IF NOT (v_h >= r.w_from[v_k] AND r.w_to[v_k] >= v_h) THEN
+          SELECT s.before INTO v_base FROM ${o.spends} s
+            WHERE s.ledger = r.id AND s.at >= v_h ORDER BY s.at, s.before LIMIT 1;
+          IF NOT FOUND THEN v_base := r.recorded; END IF;
+        END IF;
+      ELSIF r.w_from[v_k] IS NOT NULL AND NOT (r.w_from[v_k] <= v_t AND v_t < r.w_to[v_k]) THEN
+        v_base := r.recorded; -- a calendar period that is not the current one counts nothing now
+      END IF;
+      CONTINUE WHEN r.recorded = v_base; -- counts nothing: as good as dropped
+      v_c := v_c + 1;
+      ids[v_c] := r.w_ids[v_k];
+      committed[v_c] := trunc((r.recorded - v_base) * 1000000000000000000)::text;
+    END LOOP;
+    RETURN NEXT;
+  END LOOP;
+END
 $fn$;
 
 -- clear: forgets one ledger. Its spends are deleted in bounded batches, here and by later clears.
@@ -338,33 +384,56 @@ $fn$;
 // out the plans that are never right here keeps each call bounded whatever the statistics say.
 const PLANNER = "SET enable_seqscan = off SET enable_bitmapscan = off";
 
-// Arrays start empty: assigning element i extends them, reading an unset one gives NULL.
+// Arrays start empty: assigning element i extends them, reading an unset one gives NULL. Per line
+// (v_*), and per running total of every line, flattened (t_*: t_line says whose).
 const declarations = `  v_n int := cardinality(p_keys);
-  v_ids bigint[] := '{}';
-  v_recorded numeric[] := '{}';
-  v_reserved numeric[] := '{}';
-  v_last_at double precision[] := '{}';
-  v_oldest_at double precision[] := '{}';
-  v_oldest_before numeric[] := '{}';
-  v_first_at double precision[] := '{}';  -- the probe's first spend in the window ('infinity': none)
-  v_first_before numeric[] := '{}';
-  v_dirty boolean[] := '{}';
+  v_m int := cardinality(p_ids);
+  v_read boolean := false;       -- read: no lock, no write, unless a total must be made
+  v_lids bigint[] := '{}';       -- the ledger rows' ids
+  v_rec numeric[] := '{}';
+  v_res numeric[] := '{}';
+  v_new double precision[] := '{}';
+  v_old double precision[] := '{}';
+  v_floor double precision[] := '{}';
+  v_t double precision[] := '{}'; -- the ledger's time: max(now, newest)
+  v_dirty boolean[] := '{}';     -- the row must be written (a total made or restarted, holds gone)
+  v_lk int[] := '{}';            -- per limit: its total
+  t_line int[] := '{}';
+  t_ids text[] := '{}';
+  t_sec double precision[] := '{}';
+  t_base numeric[] := '{}';
+  t_from double precision[] := '{}';
+  t_to double precision[] := '{}';
+  t_val numeric[] := '{}';       -- the total at the line's time
+  t_gone boolean[] := '{}';      -- counts nothing at the line's time: dropped (made again from the log if named)
+  a_ids text[];
+  a_sec double precision[];
+  a_base numeric[];
+  a_from double precision[];
+  a_to double precision[];
+  v_missing boolean := false;
   v_key text;
   v_i int;
+  v_j int;
+  v_k int;
+  v_c int;
+  v_bo int := 0;
   v_id bigint;
-  v_rec numeric;
-  v_res numeric;
-  v_last double precision;
-  v_old double precision;
-  v_old_before numeric;
-  v_first double precision;
+  v_r numeric;
+  v_s numeric;
+  v_nw double precision;
+  v_od double precision;
+  v_fl double precision;
   v_now double precision;
-  v_horizon double precision;
+  v_x double precision;
+  v_h double precision;
   v_at double precision;
+  v_start double precision;
+  v_end double precision;
+  v_longest double precision;
+  v_b numeric;
   v_amount numeric;
-  v_base numeric;
   v_freed numeric;
-  v_total numeric;
   v_expires double precision;
   v_forget double precision;
   v_record boolean := false;
@@ -378,7 +447,8 @@ function bound(o: SchemaObjects, indent: string): string {
 /**
  * Locks (creating if need be) every ledger of the call, in one global order — by key, bytewise —
  * so that several-ledger calls never deadlock, whatever order their lines come in. One key, the
- * usual case, skips the sort.
+ * usual case, skips the sort. A read only looks, and notes a ledger that is not there yet.
+ * Then the time: the server's (or the engine's), and per ledger never before its newest spend.
  */
 function lock(o: SchemaObjects): string {
   return `  IF v_n = 1 THEN
@@ -388,70 +458,272 @@ function lock(o: SchemaObjects): string {
   END IF;
   FOREACH v_i IN ARRAY v_order LOOP
     v_key := p_keys[v_i];
-${bound(o, "    ")}
-    LOOP
-      SELECT l.id, l.recorded, l.reserved, l.last_at, l.oldest_at, l.oldest_before
-        INTO v_id, v_rec, v_res, v_last, v_old, v_old_before
-        FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
-      EXIT WHEN FOUND;
-      INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
-        RETURNING l.id, l.recorded, l.reserved, l.last_at, l.oldest_at, l.oldest_before
-        INTO v_id, v_rec, v_res, v_last, v_old, v_old_before;
-      EXIT WHEN FOUND;
-      -- Another call created it since our SELECT: lock theirs on the next pass.
+    IF v_read THEN
+      SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+        INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to
+        FROM ${o.ledgers} l WHERE l.key = v_key;
+      IF NOT FOUND THEN
+        v_missing := true;
+        EXIT;
+      END IF;
+    ELSE
+${bound(o, "      ")}
+      LOOP
+        SELECT l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+          INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to
+          FROM ${o.ledgers} l WHERE l.key = v_key FOR UPDATE;
+        EXIT WHEN FOUND;
+        INSERT INTO ${o.ledgers} AS l (key) VALUES (v_key) ON CONFLICT (key) DO NOTHING
+          RETURNING l.id, l.recorded, l.reserved, l.newest, l.oldest, l.floor, l.w_ids, l.w_seconds, l.w_base, l.w_from, l.w_to
+          INTO v_id, v_r, v_s, v_nw, v_od, v_fl, a_ids, a_sec, a_base, a_from, a_to;
+        EXIT WHEN FOUND;
+        -- Another call created it since our SELECT: lock theirs on the next pass.
+      END LOOP;
+    END IF;
+    v_lids[v_i] := v_id;
+    v_rec[v_i] := v_r;
+    v_res[v_i] := v_s;
+    v_new[v_i] := v_nw;
+    v_old[v_i] := v_od;
+    v_floor[v_i] := v_fl;
+    v_dirty[v_i] := false;
+    FOR v_k IN 1..cardinality(a_ids) LOOP
+      v_c := cardinality(t_ids) + 1;
+      t_line[v_c] := v_i;
+      t_ids[v_c] := a_ids[v_k];
+      t_sec[v_c] := a_sec[v_k];
+      t_base[v_c] := a_base[v_k];
+      t_from[v_c] := a_from[v_k];
+      t_to[v_c] := a_to[v_k];
+      t_gone[v_c] := false;
     END LOOP;
-    v_ids[v_i] := v_id;
-    v_recorded[v_i] := v_rec;
-    v_reserved[v_i] := v_res;
-    v_last_at[v_i] := v_last;
-    v_oldest_at[v_i] := v_old;
-    v_oldest_before[v_i] := v_old_before;
+  END LOOP;
+  v_now := coalesce(p_now, date_part('epoch', clock_timestamp()));
+  FOR v_i IN 1..v_n LOOP
+    v_t[v_i] := greatest(v_now, v_new[v_i]);
   END LOOP;`;
 }
 
+/** A read that must write (a ledger or a total to make, a period to restart) starts over, locking. */
+function upgrade(o: SchemaObjects): string {
+  return `  IF v_read AND v_missing THEN
+    -- A read makes no ledger: one that is not there has nothing.
+    committed := array_fill('0'::text, ARRAY[v_m]);
+    reserved := '{0}';
+    newest := '{NULL}';
+    now := v_now;
+    RETURN;
+  END IF;
+  IF v_read AND true = ANY (v_dirty) THEN
+    SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
+      FROM ${o.decide}(p_keys, p_line, p_ids, p_seconds, p_nb, p_bounds, p_max, p_enforce, 0, p_now, p_budget_ms,
+                       NULL, NULL, NULL, false) d;
+    RETURN;
+  END IF;`;
+}
+
 /**
- * Writes back every ledger that changed, in one statement each. When v_record: the spend of
- * v_amount at v_now (never before the ledger's previous spend, so rows stay in time order) and the
- * new totals; and, once spends older than the window have piled up for an eighth of it (a minute
- * at most), a bounded batch of them deleted — 16 leave for each one that enters, so any backlog
+ * Brings every line up to its time and answers its state (OUT committed, reserved, newest, now):
+ * expired holds stop counting; every total the ledger keeps moves to the ledger's time (a rolling
+ * window that slid past its first counted spend finds the next with one index probe) and one that
+ * counts nothing is dropped (made again from the log when next named, so dropping it changes no
+ * answer); the log's floor rises to the start of the longest rolling window still kept. Then each
+ * limit's total: made from the log on first use, restarted from it in a new calendar period —
+ * after checking that the ledger's time is inside the boundaries sent (nothing written so far
+ * outlives the error this raises).
+ */
+function prepare(o: SchemaObjects): string {
+  const probe = (horizon: string) => `SELECT s.before, s.at INTO v_b, v_at FROM ${o.spends} s
+          WHERE s.ledger = v_lids[v_i] AND s.at >= ${horizon} ORDER BY s.at, s.before LIMIT 1;
+        IF NOT FOUND THEN
+          v_b := v_rec[v_i];
+          v_at := 'infinity';
+        END IF;`;
+  return `  FOR v_i IN 1..v_n LOOP
+    IF v_res[v_i] > 0 THEN
+      IF v_read THEN
+        SELECT coalesce(sum(h.amount), 0) INTO v_freed FROM ${o.holdLines} h
+          WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_now;
+      ELSE
+        -- Holds past their TTL stop counting; each hold line is deleted exactly once.
+        WITH gone AS (DELETE FROM ${o.holdLines} h WHERE h.ledger = v_lids[v_i] AND h.expires_at <= v_now RETURNING h.amount)
+        SELECT coalesce(sum(gone.amount), 0) INTO v_freed FROM gone;
+        IF v_freed > 0 THEN
+          v_dirty[v_i] := true;
+        END IF;
+      END IF;
+      v_res[v_i] := v_res[v_i] - v_freed;
+    END IF;
+  END LOOP;
+  FOR v_k IN 1..cardinality(t_ids) LOOP
+    v_i := t_line[v_k];
+    v_x := v_t[v_i];
+    IF t_sec[v_k] IS NOT NULL THEN
+      v_h := greatest(v_x - t_sec[v_k], v_floor[v_i]);
+      IF NOT (v_h >= t_from[v_k] AND t_to[v_k] >= v_h) THEN
+        -- One index probe: the first spend still in the window, and the total before it.
+        ${probe("v_h")}
+        t_base[v_k] := v_b;
+        t_from[v_k] := v_h;
+        t_to[v_k] := v_at;
+      END IF;
+      t_val[v_k] := v_rec[v_i] - t_base[v_k];
+    ELSIF t_from[v_k] IS NOT NULL AND NOT (t_from[v_k] <= v_x AND v_x < t_to[v_k]) THEN
+      t_val[v_k] := 0; -- a calendar period that is not the current one
+    ELSE
+      t_val[v_k] := v_rec[v_i] - t_base[v_k];
+    END IF;
+    t_gone[v_k] := t_val[v_k] = 0;
+  END LOOP;
+  FOR v_i IN 1..v_n LOOP
+    v_longest := NULL;
+    FOR v_k IN 1..cardinality(t_ids) LOOP
+      IF t_line[v_k] = v_i AND NOT t_gone[v_k] THEN
+        v_longest := greatest(v_longest, t_sec[v_k]);
+      END IF;
+    END LOOP;
+    v_floor[v_i] := greatest(v_floor[v_i], v_t[v_i] - coalesce(v_longest, 0));
+  END LOOP;
+  committed := '{}';
+  FOR v_j IN 1..v_m LOOP
+    v_i := p_line[v_j];
+    v_x := v_t[v_i];
+    IF p_nb[v_j] > 0 THEN
+      -- The period that holds the ledger's time, as currentPeriod() in budgetgate/store picks it.
+      v_start := NULL;
+      FOR v_k IN REVERSE p_nb[v_j] - 1 .. 1 LOOP
+        IF p_bounds[v_bo + v_k] <= v_x THEN
+          IF v_x < p_bounds[v_bo + v_k + 1] THEN
+            v_start := p_bounds[v_bo + v_k];
+            v_end := p_bounds[v_bo + v_k + 1];
+          END IF;
+          EXIT;
+        END IF;
+      END LOOP;
+      IF v_start IS NULL THEN
+        RAISE EXCEPTION 'budgetgate: time % is outside the periods sent for calendar window %', v_x, p_ids[v_j]
+          USING ERRCODE = '${PERIOD_RANGE_SQLSTATE}', DETAIL = p_ids[v_j], HINT = v_x::text;
+      END IF;
+      v_bo := v_bo + p_nb[v_j];
+    END IF;
+    v_k := NULL;
+    FOR v_c IN 1..cardinality(t_ids) LOOP
+      IF t_line[v_c] = v_i AND t_ids[v_c] = p_ids[v_j] THEN
+        v_k := v_c;
+        EXIT;
+      END IF;
+    END LOOP;
+    IF v_k IS NULL THEN
+      v_k := cardinality(t_ids) + 1;
+      t_line[v_k] := v_i;
+      t_ids[v_k] := p_ids[v_j];
+      t_gone[v_k] := true;
+    END IF;
+    v_lk[v_j] := v_k;
+    IF t_gone[v_k] OR (p_nb[v_j] > 0 AND (t_from[v_k] <> v_start OR t_to[v_k] <> v_end)) THEN
+      -- Made (again) from the spends the log holds in the window.
+      t_sec[v_k] := p_seconds[v_j];
+      IF p_seconds[v_j] IS NOT NULL THEN
+        v_h := greatest(v_x - p_seconds[v_j], v_floor[v_i]);
+      ELSIF p_nb[v_j] > 0 THEN
+        v_h := greatest(v_start, v_floor[v_i]);
+      ELSE
+        v_h := v_floor[v_i];
+      END IF;
+      ${probe("v_h")}
+      t_base[v_k] := v_b;
+      IF p_seconds[v_j] IS NOT NULL THEN
+        t_from[v_k] := v_h;
+        t_to[v_k] := v_at;
+      ELSIF p_nb[v_j] > 0 THEN
+        t_from[v_k] := v_start;
+        t_to[v_k] := v_end;
+      ELSE
+        t_from[v_k] := NULL;
+        t_to[v_k] := NULL;
+      END IF;
+      t_val[v_k] := v_rec[v_i] - v_b;
+      t_gone[v_k] := false;
+      -- One that counts nothing would be dropped at the next touch: kept unwritten, it changes nothing.
+      IF t_val[v_k] <> 0 THEN
+        v_dirty[v_i] := true;
+      END IF;
+    END IF;
+    committed[v_j] := trunc(t_val[v_k] * 1000000000000000000)::text;
+  END LOOP;
+  reserved := '{}';
+  newest := '{}';
+  FOR v_i IN 1..v_n LOOP
+    reserved[v_i] := trunc(v_res[v_i] * 1000000000000000000)::text;
+    newest[v_i] := CASE WHEN v_new[v_i] = '-infinity' THEN NULL ELSE v_new[v_i] END;
+  END LOOP;
+  now := v_now;`;
+}
+
+/**
+ * Writes back every ledger that changed, in one statement each: its totals (those that count
+ * nothing dropped) and its log's floor; and, when v_record, the spend of v_amount at the ledger's
+ * time — raising "recorded", and so every total it keeps, and logged if it keeps a rolling total.
+ * Once log rows below the floor have piled up for an eighth of the longest window (a minute at
+ * most), a bounded batch of them is deleted: 16 leave for each one that enters, so any backlog
  * drains, and a ledger with nothing to expire pays nothing for expiry.
- *
- * (oldest_at, oldest_before) stay those of the oldest row: a first row becomes the oldest; a batch
- * that deleted every expired row leaves the first in-window row (found by this call's probe) the
- * oldest; otherwise only a lower bound is known (oldest_before NULL) until a later batch.
  */
 function save(o: SchemaObjects): string {
   return `  FOR v_i IN 1..v_n LOOP
-    IF v_record THEN
-      v_at := greatest(v_now, v_last_at[v_i]);
-      IF v_oldest_at[v_i] < v_now - p_windows[v_i] - least(p_windows[v_i] / 8, 60) THEN
-        WITH spend AS (
-          INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
-        ), expired AS (
-          DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
-            SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_ids[v_i] AND s.at < v_now - p_windows[v_i]
-            ORDER BY s.at, s.before LIMIT 16))
-          RETURNING at
-        ), batch AS (
-          SELECT count(*) < 16 AND v_first_at[v_i] IS NOT NULL AS drained, max(e.at) AS newest FROM expired e
-        )
-        UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
-          oldest_at = CASE WHEN NOT b.drained THEN coalesce(b.newest, v_oldest_at[v_i])
-                           WHEN v_first_at[v_i] = 'infinity' THEN v_at ELSE v_first_at[v_i] END,
-          oldest_before = CASE WHEN NOT b.drained THEN NULL
-                               WHEN v_first_at[v_i] = 'infinity' THEN v_recorded[v_i] ELSE v_first_before[v_i] END
-          FROM batch b WHERE l.id = v_ids[v_i];
-      ELSE
-        WITH spend AS (
-          INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_ids[v_i], v_at, v_recorded[v_i], v_amount)
-        )
-        UPDATE ${o.ledgers} l SET recorded = v_recorded[v_i] + v_amount, reserved = v_reserved[v_i], last_at = v_at,
-          oldest_at = CASE WHEN v_oldest_at[v_i] = 'infinity' THEN v_at ELSE v_oldest_at[v_i] END,
-          oldest_before = CASE WHEN v_oldest_at[v_i] = 'infinity' THEN v_recorded[v_i] ELSE v_oldest_before[v_i] END
-          WHERE l.id = v_ids[v_i];
+    CONTINUE WHEN NOT (v_record OR v_dirty[v_i]);
+    a_ids := '{}';
+    a_sec := '{}';
+    a_base := '{}';
+    a_from := '{}';
+    a_to := '{}';
+    v_c := 0;
+    v_longest := NULL;
+    v_at := v_t[v_i];
+    FOR v_k IN 1..cardinality(t_ids) LOOP
+      CONTINUE WHEN t_line[v_k] <> v_i OR t_gone[v_k];
+      IF t_sec[v_k] IS NOT NULL THEN
+        v_longest := greatest(v_longest, t_sec[v_k]);
+        IF v_record AND t_to[v_k] = 'infinity' THEN
+          t_to[v_k] := v_at; -- this spend is the first the window counts
+        END IF;
       END IF;
-    ELSIF v_dirty[v_i] THEN
-      UPDATE ${o.ledgers} l SET reserved = v_reserved[v_i] WHERE l.id = v_ids[v_i];
+      v_c := v_c + 1;
+      a_ids[v_c] := t_ids[v_k];
+      a_sec[v_c] := t_sec[v_k];
+      a_base[v_c] := t_base[v_k];
+      a_from[v_c] := t_from[v_k];
+      a_to[v_c] := t_to[v_k];
+    END LOOP;
+    IF NOT v_record THEN
+      UPDATE ${o.ledgers} l SET reserved = v_res[v_i], floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec,
+        w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
+    ELSIF v_old[v_i] < v_floor[v_i] - least(coalesce(v_longest, 480) / 8, 60) THEN
+      WITH spend AS (
+        INSERT INTO ${o.spends} (ledger, at, before, amount)
+          SELECT v_lids[v_i], v_at, v_rec[v_i], v_amount WHERE v_longest IS NOT NULL
+      ), expired AS (
+        DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
+          SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_lids[v_i] AND s.at < v_floor[v_i]
+          ORDER BY s.at, s.before LIMIT 16))
+        RETURNING at
+      ), batch AS (
+        SELECT count(*) AS n, max(e.at) AS last FROM expired e
+      )
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+        oldest = CASE WHEN b.n = 16 THEN b.last WHEN v_longest IS NULL THEN 'infinity' ELSE v_floor[v_i] END,
+        floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
+        FROM batch b WHERE l.id = v_lids[v_i];
+    ELSIF v_longest IS NULL THEN
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+        floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
+        WHERE l.id = v_lids[v_i];
+    ELSE
+      WITH spend AS (
+        INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_lids[v_i], v_at, v_rec[v_i], v_amount)
+      )
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+        oldest = least(v_old[v_i], v_at), floor = v_floor[v_i],
+        w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
     END IF;
   END LOOP;`;
 }

@@ -1,7 +1,8 @@
 /**
  * Four processes, each with its own pool, contend on the same ledgers: the totals are exact and
  * no call fails (no deadlock), with one ledger, with several ledgers listed in different orders,
- * and with reserve/commit.
+ * with reserve/commit, and with clocks hours apart on a calendar day with alerts (the server's
+ * clock picks the one period; each alert level is announced once across the processes).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -9,8 +10,18 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Budget, Engine, Ledger } from "budgetgate";
 import { describe, expect, it } from "vitest";
+import { storedKey } from "../../../src/stores/postgres/keys.js";
 import { findService } from "../../support/services.js";
 import type { Job, Outcome } from "./support/contend-worker.js";
+
+/** As contend-worker's SKEWED_BUDGET (importing it would run the worker). */
+const SKEWED_BUDGET = {
+  limits: [
+    { maxSpend: "10.00", window: { calendar: "day" as const }, alerts: [0.5, 0.8, 1] },
+    { maxSpend: "50.00", window: 3600 },
+  ],
+};
+
 import { suiteStore } from "./support/setup.js";
 
 const service = await findService("DATABASE_URL");
@@ -65,7 +76,7 @@ async function contend(jobs: readonly Job[]): Promise<Outcome[]> {
 describe.skipIf(!service.ok)("PostgresStore across processes", () => {
   const suite = suiteStore(service.url, "procs");
 
-  const jobs = (mode: Job["mode"], calls: number, ns: string): Job[] =>
+  const jobs = (mode: Job["mode"], calls: number, ns: string, skews?: readonly number[]): Job[] =>
     Array.from({ length: PROCESSES }, (_, worker) => ({
       url: service.url,
       prefix: suite.prefix,
@@ -74,6 +85,7 @@ describe.skipIf(!service.ok)("PostgresStore across processes", () => {
       mode,
       calls,
       driver: worker % 2 === 0 ? "pg" : "postgres.js",
+      ...(skews === undefined ? {} : { skewMs: skews[worker] as number }),
     }));
   const ns = () => `w${randomUUID().replaceAll("-", "").slice(0, 10)}`;
   const ledger = (n: string, principal: string) => new Ledger(n, "model", principal);
@@ -121,5 +133,32 @@ describe.skipIf(!service.ok)("PostgresStore across processes", () => {
     );
     expect(spent.units).toBe(BigInt(held) * 25n * 10n ** 16n);
     expect(spent.lte("10.00")).toBe(true);
+  }, 60_000);
+
+  it("keeps one calendar period, exact, with each alert announced once, when the processes' clocks are hours apart", async () => {
+    const n = ns();
+    const hour = 3_600_000;
+    // -5 h and -1 h may fall in the server's previous day, +3 h in its next; +30 h is outside every
+    // period the engine sends, so that process's first call meets PeriodRangeError and retries.
+    const outcomes = await contend(jobs("skewed", 60, n, [-5 * hour, -1 * hour, 3 * hour, 30 * hour]));
+    expect(outcomes.map((o) => o.storeErrors)).toEqual([0, 0, 0, 0]);
+    // 240 attempts at 0.05 against 10.00 a day: exactly 200 fit, and no more.
+    expect(outcomes.reduce((sum, o) => sum + o.allowed, 0)).toBe(200);
+    const alerts = outcomes.flatMap((o) => o.alerts).sort();
+    expect(alerts).toEqual(["0:0.5", "0:0.8", "0:1"]);
+    const engine = new Engine({ store: suite.store });
+    const usage = await engine.usage(ledger(n, "global"), new Budget(SKEWED_BUDGET));
+    expect(usage.limits.map((part) => part.spent.units)).toEqual([10n * 10n ** 18n, 10n * 10n ** 18n]);
+    // One period: the server's day, the only calendar total the ledger keeps.
+    const { rows } = await suite.pool.query<{ ids: string[]; from: number[]; to: number[]; server: number }>(
+      `SELECT w_ids AS ids, w_from AS from, w_to AS to, extract(epoch FROM clock_timestamp())::float8 AS server
+         FROM ${suite.prefix}_ledgers WHERE key = $1`,
+      [storedKey(ledger(n, "global").toString())],
+    );
+    const row = rows[0];
+    expect(row?.ids.filter((id) => id.startsWith("c:"))).toHaveLength(1);
+    const k = row?.ids.findIndex((id) => id.startsWith("c:")) as number;
+    const day = Math.floor((row?.server as number) / 86_400) * 86_400;
+    expect([Number(row?.from[k]), Number(row?.to[k])]).toEqual([day, day + 86_400]);
   }, 60_000);
 });

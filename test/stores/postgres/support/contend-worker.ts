@@ -14,7 +14,9 @@ export interface Job {
   readonly prefix: string;
   readonly ns: string;
   readonly worker: number;
-  readonly mode: "single" | "multi" | "reserve";
+  readonly mode: "single" | "multi" | "reserve" | "skewed";
+  /** Milliseconds added to this process's Date.now (mode "skewed"): its own clock, hours off. */
+  readonly skewMs?: number;
   readonly calls: number;
   readonly driver: "pg" | "postgres.js";
 }
@@ -22,12 +24,19 @@ export interface Job {
 export interface Outcome {
   readonly allowed: number;
   readonly storeErrors: number;
+  /** Alert levels this process was told of (mode "skewed"), as "limit index:level". */
+  readonly alerts: string[];
 }
 
 const job = JSON.parse(process.argv[2] as string) as Job;
 // Never outlive the test: a parent that vanished leaves no process behind.
 setTimeout(() => process.exit(3), 60_000).unref();
 process.stdin.on("end", () => process.exit(4));
+
+if (job.skewMs !== undefined) {
+  const real = Date.now.bind(Date);
+  Date.now = () => real() + (job.skewMs as number);
+}
 
 const pool = job.driver === "pg" ? new pg.Pool({ connectionString: job.url, max: 4 }) : null;
 const sql = job.driver === "postgres.js" ? postgres(job.url, { max: 4, onnotice: () => {} }) : null;
@@ -40,6 +49,18 @@ const shared = { ledger: ledger("global"), budget: new Budget({ maxSpend: "10.00
 const user = { ledger: ledger(`user:${job.worker}`), budget: new Budget({ maxSpend: "1.00" }) };
 const team = { ledger: ledger(`team:${job.worker % 2}`), budget: new Budget({ maxSpend: "1.50" }) };
 const org = { ledger: ledger("org"), budget: new Budget({ maxSpend: "2.50" }) };
+/** A calendar day (UTC, by the server's clock) with alerts, and a rolling hour beside it. */
+export const SKEWED_BUDGET = {
+  limits: [
+    { maxSpend: "10.00", window: { calendar: "day" as const }, alerts: [0.5, 0.8, 1] },
+    { maxSpend: "50.00", window: 3600 },
+  ],
+};
+const skewed = new Budget(SKEWED_BUDGET);
+const alerts: string[] = [];
+engine.onThreshold((event) => {
+  alerts.push(`${skewed.limits.indexOf(event.limit)}:${event.level}`);
+});
 const orders: Targets[] = [
   [user, team, org],
   [org, team, user],
@@ -56,13 +77,21 @@ async function one(i: number): Promise<{ allowed: boolean; storeError: boolean }
     const d = await engine.check(orders[(i + job.worker) % orders.length] as Targets, "0.05");
     return { allowed: d.allowed, storeError: d.reason === BlockReason.STORE_ERROR };
   }
+  if (job.mode === "skewed") {
+    const d = await engine.check(shared.ledger, "0.05", skewed);
+    return { allowed: d.allowed, storeError: d.reason === BlockReason.STORE_ERROR };
+  }
   const { reservation, decision } = await engine.reserve(shared.ledger, "0.5", shared.budget);
   if (reservation !== null) await engine.commit(reservation, "0.25");
   return { allowed: reservation !== null, storeError: decision.reason === BlockReason.STORE_ERROR };
 }
 
-await store.spent(
-  { ledger: shared.ledger, key: shared.ledger.toString(), maxSpend: 0n, window: 3600 },
+await store.read(
+  {
+    ledger: shared.ledger,
+    key: shared.ledger.toString(),
+    limits: [{ window: { kind: "lifetime", id: "life" }, maxSpend: 0n, enforce: true }],
+  },
   {
     now: undefined,
     timeoutMs: 5000,
@@ -86,7 +115,7 @@ await Promise.all(
     }
   }),
 );
-process.stdout.write(`${JSON.stringify({ allowed, storeErrors } satisfies Outcome)}\n`);
+process.stdout.write(`${JSON.stringify({ allowed, storeErrors, alerts } satisfies Outcome)}\n`);
 await pool?.end();
 await sql?.end();
 process.exit(0);
