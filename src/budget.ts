@@ -25,6 +25,7 @@ export interface SingleLimitBudgetOptions extends BudgetModes {
   readonly window?: LimitWindow;
   /** Alert levels in (0, 1], as {@link LimitOptions.alerts}. */
   readonly alerts?: readonly number[];
+  /** Not with `maxSpend`: a budget of several limits lists them all in `limits`. */
   readonly limits?: undefined;
 }
 
@@ -32,8 +33,11 @@ export interface SingleLimitBudgetOptions extends BudgetModes {
 export interface MultiLimitBudgetOptions extends BudgetModes {
   /** One to {@link MAX_LIMITS} limits. */
   readonly limits: readonly LimitOptions[];
+  /** Not with `limits`: give each limit its own `maxSpend`. */
   readonly maxSpend?: undefined;
+  /** Not with `limits`: give each limit its own `window`. */
   readonly window?: undefined;
+  /** Not with `limits`: give each limit its own `alerts`. */
   readonly alerts?: undefined;
 }
 

@@ -66,7 +66,14 @@ export interface DecisionDetails {
  * Fields of a {@link Decision}: its core, and its details either given or as a function that
  * computes them on first read (most callers read only `allowed`).
  */
-export type DecisionInit = DecisionCore & (DecisionDetails | { readonly details: () => DecisionDetails });
+export type DecisionInit = DecisionCore &
+  (
+    | DecisionDetails
+    | {
+        /** Computes the details the first time one of them is read. */
+        readonly details: () => DecisionDetails;
+      }
+  );
 
 /** One limit's part of a decision on one ledger. */
 export interface LimitDecision {

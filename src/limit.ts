@@ -53,7 +53,17 @@ export interface LimitJSON {
   /** Most that may be spent, as a decimal string. */
   readonly maxSpend: string;
   /** The window, in the form {@link LimitOptions.window} takes. */
-  readonly window: number | { calendar: CalendarUnit; timeZone: string; weekStartsOn?: number } | null;
+  readonly window:
+    | number
+    | {
+        /** `"day"`, `"week"`, `"month"` or `"year"`. */
+        calendar: CalendarUnit;
+        /** The canonical IANA time zone. */
+        timeZone: string;
+        /** First day of the week, 0 (Sunday) to 6; weeks only. */
+        weekStartsOn?: number;
+      }
+    | null;
   /** Alert levels, ascending; left out when there are none. */
   readonly alerts?: readonly number[];
   /** Present and true for a shadow limit. */

@@ -47,7 +47,7 @@ export type StoreWindow =
       /**
        * Ascending instants in seconds: period `i` is `[boundaries[i], boundaries[i + 1])`. At least
        * two. They surround the engine's estimate of the store's time; a store whose time falls
-       * outside them throws {@link PeriodRangeError} from `currentPeriod`, and the engine asks again.
+       * outside them throws `PeriodRangeError` from `currentPeriod`, and the engine asks again.
        */
       readonly boundaries: readonly number[];
     }
