@@ -283,15 +283,42 @@ local function prepare(st)
     st.dirty = true
   end
   local n, b, c = st.n, st.b, st.c
-  local kd = st.kd
-  -- lh: the first position of the log that some rolling total still counts.
-  local lh = st.tail
+  local kd, sh, sm, sl = st.kd, st.sh, st.sm, st.sl
+  local drop = false
   for i = 1, n do
-    if kd[i] == ROLLING then
+    local kind = kd[i]
+    if kind == ROLLING then
       local horizon = t - st.a[i]
       if c[i] < horizon then expire(st, i, horizon) end
-      if b[i] < lh then lh = b[i] end
+    elseif kind == CALENDAR and t >= b[i] then
+      drop = true
     end
+    if sl[i] == 0 and sm[i] == 0 and sh[i] == 0 then drop = true end
+  end
+  -- A total that counts nothing (a sum of 0, a calendar period that has ended) goes at every touch,
+  -- made again from the log when next named: so a ledger forgotten while idle (its keys' expiry)
+  -- answers as if it had been kept, on every store.
+  if drop then
+    own(st)
+    kd = st.kd
+    local id, a, m = st.id, st.a, 0
+    for q = 1, n do
+      if (sl[q] ~= 0 or sm[q] ~= 0 or sh[q] ~= 0) and (kd[q] ~= CALENDAR or t < b[q]) then
+        m = m + 1
+        if m ~= q then
+          id[m], kd[m], sh[m], sm[m], sl[m], a[m], b[m], c[m] = id[q], kd[q], sh[q], sm[q], sl[q], a[q], b[q], c[q]
+        end
+      end
+    end
+    n = m
+    st.n = n
+    st.dirty = true
+  end
+  -- lh: the first position of the log that some rolling total still counts. A total made below is
+  -- seeded from there, and counts nothing before it, so the log can be trimmed to it.
+  local lh = st.tail
+  for i = 1, n do
+    if kd[i] == ROLLING and b[i] < lh then lh = b[i] end
   end
   local spec = st.spec
   -- Which total each limit counts in: the same for every ledger of one directory and one budget.
@@ -355,11 +382,6 @@ local function prepare(st)
   st.mapped = map
   st.n = n
   -- The log keeps what the longest rolling window still counts; with no rolling total, nothing.
-  kd = st.kd
-  lh = st.tail
-  for i = 1, n do
-    if kd[i] == ROLLING and b[i] < lh then lh = b[i] end
-  end
   local head = st.head
   if lh > head then
     if lh == st.tail then
@@ -502,7 +524,7 @@ end
 -- Writes the state back. After a write, keeps the ledger's keys alive while anything in them can
 -- count: the longest rolling window, the end of the latest calendar period, the hold TTL; forever
 -- once it keeps a lifetime total. keep-until only grows, with some slack so that most writes need
--- not move it. A calendar total whose period has ended is left out (it would restart anyway).
+-- not move it. prepare has dropped every total that counts nothing.
 local function close(st, hold_ttl)
   if not st.dirty then return end
   -- A read of a ledger that has no state makes none.
@@ -534,24 +556,7 @@ local function close(st, hold_ttl)
       end
     end
   end
-  -- Calendar totals whose period has ended go (rare: a period ends once).
   local n = st.n
-  for i = 1, n do
-    if kd[i] == CALENDAR and t >= b[i] then
-      own(st)
-      kd = st.kd
-      local id, sh, sm, sl, c, m = st.id, st.sh, st.sm, st.sl, st.c, 0
-      for q = 1, n do
-        if kd[q] ~= CALENDAR or t < b[q] then
-          m = m + 1
-          id[m], kd[m], sh[m], sm[m], sl[m], a[m], b[m], c[m] = id[q], kd[q], sh[q], sm[q], sl[q], a[q], b[q], c[q]
-        end
-      end
-      n = m
-      st.n = n
-      break
-    end
-  end
   local block = st.block
   if not block then
     local parts, id = {}, st.id
