@@ -18,14 +18,21 @@ export abstract class Total {
     public sum: bigint,
   ) {}
 
-  /** Adds a spend recorded at `t` to the total, if the total counts it. */
-  abstract add(amount: bigint, t: number): void;
+  /** Adds a spend recorded at `t` to the total, if the total counts it (rolling and lifetime totals count every new spend). */
+  add(amount: bigint, _t: number): void {
+    // 0n + amount would allocate a copy: share the log's bigint instead.
+    this.sum = this.sum === 0n ? amount : this.sum + amount;
+  }
 
   /** Committed spend at `t` (after `advance`), as `scan` lists it. */
-  abstract at(t: number): bigint;
+  at(_t: number): bigint {
+    return this.sum;
+  }
 
   /** True while dropping the ledger would lose spend this total still counts at `t`. */
-  abstract counts(t: number): boolean;
+  counts(_t: number): boolean {
+    return this.sum !== 0n;
+  }
 }
 
 /** A rolling window: the sum of the log from `pos` on, `pos` being the first spend at `t − seconds` or later. */
@@ -60,19 +67,6 @@ export class RollingTotal extends Total {
     this.pos = pos;
     this.sum = sum;
   }
-
-  add(amount: bigint): void {
-    // 0n + amount would allocate a copy: share the log's bigint instead.
-    this.sum = this.sum === 0n ? amount : this.sum + amount;
-  }
-
-  at(): bigint {
-    return this.sum;
-  }
-
-  counts(): boolean {
-    return this.sum !== 0n;
-  }
 }
 
 /** A calendar window: the spends of the period `[start, end)`. */
@@ -93,32 +87,19 @@ export class CalendarTotal extends Total {
     this.sum = log.sumFrom(log.firstAtOrAfter(start));
   }
 
-  add(amount: bigint, t: number): void {
+  override add(amount: bigint, t: number): void {
     // A period that has ended keeps its sum until it is named again (and restarts) or the ledger goes.
-    if (t < this.start || t >= this.end) return;
-    this.sum = this.sum === 0n ? amount : this.sum + amount;
+    if (t >= this.start && t < this.end) super.add(amount, t);
   }
 
-  at(t: number): bigint {
+  override at(t: number): bigint {
     return t >= this.start && t < this.end ? this.sum : 0n;
   }
 
-  counts(t: number): boolean {
+  override counts(t: number): boolean {
     return this.sum !== 0n && t < this.end;
   }
 }
 
 /** A lifetime window: every spend since the total was made (and those the log held then). */
-export class LifetimeTotal extends Total {
-  add(amount: bigint): void {
-    this.sum = this.sum === 0n ? amount : this.sum + amount;
-  }
-
-  at(): bigint {
-    return this.sum;
-  }
-
-  counts(): boolean {
-    return this.sum !== 0n;
-  }
-}
+export class LifetimeTotal extends Total {}
