@@ -180,12 +180,19 @@ export function canonicalTimeZone(zone: string): string {
   if (typeof zone !== "string" || zone === "" || zone.startsWith("+") || zone.startsWith("-")) {
     throw zoneError(zone);
   }
+  let resolved: string;
   try {
-    return new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+    resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
   } catch (error) {
     throw zoneError(zone, error);
   }
+  // The name is part of a window's id in every store, so every runtime must give the same one:
+  // JavaScriptCore (Bun) answers "Etc/UTC" where V8 answers "UTC".
+  return UTC_ALIASES.has(resolved) ? "UTC" : resolved;
 }
+
+/** Names runtimes give UTC. */
+const UTC_ALIASES = new Set(["UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"]);
 
 /** How many `boundariesAround` answers a calendar keeps: a clock skewed across a boundary alternates two. */
 const CACHED_PERIODS = 4;

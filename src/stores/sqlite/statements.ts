@@ -197,15 +197,16 @@ export function prepareStatements(db: SqliteDatabase, names: TableNames): Statem
     // Keys as the index orders them: text (memcmp of UTF-8) before blobs (the keys with a lone
     // surrogate, see keys.ts). Text bounds arrive as bytes and are cast, so that a bound need not be
     // valid UTF-8 (the successor of a prefix is its last byte plus one); no upper bound for text is
-    // x'', below every blob.
+    // x'', below every blob. Node 22's node:sqlite binds an empty Uint8Array as NULL: an empty
+    // lower bound is '' again (every text key), and x'' for the blobs (every blob key).
     scanText: q<[from: Uint8Array, below: Uint8Array | null, limit: number], LedgerRow>(
-      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= CAST(? AS TEXT) AND key < coalesce(CAST(? AS TEXT), x'') ORDER BY key LIMIT ?`,
+      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= coalesce(CAST(? AS TEXT), '') AND key < coalesce(CAST(? AS TEXT), x'') ORDER BY key LIMIT ?`,
     ),
     scanBlob: q<[from: Uint8Array, below: Uint8Array, limit: number], LedgerRow>(
-      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= coalesce(?, x'') AND key < ? ORDER BY key LIMIT ?`,
     ),
     scanBlobFrom: q<[from: Uint8Array, limit: number], LedgerRow>(
-      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= ? ORDER BY key LIMIT ?`,
+      `SELECT ${LEDGER_COLUMNS} FROM "${ledgers}" WHERE key >= coalesce(?, x'') ORDER BY key LIMIT ?`,
     ),
 
     holdById: q<[id: string], HoldRow>(`SELECT rowid, amount, ledgers, active, forget_at FROM "${holds}" WHERE id = ?`),
