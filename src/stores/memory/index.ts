@@ -23,10 +23,13 @@ import { LedgerState, type MemoryHold } from "./layout.js";
 import { TimeHeap } from "./time-heap.js";
 import { type Walk, Walks } from "./walks.js";
 
-/** Every SWEEP_EVERY calls the idle sweep visits SWEEP_BATCH ledgers… */
+/**
+ * Every SWEEP_EVERY calls the idle sweep visits SWEEP_BATCH ledgers, and SWEEP_PER_NEW more for
+ * every ledger made since the last sweep, so that it outpaces ledgers made once and left (a new
+ * user per call) while a busy ledger dropped and made again costs one sweep in SWEEP_EVERY calls.
+ */
 const SWEEP_EVERY = 64;
 const SWEEP_BATCH = 16;
-/** …and SWEEP_PER_NEW more for every ledger made since, so that it outpaces ledgers made once and left. */
 const SWEEP_PER_NEW = 2;
 /** Most ledgers one page of `scan` walks, matching its prefix or not: a page's work is bounded. */
 const SCAN_WALK = 1000;
@@ -47,20 +50,25 @@ export class MemoryStore implements Store {
   readonly #holds = new Map<string, MemoryHold>();
   /** Holds by the time they next need attention: expiry, then the end of their late-commit window. */
   readonly #timeline = new TimeHeap<string>();
-  /** The states of the call's lines: calls run one at a time, so one array serves them all. */
+  /**
+   * The states of the call's lines, from index 0: calls run one at a time, so one array serves
+   * them all (it is never shortened, which would cost a reallocation per call; what stays past the
+   * current call's lines is a few states kept alive a little longer).
+   */
   readonly #lines: LedgerState[] = [];
   readonly #walks = new Walks();
   /** Where the idle sweep resumes: ledgers nobody asks about again must not stay in memory. */
   #sweepWalk: Walk | undefined;
-  #sweepDue = 0;
   #calls = 0;
+  /** Ledgers made, ever: the next one's `seq`. */
   #made = 0;
+  /** `#made` at the last sweep. */
+  #madeAtSweep = 0;
 
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
     const now = this.#tick(call);
     const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
-    if (verdict.allowed) this.#record(now, amount);
-    this.#lines.length = 0;
+    if (verdict.allowed) this.#record(lines.length, now, amount);
     return verdict;
   }
 
@@ -68,13 +76,12 @@ export class MemoryStore implements Store {
     const now = this.#tick(call);
     const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
     if (verdict.allowed) {
-      const states = this.#lines.slice();
+      const states = this.#lines.slice(0, lines.length);
       for (const state of states) state.reserved += amount;
       const expiresAt = now + hold.ttl;
       this.#holds.set(hold.id, { amount, states, expiresAt, forgetAt: expiresAt + hold.retain, state: "active" });
       this.#timeline.push(expiresAt, hold.id);
     }
-    this.#lines.length = 0;
     return verdict;
   }
 
@@ -84,8 +91,7 @@ export class MemoryStore implements Store {
     if (hold === undefined) throw new ReservationNotFoundError(id);
     const before = this.#before(lines, now); // with the hold, unless it expired
     const { late } = this.#settle(id, hold);
-    this.#record(now, actual);
-    this.#lines.length = 0;
+    this.#record(lines.length, now, actual);
     return { late, lines: before, now };
   }
 
@@ -162,7 +168,6 @@ export class MemoryStore implements Store {
    */
   #before(lines: readonly StoreLine[], now: number): StoreLedgerState[] {
     const states = this.#lines;
-    states.length = 0; // a call that threw (PeriodRangeError) may have left some
     const n = lines.length;
     let periods: (Period | null)[][] | null = null;
     for (let i = 0; i < n; i++) {
@@ -171,9 +176,8 @@ export class MemoryStore implements Store {
       if (state === undefined) {
         state = new LedgerState(this.#made++);
         this.#ledgers.set(line.key, state);
-        this.#sweepDue += SWEEP_PER_NEW;
       }
-      states.push(state);
+      states[i] = state;
       const linePeriods = periodsOf(line, Math.max(now, state.newest));
       if (linePeriods !== null) {
         periods ??= new Array(n).fill(null);
@@ -188,9 +192,13 @@ export class MemoryStore implements Store {
     return before;
   }
 
-  /** Records `amount` on the states `#before` left, each at its ledger's time. */
-  #record(now: number, amount: bigint): void {
-    for (const state of this.#lines) state.record(Math.max(now, state.newest), amount);
+  /** Records `amount` on the `n` states `#before` left, each at its ledger's time. */
+  #record(n: number, now: number, amount: bigint): void {
+    const states = this.#lines;
+    for (let i = 0; i < n; i++) {
+      const state = states[i] as LedgerState;
+      state.record(Math.max(now, state.newest), amount);
+    }
   }
 
   /** Removes a hold, taking it off its ledgers if it still counted. */
@@ -204,8 +212,7 @@ export class MemoryStore implements Store {
   /** The call's time; expires holds whose time has come and runs the sweep when it is due. */
   #tick(call: StoreCall): number {
     const now = call.now ?? monotonicClock();
-    if ((++this.#calls & (SWEEP_EVERY - 1)) === 0) this.#sweepDue += SWEEP_BATCH;
-    if (this.#sweepDue > 0) this.#sweep(now);
+    if ((++this.#calls & (SWEEP_EVERY - 1)) === 0) this.#sweep(now);
     const timeline = this.#timeline;
     while (timeline.peekTime() <= now) {
       const time = timeline.peekTime();
@@ -225,8 +232,8 @@ export class MemoryStore implements Store {
 
   /** Brings the ledgers past the sweep's walk up to date and drops those that can no longer count. */
   #sweep(now: number): void {
-    let due = this.#sweepDue;
-    this.#sweepDue = 0;
+    let due = SWEEP_BATCH + SWEEP_PER_NEW * (this.#made - this.#madeAtSweep);
+    this.#madeAtSweep = this.#made;
     while (due-- > 0) {
       this.#sweepWalk ??= this.#ledgers.entries();
       const next = this.#sweepWalk.next();
@@ -272,16 +279,27 @@ function stateOf(
     const window = (limits[j] as StoreLine["limits"][number]).window;
     committed[j] = state.total(window, t, periods === null ? null : (periods[j] ?? null)).sum;
   }
-  return {
-    committed,
-    reserved: state.reserved,
-    newest: state.newest === Number.NEGATIVE_INFINITY ? null : state.newest,
-  };
+  return reading(committed, state.reserved, state.newest === Number.NEGATIVE_INFINITY ? null : state.newest);
 }
+
+/** A ledger's state as the store answers it. */
+function reading(committed: readonly bigint[], reserved: bigint, newest: number | null): StoreLedgerState {
+  return { committed, reserved, newest };
+}
+// V8 gives the `newest` field of these objects the representation of the first values it sees:
+// null and fractional times make it "heap object", and optimised code then bails out on every
+// whole-second time (a small integer), without end. Seeing all three kinds first makes it general.
+reading([], 0n, null);
+reading([], 0n, 1);
+reading([], 0n, 0.5);
 
 /** The state of a ledger the store holds nothing for. */
 function nothing(line: StoreLine): StoreLedgerState {
-  return { committed: line.limits.map(() => 0n), reserved: 0n, newest: null };
+  return reading(
+    line.limits.map(() => 0n),
+    0n,
+    null,
+  );
 }
 
 /** A ledger as `scan` lists it, at the ledger's time. */
