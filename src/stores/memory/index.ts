@@ -274,6 +274,11 @@ function stateOf(
 ): StoreLedgerState {
   state.advance(t);
   const limits = line.limits;
+  if (limits.length === 1 && periods === null) {
+    // The common one-limit line: an array literal of one is the smallest there is.
+    const committed = [state.total((limits[0] as StoreLine["limits"][number]).window, t, null).sum];
+    return reading(committed, state.reserved, state.newest === Number.NEGATIVE_INFINITY ? null : state.newest);
+  }
   const committed: bigint[] = new Array(limits.length);
   for (let j = 0; j < limits.length; j++) {
     const window = (limits[j] as StoreLine["limits"][number]).window;
