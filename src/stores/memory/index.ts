@@ -1,7 +1,6 @@
 import {
   currentPeriod,
   type Hold,
-  type Period,
   type Store,
   type StoreCall,
   type StoreCommit,
@@ -13,6 +12,7 @@ import {
   type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
+  type StoreWindow,
   type StoreWindowTotal,
   verdictOf,
 } from "budgetgate/store";
@@ -107,9 +107,9 @@ export class MemoryStore implements Store {
     const now = this.#tick(call);
     const state = this.#ledgers.get(line.key);
     const t = state === undefined ? now : Math.max(now, state.newest);
-    const periods = periodsOf(line, t);
+    checkPeriods(line, t);
     // A ledger never charged stays unmade: reading it must not cost memory.
-    const answer = state === undefined ? nothing(line) : stateOf(state, line, t, periods);
+    const answer = state === undefined ? nothing(line) : stateOf(state, line, t);
     return { state: answer, now };
   }
 
@@ -169,7 +169,6 @@ export class MemoryStore implements Store {
   #before(lines: readonly StoreLine[], now: number): StoreLedgerState[] {
     const states = this.#lines;
     const n = lines.length;
-    let periods: (Period | null)[][] | null = null;
     for (let i = 0; i < n; i++) {
       const line = lines[i] as StoreLine;
       let state = this.#ledgers.get(line.key);
@@ -178,16 +177,12 @@ export class MemoryStore implements Store {
         this.#ledgers.set(flat(line.key), state);
       }
       states[i] = state;
-      const linePeriods = periodsOf(line, Math.max(now, state.newest));
-      if (linePeriods !== null) {
-        periods ??= new Array(n).fill(null);
-        periods[i] = linePeriods;
-      }
+      checkPeriods(line, Math.max(now, state.newest));
     }
     const before: StoreLedgerState[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const state = states[i] as LedgerState;
-      before[i] = stateOf(state, lines[i] as StoreLine, Math.max(now, state.newest), periods?.[i] ?? null);
+      before[i] = stateOf(state, lines[i] as StoreLine, Math.max(now, state.newest));
     }
     return before;
   }
@@ -260,41 +255,36 @@ function flat(key: string): string {
 }
 
 /**
- * The current period of each calendar limit of `line` at `t`, or null when it has none.
- * @throws {PeriodRangeError} if `t` is outside a calendar limit's boundaries.
+ * Checks that `t` falls in a period of every calendar limit of `line`, before anything changes.
+ * @throws {PeriodRangeError} if it does not.
  */
-function periodsOf(line: StoreLine, t: number): (Period | null)[] | null {
+function checkPeriods(line: StoreLine, t: number): void {
   const limits = line.limits;
-  let periods: (Period | null)[] | null = null;
   for (let j = 0; j < limits.length; j++) {
     const window = (limits[j] as StoreLine["limits"][number]).window;
-    if (window.kind !== "calendar") continue;
-    periods ??= new Array(limits.length).fill(null);
-    periods[j] = currentPeriod(window, t);
+    if (window.kind === "calendar") currentPeriod(window, t);
   }
-  return periods;
 }
 
 /** The state of `line` at `t`: totals brought up to date, made where the line names a new window. */
-function stateOf(
-  state: LedgerState,
-  line: StoreLine,
-  t: number,
-  periods: readonly (Period | null)[] | null,
-): StoreLedgerState {
+function stateOf(state: LedgerState, line: StoreLine, t: number): StoreLedgerState {
   state.advance(t);
   const limits = line.limits;
-  if (limits.length === 1 && periods === null) {
+  const newest = state.newest === Number.NEGATIVE_INFINITY ? null : state.newest;
+  if (limits.length === 1) {
     // The common one-limit line: an array literal of one is the smallest there is.
-    const committed = [state.total((limits[0] as StoreLine["limits"][number]).window, t, null).sum];
-    return reading(committed, state.reserved, state.newest === Number.NEGATIVE_INFINITY ? null : state.newest);
+    return reading([totalOf(state, (limits[0] as StoreLine["limits"][number]).window, t)], state.reserved, newest);
   }
   const committed: bigint[] = new Array(limits.length);
   for (let j = 0; j < limits.length; j++) {
-    const window = (limits[j] as StoreLine["limits"][number]).window;
-    committed[j] = state.total(window, t, periods === null ? null : (periods[j] ?? null)).sum;
+    committed[j] = totalOf(state, (limits[j] as StoreLine["limits"][number]).window, t);
   }
-  return reading(committed, state.reserved, state.newest === Number.NEGATIVE_INFINITY ? null : state.newest);
+  return reading(committed, state.reserved, newest);
+}
+
+/** Committed spend of `state` in `window` at `t` (a calendar window's current period: checked already). */
+function totalOf(state: LedgerState, window: StoreWindow, t: number): bigint {
+  return state.total(window, t, window.kind === "calendar" ? currentPeriod(window, t) : null).sum;
 }
 
 /** A ledger's state as the store answers it. */

@@ -160,9 +160,14 @@ class OlderSpends {
   }
 
   #resize(capacity: number): void {
-    const times: number[] = new Array<number>(capacity).fill(0.5);
-    const amounts: bigint[] = new Array<bigint>(capacity).fill(0n);
-    for (let i = 0; i < this.count; i++) {
+    // Preallocated, and only the live part written: the rest is never read before it is written.
+    // (Growing by appending instead costs far more per element once arrays are large.) The first
+    // write of a fraction makes the array one of doubles, whatever the times are.
+    const times: number[] = new Array<number>(capacity);
+    const amounts: bigint[] = new Array<bigint>(capacity);
+    times[0] = 0.5;
+    const count = this.count;
+    for (let i = 0; i < count; i++) {
       const from = (this.#first + i) & this.#mask;
       times[i] = this.#times[from] as number;
       amounts[i] = this.#amounts[from] as bigint;
