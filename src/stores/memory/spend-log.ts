@@ -123,10 +123,8 @@ class OlderSpends {
     time: number,
     amount: bigint,
   ) {
-    // A literal of doubles makes an array of doubles: times that happen to be whole numbers must
-    // not make it an array of small integers, which code optimised for doubles would bail out of.
-    this.#times = [0.5, 0.5, 0.5, 0.5];
-    this.#amounts = [0n, 0n, 0n, 0n];
+    this.#times = doubles(4);
+    this.#amounts = new Array<bigint>(4);
     this.#mask = 3;
     this.#times[0] = time;
     this.#amounts[0] = amount;
@@ -161,11 +159,9 @@ class OlderSpends {
 
   #resize(capacity: number): void {
     // Preallocated, and only the live part written: the rest is never read before it is written.
-    // (Growing by appending instead costs far more per element once arrays are large.) The first
-    // write of a fraction makes the array one of doubles, whatever the times are.
-    const times: number[] = new Array<number>(capacity);
+    // (Growing by appending instead costs far more per element once arrays are large.)
+    const times = doubles(capacity);
     const amounts: bigint[] = new Array<bigint>(capacity);
-    times[0] = 0.5;
     const count = this.count;
     for (let i = 0; i < count; i++) {
       const from = (this.#first + i) & this.#mask;
@@ -177,4 +173,16 @@ class OlderSpends {
     this.#mask = capacity - 1;
     this.#first = 0;
   }
+}
+
+/**
+ * An array of `n` slots that holds doubles. Every ring is made this way, so that all have one
+ * elements kind and the code that reads them stays monomorphic; the first write of a fraction
+ * makes it an array of doubles whatever the times are (times that happen to be whole seconds
+ * would otherwise make it one of small integers, which code optimised for doubles bails out of).
+ */
+function doubles(n: number): number[] {
+  const array = new Array<number>(n);
+  array[0] = 0.5;
+  return array;
 }
