@@ -1,7 +1,6 @@
 import {
   currentPeriod,
   type Hold,
-  type Period,
   type Store,
   type StoreCall,
   type StoreCommit,
@@ -13,6 +12,7 @@ import {
   type StoreScanQuery,
   type StoreSettlement,
   type StoreVerdict,
+  type StoreWindow,
   type StoreWindowTotal,
   verdictOf,
 } from "budgetgate/store";
@@ -23,10 +23,13 @@ import { LedgerState, type MemoryHold } from "./layout.js";
 import { TimeHeap } from "./time-heap.js";
 import { type Walk, Walks } from "./walks.js";
 
-/** Every SWEEP_EVERY calls the idle sweep visits SWEEP_BATCH ledgers… */
+/**
+ * Every SWEEP_EVERY calls the idle sweep visits SWEEP_BATCH ledgers, and SWEEP_PER_NEW more for
+ * every ledger made since the last sweep, so that it outpaces ledgers made once and left (a new
+ * user per call) while a busy ledger dropped and made again costs one sweep in SWEEP_EVERY calls.
+ */
 const SWEEP_EVERY = 64;
 const SWEEP_BATCH = 16;
-/** …and SWEEP_PER_NEW more for every ledger made since, so that it outpaces ledgers made once and left. */
 const SWEEP_PER_NEW = 2;
 /** Most ledgers one page of `scan` walks, matching its prefix or not: a page's work is bounded. */
 const SCAN_WALK = 1000;
@@ -47,20 +50,25 @@ export class MemoryStore implements Store {
   readonly #holds = new Map<string, MemoryHold>();
   /** Holds by the time they next need attention: expiry, then the end of their late-commit window. */
   readonly #timeline = new TimeHeap<string>();
-  /** The states of the call's lines: calls run one at a time, so one array serves them all. */
+  /**
+   * The states of the call's lines, from index 0: calls run one at a time, so one array serves
+   * them all (it is never shortened, which would cost a reallocation per call; what stays past the
+   * current call's lines is a few states kept alive a little longer).
+   */
   readonly #lines: LedgerState[] = [];
   readonly #walks = new Walks();
   /** Where the idle sweep resumes: ledgers nobody asks about again must not stay in memory. */
   #sweepWalk: Walk | undefined;
-  #sweepDue = 0;
   #calls = 0;
+  /** Ledgers made, ever: the next one's `seq`. */
   #made = 0;
+  /** `#made` at the last sweep. */
+  #madeAtSweep = 0;
 
   charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
     const now = this.#tick(call);
     const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
-    if (verdict.allowed) this.#record(now, amount);
-    this.#lines.length = 0;
+    if (verdict.allowed) this.#record(lines.length, now, amount);
     return verdict;
   }
 
@@ -68,13 +76,12 @@ export class MemoryStore implements Store {
     const now = this.#tick(call);
     const verdict = verdictOf(lines, this.#before(lines, now), amount, now);
     if (verdict.allowed) {
-      const states = this.#lines.slice();
+      const states = this.#lines.slice(0, lines.length);
       for (const state of states) state.reserved += amount;
       const expiresAt = now + hold.ttl;
       this.#holds.set(hold.id, { amount, states, expiresAt, forgetAt: expiresAt + hold.retain, state: "active" });
       this.#timeline.push(expiresAt, hold.id);
     }
-    this.#lines.length = 0;
     return verdict;
   }
 
@@ -84,8 +91,7 @@ export class MemoryStore implements Store {
     if (hold === undefined) throw new ReservationNotFoundError(id);
     const before = this.#before(lines, now); // with the hold, unless it expired
     const { late } = this.#settle(id, hold);
-    this.#record(now, actual);
-    this.#lines.length = 0;
+    this.#record(lines.length, now, actual);
     return { late, lines: before, now };
   }
 
@@ -101,9 +107,9 @@ export class MemoryStore implements Store {
     const now = this.#tick(call);
     const state = this.#ledgers.get(line.key);
     const t = state === undefined ? now : Math.max(now, state.newest);
-    const periods = periodsOf(line, t);
+    checkPeriods(line, t);
     // A ledger never charged stays unmade: reading it must not cost memory.
-    const answer = state === undefined ? nothing(line) : stateOf(state, line, t, periods);
+    const answer = state === undefined ? nothing(line) : stateOf(state, line, t);
     return { state: answer, now };
   }
 
@@ -162,35 +168,32 @@ export class MemoryStore implements Store {
    */
   #before(lines: readonly StoreLine[], now: number): StoreLedgerState[] {
     const states = this.#lines;
-    states.length = 0; // a call that threw (PeriodRangeError) may have left some
     const n = lines.length;
-    let periods: (Period | null)[][] | null = null;
     for (let i = 0; i < n; i++) {
       const line = lines[i] as StoreLine;
       let state = this.#ledgers.get(line.key);
       if (state === undefined) {
         state = new LedgerState(this.#made++);
-        this.#ledgers.set(line.key, state);
-        this.#sweepDue += SWEEP_PER_NEW;
+        this.#ledgers.set(flat(line.key), state);
       }
-      states.push(state);
-      const linePeriods = periodsOf(line, Math.max(now, state.newest));
-      if (linePeriods !== null) {
-        periods ??= new Array(n).fill(null);
-        periods[i] = linePeriods;
-      }
+      states[i] = state;
+      checkPeriods(line, Math.max(now, state.newest));
     }
     const before: StoreLedgerState[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const state = states[i] as LedgerState;
-      before[i] = stateOf(state, lines[i] as StoreLine, Math.max(now, state.newest), periods?.[i] ?? null);
+      before[i] = stateOf(state, lines[i] as StoreLine, Math.max(now, state.newest));
     }
     return before;
   }
 
-  /** Records `amount` on the states `#before` left, each at its ledger's time. */
-  #record(now: number, amount: bigint): void {
-    for (const state of this.#lines) state.record(Math.max(now, state.newest), amount);
+  /** Records `amount` on the `n` states `#before` left, each at its ledger's time. */
+  #record(n: number, now: number, amount: bigint): void {
+    const states = this.#lines;
+    for (let i = 0; i < n; i++) {
+      const state = states[i] as LedgerState;
+      state.record(Math.max(now, state.newest), amount);
+    }
   }
 
   /** Removes a hold, taking it off its ledgers if it still counted. */
@@ -204,8 +207,7 @@ export class MemoryStore implements Store {
   /** The call's time; expires holds whose time has come and runs the sweep when it is due. */
   #tick(call: StoreCall): number {
     const now = call.now ?? monotonicClock();
-    if ((++this.#calls & (SWEEP_EVERY - 1)) === 0) this.#sweepDue += SWEEP_BATCH;
-    if (this.#sweepDue > 0) this.#sweep(now);
+    if ((++this.#calls & (SWEEP_EVERY - 1)) === 0) this.#sweep(now);
     const timeline = this.#timeline;
     while (timeline.peekTime() <= now) {
       const time = timeline.peekTime();
@@ -225,8 +227,8 @@ export class MemoryStore implements Store {
 
   /** Brings the ledgers past the sweep's walk up to date and drops those that can no longer count. */
   #sweep(now: number): void {
-    let due = this.#sweepDue;
-    this.#sweepDue = 0;
+    let due = SWEEP_BATCH + SWEEP_PER_NEW * (this.#made - this.#madeAtSweep);
+    this.#madeAtSweep = this.#made;
     while (due-- > 0) {
       this.#sweepWalk ??= this.#ledgers.entries();
       const next = this.#sweepWalk.next();
@@ -243,45 +245,66 @@ export class MemoryStore implements Store {
 }
 
 /**
- * The current period of each calendar limit of `line` at `t`, or null when it has none.
- * @throws {PeriodRangeError} if `t` is outside a calendar limit's boundaries.
+ * `key` as one flat string. A key built by concatenation (as `Ledger` builds its name) is a tree
+ * of its pieces that V8 keeps whole for as long as the key lives, about 50 bytes more than the
+ * text; a property name is stored flat (and interned), and `Object.keys` hands that copy back.
+ * Once per ledger made, so a ledger the store keeps costs its text and no more.
  */
-function periodsOf(line: StoreLine, t: number): (Period | null)[] | null {
+function flat(key: string): string {
+  return Object.keys({ [key]: 0 })[0] as string;
+}
+
+/**
+ * Checks that `t` falls in a period of every calendar limit of `line`, before anything changes.
+ * @throws {PeriodRangeError} if it does not.
+ */
+function checkPeriods(line: StoreLine, t: number): void {
   const limits = line.limits;
-  let periods: (Period | null)[] | null = null;
   for (let j = 0; j < limits.length; j++) {
     const window = (limits[j] as StoreLine["limits"][number]).window;
-    if (window.kind !== "calendar") continue;
-    periods ??= new Array(limits.length).fill(null);
-    periods[j] = currentPeriod(window, t);
+    if (window.kind === "calendar") currentPeriod(window, t);
   }
-  return periods;
 }
 
 /** The state of `line` at `t`: totals brought up to date, made where the line names a new window. */
-function stateOf(
-  state: LedgerState,
-  line: StoreLine,
-  t: number,
-  periods: readonly (Period | null)[] | null,
-): StoreLedgerState {
+function stateOf(state: LedgerState, line: StoreLine, t: number): StoreLedgerState {
   state.advance(t);
   const limits = line.limits;
+  const newest = state.newest === Number.NEGATIVE_INFINITY ? null : state.newest;
+  if (limits.length === 1) {
+    // The common one-limit line: an array literal of one is the smallest there is.
+    return reading([totalOf(state, (limits[0] as StoreLine["limits"][number]).window, t)], state.reserved, newest);
+  }
   const committed: bigint[] = new Array(limits.length);
   for (let j = 0; j < limits.length; j++) {
-    const window = (limits[j] as StoreLine["limits"][number]).window;
-    committed[j] = state.total(window, t, periods === null ? null : (periods[j] ?? null)).sum;
+    committed[j] = totalOf(state, (limits[j] as StoreLine["limits"][number]).window, t);
   }
-  return {
-    committed,
-    reserved: state.reserved,
-    newest: state.newest === Number.NEGATIVE_INFINITY ? null : state.newest,
-  };
+  return reading(committed, state.reserved, newest);
 }
+
+/** Committed spend of `state` in `window` at `t` (a calendar window's current period: checked already). */
+function totalOf(state: LedgerState, window: StoreWindow, t: number): bigint {
+  return state.total(window, t, window.kind === "calendar" ? currentPeriod(window, t) : null).sum;
+}
+
+/** A ledger's state as the store answers it. */
+function reading(committed: readonly bigint[], reserved: bigint, newest: number | null): StoreLedgerState {
+  return { committed, reserved, newest };
+}
+// V8 gives the `newest` field of these objects the representation of the first values it sees:
+// null and fractional times make it "heap object", and optimised code then bails out on every
+// whole-second time (a small integer), without end. Seeing all three kinds first makes it general.
+reading([], 0n, null);
+reading([], 0n, 1);
+reading([], 0n, 0.5);
 
 /** The state of a ledger the store holds nothing for. */
 function nothing(line: StoreLine): StoreLedgerState {
-  return { committed: line.limits.map(() => 0n), reserved: 0n, newest: null };
+  return reading(
+    line.limits.map(() => 0n),
+    0n,
+    null,
+  );
 }
 
 /** A ledger as `scan` lists it, at the ledger's time. */

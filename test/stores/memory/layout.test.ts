@@ -211,6 +211,30 @@ describe("MemoryStore on its own", () => {
     expect([...left].sort()).toEqual(["held", "life", "month-on", "window-on"]);
   });
 
+  it("outpaces a workload that makes a new ledger on every call", () => {
+    const store = new MemoryStore();
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      store.charge([line(`once${i}`, limit(rolling(10)))], 1n, at(i));
+      most = Math.max(most, store.liveLedgers);
+    }
+    // Ten ledgers still count at any time; the rest go within a sweep or two.
+    expect(most).toBeLessThan(200);
+  });
+
+  it("walks a bounded number of ledgers per page, so a page may be empty before the last", () => {
+    const store = new MemoryStore();
+    for (let i = 0; i < 2500; i++) store.charge([line(`w${i}`, limit(lifetime))], 1n, at(0));
+    const pages: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: ReturnType<MemoryStore["scan"]> = store.scan({ prefix: "nothing:", cursor, limit: 10 }, at(0));
+      pages.push(page.entries.length);
+      cursor = page.cursor;
+    } while (cursor !== null);
+    expect(pages).toEqual([0, 0, 0]);
+  });
+
   it("lists ledgers a page at a time, once each, through deletions between pages", () => {
     const store = new MemoryStore();
     const names = Array.from({ length: 10 }, (_, i) => `u${i}`);
