@@ -23,7 +23,7 @@ bun="$mods/@oven/bun-linux-x64/bin/bun"
 deno="$mods/@deno/linux-x64-glibc/deno"
 vitest=node_modules/vitest/vitest.mjs
 
-core="test/core/amount.test.ts test/core/engine.test.ts test/core/guards.test.ts test/core/limits.test.ts test/core/decision-schema.test.ts test/stores/memory/time-queue.test.ts test/stores/memory/conformance.test.ts test/store/conformance.test.ts"
+core="test/core/amount.test.ts test/core/engine.test.ts test/core/guards.test.ts test/core/limits.test.ts test/core/decision-schema.test.ts test/core/budget.test.ts test/core/calendar.test.ts test/core/policies.test.ts test/stores/memory/layout.test.ts test/stores/memory/conformance.test.ts test/store/conformance.test.ts"
 stores="test/stores/redis/conformance.test.ts test/stores/postgres/conformance.test.ts test/stores/sqlite/conformance.test.ts"
 ai="test/integrations/ai-sdk.test.ts test/integrations/pricing.test.ts"
 

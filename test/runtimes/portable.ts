@@ -41,6 +41,29 @@ const checks: Record<string, () => Promise<void>> = {
     await engine.commit(reservation, "0.20");
     equal((await engine.spent(ledger, budget)).toString(), "0.2", "spent after commit");
   },
+  "a plan of three limits, a calendar day in a time zone, a threshold and a shadow limit": async () => {
+    let t = Date.UTC(2026, 2, 8, 6) / 1000; // 01:00 in New York, on its 23-hour day
+    const engine = new Engine({ store: new MemoryStore(), clock: () => t });
+    const heard: number[] = [];
+    engine.onThreshold((e) => {
+      heard.push(e.level);
+    });
+    const ledger = new Ledger("agent", "plan");
+    const budget = new Budget({
+      limits: [
+        { maxSpend: "5", window: 60 },
+        { maxSpend: "2", window: { calendar: "day", timeZone: "America/New_York" }, alerts: [0.5] },
+        { maxSpend: "0.5", window: 3600, shadow: true },
+      ],
+    });
+    equal((await engine.check(ledger, "1", budget)).wouldBlock, true, "shadow would block");
+    t += 61;
+    const blocked = await engine.check(ledger, "1.5", budget);
+    equal(blocked.status, Status.BLOCK, "day limit blocks");
+    equal(blocked.resetsAt, Date.UTC(2026, 2, 9, 4) / 1000, "the New York day ends at 04:00 UTC");
+    equal(heard.join(), "0.5", "alert at 50 %");
+    equal(Budget.fromJSON(JSON.parse(JSON.stringify(budget))).limits.length, 3, "JSON round trip");
+  },
   "amounts are exact": async () => {
     equal(Amount.from("0.1").plus("0.2").toString(), "0.3", "0.1 + 0.2");
   },
