@@ -6,6 +6,7 @@
  * the mean of a batch of BATCH sequential awaited calls; medians and p99s are over those samples.
  */
 import { Amount, Budget, Engine, Ledger, MemoryStore } from "../src/index.js";
+import { threeLimitPlan } from "./plans.js";
 import { formatNs, printTable, progress, quantile } from "./stats.js";
 
 const BATCH = 100;
@@ -95,13 +96,7 @@ async function main() {
   progress("three limits beside one");
   const oneEngine = new Engine();
   const threeEngine = new Engine();
-  const plan = new Budget({
-    limits: [
-      { maxSpend: "1000000000000", window: 60 },
-      { maxSpend: "1000000000000", window: 86_400 },
-      { maxSpend: "1000000000000", window: { calendar: "month", timeZone: "America/New_York" } },
-    ],
-  });
+  const plan = threeLimitPlan("1000000000000");
   const oneRounds: number[] = [];
   const threeRounds: number[] = [];
   for (let round = 0; round < 7; round++) {

@@ -13,6 +13,7 @@ import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { Budget, Engine, Ledger } from "../src/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
+import { threeLimitPlan } from "./plans.js";
 import { printTable, progress, quantile } from "./stats.js";
 
 const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -64,13 +65,7 @@ async function main() {
   const budget = new Budget({ maxSpend: "1000000000", window: 60 });
   const ledgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "model", `user:${i}`));
   // A plan as billing runs it: a burst cap, a day, a calendar month.
-  const plan = new Budget({
-    limits: [
-      { maxSpend: "1000000000", window: 60 },
-      { maxSpend: "1000000000", window: 86_400 },
-      { maxSpend: "1000000000", window: { calendar: "month", timeZone: "America/New_York" } },
-    ],
-  });
+  const plan = threeLimitPlan("1000000000");
   const planLedgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "plan", `user:${i}`));
 
   const limiter = new RateLimiterRedis({

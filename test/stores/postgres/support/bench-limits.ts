@@ -8,6 +8,7 @@
 import { Budget, Engine, Ledger } from "budgetgate";
 import { PostgresStore } from "budgetgate/postgres";
 import pg from "pg";
+import { threeLimitPlan } from "../../../../bench/plans.js";
 import { dropPrefix, testPrefix } from "./setup.js";
 
 const url = process.argv[2] ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -21,13 +22,7 @@ const store = new PostgresStore(pool, { prefix });
 await store.migrate();
 const engine = new Engine({ store, storeTimeoutMs: 10_000 });
 const one = new Budget({ maxSpend: "1000000000", window: 60 });
-const three = new Budget({
-  limits: [
-    { maxSpend: "1000000000", window: 60 },
-    { maxSpend: "1000000000", window: 86_400 },
-    { maxSpend: "1000000000", window: { calendar: "month", timeZone: "America/New_York" } },
-  ],
-});
+const three = threeLimitPlan("1000000000");
 const variants = [
   { name: "1 limit ", budget: one, ledger: new Ledger("bench", "model", "one") },
   { name: "3 limits", budget: three, ledger: new Ledger("bench", "model", "three") },

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Budget, Engine, Ledger } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
+import { threeLimitPlan } from "../../../../bench/plans.js";
 
 const synchronous = (process.argv[2] ?? "normal") as "full" | "normal";
 const ROUNDS = 7;
@@ -17,13 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), "budgetgate-bench-limits-"));
 const store = new SqliteStore(join(dir, "bench.db"), { synchronous });
 const engine = new Engine({ store });
 const one = new Budget({ maxSpend: "1000000000", window: 60 });
-const three = new Budget({
-  limits: [
-    { maxSpend: "1000000000", window: 60 },
-    { maxSpend: "1000000000", window: 86_400 },
-    { maxSpend: "1000000000", window: { calendar: "month", timeZone: "America/New_York" } },
-  ],
-});
+const three = threeLimitPlan("1000000000");
 const variants = [
   { name: "1 limit ", budget: one, ledger: new Ledger("bench", "model", "one"), us: [] as number[] },
   { name: "3 limits", budget: three, ledger: new Ledger("bench", "model", "three"), us: [] as number[] },
