@@ -303,11 +303,7 @@ export class Engine {
     const [used, outcome] = await this.#periodic(plan, "commit", (lines, call) =>
       this.store.commit(reservation.id, lines, recorded.units, call),
     );
-    if (outcome.lines.length !== used.lines.length) {
-      throw new StateError(
-        `Store answered a commit for ${outcome.lines.length} ledgers, expected ${used.lines.length}`,
-      );
-    }
+    checkStates(used.lines, outcome.lines);
     // The hold being settled is not part of the spend before: a reservation crosses a level once,
     // by what it records, not once by its estimate and again by its actual.
     this.#alert(
@@ -387,9 +383,7 @@ export class Engine {
     );
     const line = used.lines[0] as StoreLine;
     const state = reading.state;
-    if (state.committed.length !== line.limits.length) {
-      throw new StateError(`Store read ${state.committed.length} limits of ${ledger}, expected ${line.limits.length}`);
-    }
+    checkStates(used.lines, [state]);
     const windows = new Map<string, Amount>();
     line.limits.forEach((limit, j) => {
       windows.set(limit.window.id, Amount.fromUnits(state.committed[j] as bigint));
@@ -556,10 +550,8 @@ export class Engine {
     }
     const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
-    const lines: StoreLine[] = [];
+    const lines: { readonly ledger: Ledger; readonly key: string }[] = [];
     const budgets: Budget[] = [];
-    let estimate: number | undefined;
-    let calendar = false;
     for (const target of list) {
       const ledger = target instanceof Ledger ? target : target?.ledger;
       if (!(ledger instanceof Ledger)) {
@@ -579,14 +571,10 @@ export class Engine {
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
-      if (budget.calendar) {
-        calendar = true;
-        estimate ??= this.#estimate();
-      }
-      lines.push({ ledger, key, limits: budget.storeLimits(estimate ?? 0) });
+      lines.push({ ledger, key });
       budgets.push(budget);
     }
-    return { lines, budgets, calendar };
+    return this.#planOf(lines, budgets);
   }
 
   /** The store's time as last seen: where calendar periods are computed. */
@@ -594,8 +582,12 @@ export class Engine {
     return this.#clock?.() ?? Date.now() / 1000 + this.#skew;
   }
 
-  /** The plan's lines made again, calendar periods around `t` (default: the store's time as last seen). */
-  #planOf(lines: readonly StoreLine[], budgets: readonly Budget[], t?: number): Plan {
+  /** Lines for `budgets`, calendar periods around `t` (default: the store's time as last seen). */
+  #planOf(
+    lines: readonly { readonly ledger: Ledger; readonly key: string }[],
+    budgets: readonly Budget[],
+    t?: number,
+  ): Plan {
     const calendar = budgets.some((budget) => budget.calendar);
     const estimate = t ?? (calendar ? this.#estimate() : 0);
     const out = lines.map((line, i) => ({
@@ -781,22 +773,34 @@ class Call implements StoreCall {
 // A store whose answer contradicts itself is broken, not down: a StateError, so that no budget's
 // FAIL_OPEN turns a store's bug into allowed spend.
 function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
-  if (verdict.lines.length !== plan.lines.length) {
-    throw new StateError(`Store answered for ${verdict.lines.length} ledgers, expected ${plan.lines.length}`);
-  }
-  const parts = plan.lines.map((line, i) => {
-    const state = verdict.lines[i] as StoreLedgerState;
-    if (state.committed.length !== line.limits.length) {
-      throw new StateError(
-        `Store answered ${state.committed.length} limits of ${line.key}, expected ${line.limits.length}`,
-      );
-    }
-    return budgetDecision(line.ledger, plan.budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
-  });
+  checkStates(plan.lines, verdict.lines);
+  const parts = plan.lines.map((line, i) =>
+    budgetDecision(
+      line.ledger,
+      plan.budgets[i] as Budget,
+      requested,
+      verdict.lines[i] as StoreLedgerState,
+      verdict.allowed,
+      verdict.now,
+    ),
+  );
   if (parts.every((part) => part.allowed) !== verdict.allowed) {
     throw new StateError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
   }
   return combineDecisions(parts);
+}
+
+/** A store's states must be one per line, each with one total per limit: else the store is broken. */
+function checkStates(lines: readonly StoreLine[], states: readonly StoreLedgerState[]): void {
+  if (states.length !== lines.length) {
+    throw new StateError(`Store answered for ${states.length} ledgers, expected ${lines.length}`);
+  }
+  lines.forEach((line, i) => {
+    const committed = (states[i] as StoreLedgerState).committed.length;
+    if (committed !== line.limits.length) {
+      throw new StateError(`Store answered ${committed} limits of ${line.key}, expected ${line.limits.length}`);
+    }
+  });
 }
 
 /** A ledger's usage under `budget` from its holds and its totals by window id. */

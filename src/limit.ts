@@ -184,8 +184,9 @@ export class Limit {
 
   /** @internal The end of the calendar period that holds `t`; null for other windows. */
   periodEnd(t: number): number | null {
-    if (this.#calendar === null) return null;
-    return this.#calendar.next(this.#calendar.startOf(t));
+    // From the cached periods around `t` ([previous, current, next, …] starts): computing a start
+    // afresh costs Intl calls, and a blocked decision's resetsAt is read on the hot path.
+    return this.#calendar === null ? null : (this.#calendar.boundariesAround(t)[2] as number);
   }
 
   /** The JSON form: what {@link Limit} and `Budget` take back. */
