@@ -36,7 +36,7 @@ const OFFSET_SPAN_MS = 16 * 3_600_000;
  */
 const MAX_SECONDS = 8.6e12;
 
-// Keyed by canonical zone name, so at most one formatter per IANA zone (a few hundred, ever).
+// Keyed by zone name as written: one formatter per spelling a program uses (a handful, in practice).
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatterFor(zone: string): Intl.DateTimeFormat {
@@ -162,9 +162,13 @@ function zoneError(zone: unknown, cause?: unknown): InvalidBudgetError {
 }
 
 /**
- * The canonical IANA name of a time zone, as `Intl` resolves it: `"UTC"` for `"utc"`, `"Etc/UTC"`
- * or `"GMT"`, `"Europe/London"` for `"europe/london"`. Budgets store this name, so that two
- * spellings of one zone make one calendar window.
+ * A time zone name, checked: returned exactly as written when this runtime's `Intl` knows the zone.
+ *
+ * The name is part of a calendar window's id in every store, so it is kept as written rather than
+ * as `Intl` resolves it: runtimes resolve names differently (V8 and Deno answer `"Asia/Calcutta"`
+ * for `"Asia/Kolkata"` and `"UTC"` for `"Etc/UTC"`; Bun keeps both), and processes on two runtimes
+ * sharing a store must find one window. Two spellings of one zone (`"Asia/Kolkata"`,
+ * `"Asia/Calcutta"`, `"utc"`, `"UTC"`) are therefore two windows with the same boundaries.
  *
  * Offset strings such as `"+05:30"` are refused even where the runtime's `Intl` accepts them (newer
  * engines do, Node 20 does not), so that a budget valid on one runtime is valid on all; an
@@ -173,26 +177,20 @@ function zoneError(zone: unknown, cause?: unknown): InvalidBudgetError {
  * @throws {InvalidBudgetError} if `zone` is not a string naming a time zone this runtime knows,
  * naming the zone and the expected form.
  * @example
- * canonicalTimeZone("utc"); // "UTC"
- * canonicalTimeZone("Mars/Olympus"); // throws InvalidBudgetError
+ * checkedTimeZone("Asia/Kolkata"); // "Asia/Kolkata", on every runtime
+ * checkedTimeZone("Mars/Olympus"); // throws InvalidBudgetError
  */
-export function canonicalTimeZone(zone: string): string {
+export function checkedTimeZone(zone: string): string {
   if (typeof zone !== "string" || zone === "" || zone.startsWith("+") || zone.startsWith("-")) {
     throw zoneError(zone);
   }
-  let resolved: string;
   try {
-    resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+    formatterFor(zone);
   } catch (error) {
     throw zoneError(zone, error);
   }
-  // The name is part of a window's id in every store, so every runtime must give the same one:
-  // JavaScriptCore (Bun) answers "Etc/UTC" where V8 answers "UTC".
-  return UTC_ALIASES.has(resolved) ? "UTC" : resolved;
+  return zone;
 }
-
-/** Names runtimes give UTC. */
-const UTC_ALIASES = new Set(["UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"]);
 
 /** How many `boundariesAround` answers a calendar keeps: a clock skewed across a boundary alternates two. */
 const CACHED_PERIODS = 4;
@@ -218,7 +216,7 @@ const CACHED_PERIODS = 4;
 export class Calendar {
   /** The unit periods are counted in. */
   readonly unit: CalendarUnit;
-  /** The canonical IANA name of the zone whose local midnights start the periods. */
+  /** The IANA name of the zone whose local midnights start the periods, as written. */
   readonly timeZone: string;
   /** The weekday a week starts on: 0 = Sunday … 6 = Saturday (1 = Monday by default). Only weeks use it. */
   readonly weekStartsOn: number;
@@ -229,8 +227,7 @@ export class Calendar {
 
   /**
    * @param unit the period: `"day"`, `"week"`, `"month"` or `"year"`.
-   * @param timeZone an IANA zone name, canonical as {@link canonicalTimeZone} gives it (any name is
-   * accepted and canonicalised).
+   * @param timeZone an IANA zone name this runtime knows (see {@link checkedTimeZone}).
    * @param weekStartsOn 0 = Sunday … 6 = Saturday; checked for every unit, used for weeks.
    * @throws {InvalidBudgetError} for an unknown unit, zone, or a `weekStartsOn` outside 0–6.
    * @example
@@ -248,7 +245,7 @@ export class Calendar {
       );
     }
     this.unit = unit;
-    this.timeZone = canonicalTimeZone(timeZone);
+    this.timeZone = checkedTimeZone(timeZone);
     this.weekStartsOn = weekStartsOn;
     this.#format = formatterFor(this.timeZone);
   }

@@ -1,6 +1,6 @@
 import { type StoreLimit, type StoreWindow, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
-import { CALENDAR_UNITS, Calendar, type CalendarUnit, canonicalTimeZone } from "./calendar.js";
+import { CALENDAR_UNITS, Calendar, type CalendarUnit, checkedTimeZone } from "./calendar.js";
 import { InvalidAmountError, InvalidBudgetError } from "./errors.js";
 
 /**
@@ -58,7 +58,7 @@ export interface LimitJSON {
     | {
         /** `"day"`, `"week"`, `"month"` or `"year"`. */
         calendar: CalendarUnit;
-        /** The canonical IANA time zone. */
+        /** The IANA time zone, as written. */
         timeZone: string;
         /** First day of the week, 0 (Sunday) to 6; weeks only. */
         weekStartsOn?: number;
@@ -86,7 +86,7 @@ const CALENDAR_KEYS = new Set(["calendar", "timeZone", "weekStartsOn"]);
 export class Limit {
   /** Most that may be spent in the window. */
   readonly maxSpend: Amount;
-  /** The window: seconds, a calendar period (time zone made canonical), or null. */
+  /** The window: seconds, a calendar period (time zone as written), or null. */
   readonly window: number | Required<CalendarWindow> | null;
   /** Alert levels, ascending, each in (0, 1]. */
   readonly alerts: readonly number[];
@@ -231,7 +231,7 @@ function calendarOf(window: unknown, where: string): Required<CalendarWindow> {
       `Invalid ${where} window calendar ${show(unit)}: expected one of ${CALENDAR_UNITS.map((u) => `"${u}"`).join(", ")}`,
     );
   }
-  const timeZone = canonicalTimeZone((spec.timeZone ?? "UTC") as string);
+  const timeZone = checkedTimeZone((spec.timeZone ?? "UTC") as string);
   const weekStartsOn = spec.weekStartsOn ?? 1;
   if (!Number.isInteger(weekStartsOn) || (weekStartsOn as number) < 0 || (weekStartsOn as number) > 6) {
     throw new InvalidBudgetError(

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CALENDAR_UNITS, Calendar, type CalendarUnit, canonicalTimeZone } from "../../src/calendar.js";
+import { CALENDAR_UNITS, Calendar, type CalendarUnit, checkedTimeZone } from "../../src/calendar.js";
 import { InvalidBudgetError } from "../../src/errors.js";
 
 const H = 3600;
@@ -50,7 +50,7 @@ function wall(zone: string, seconds: number): { date: string; time: string; week
 }
 
 function cal(unit: CalendarUnit, zone = "UTC", weekStartsOn = 1): Calendar {
-  return new Calendar(unit, canonicalTimeZone(zone), weekStartsOn);
+  return new Calendar(unit, checkedTimeZone(zone), weekStartsOn);
 }
 
 /** startOf, next and previous of the period holding `t`, checked for consistency on the way. */
@@ -361,19 +361,28 @@ describe("calendar: boundariesAround", () => {
 });
 
 describe("calendar: configuration", () => {
-  it("canonicalTimeZone resolves spellings of a zone to one name", () => {
-    expect(canonicalTimeZone("utc")).toBe("UTC");
-    expect(canonicalTimeZone("UTC")).toBe("UTC");
-    expect(canonicalTimeZone("Etc/UTC")).toBe("UTC");
-    expect(canonicalTimeZone("Europe/London")).toBe("Europe/London");
-    expect(canonicalTimeZone("europe/london")).toBe("Europe/London");
+  it("checkedTimeZone keeps a known zone's name as written, whatever Intl resolves it to", () => {
+    for (const zone of ["utc", "UTC", "Etc/UTC", "Asia/Kolkata", "Asia/Calcutta", "US/Eastern", "europe/london"]) {
+      expect(checkedTimeZone(zone)).toBe(zone);
+    }
   });
 
-  it("canonicalTimeZone refuses what is not a zone name, with InvalidBudgetError", () => {
+  it("two spellings of one zone have the same boundaries", () => {
+    const t = utc(2026, 11, 1, 20);
+    for (const [a, b] of [
+      ["Asia/Kolkata", "Asia/Calcutta"],
+      ["US/Eastern", "America/New_York"],
+      ["europe/london", "Europe/London"],
+    ] as const) {
+      expect(new Calendar("day", a).boundariesAround(t)).toEqual(new Calendar("day", b).boundariesAround(t));
+    }
+  });
+
+  it("checkedTimeZone refuses what is not a zone name, with InvalidBudgetError", () => {
     for (const zone of ["Mars/Olympus", "", "+05:30", "-03:00", 42, undefined, null, {}]) {
       let caught: unknown;
       try {
-        canonicalTimeZone(zone as string);
+        checkedTimeZone(zone as string);
       } catch (error) {
         caught = error;
       }
@@ -393,7 +402,7 @@ describe("calendar: configuration", () => {
     ]) {
       expect(make).toThrow(InvalidBudgetError);
     }
-    const c = new Calendar("week", "utc", 0);
+    const c = new Calendar("week", "UTC", 0);
     expect([c.unit, c.timeZone, c.weekStartsOn]).toEqual(["week", "UTC", 0]);
     expect(new Calendar("day", "UTC").weekStartsOn).toBe(1);
   });
