@@ -24,6 +24,13 @@ export const NOT_FOUND_SQLSTATE = "BG404";
  */
 export const PERIOD_RANGE_SQLSTATE = "BG416";
 
+/**
+ * SQLSTATE decide_many answers for a call it did not decide because the calls before it in the
+ * batch, already decided, had less time left than it needed to wait for a lock: nothing of it was
+ * written, and it goes again, first, in the next batch.
+ */
+export const AGAIN_SQLSTATE = "BG503";
+
 /** The tables and functions of one store, fully qualified. */
 export interface SchemaObjects {
   readonly ledgers: string;
@@ -32,6 +39,7 @@ export interface SchemaObjects {
   readonly holdLines: string;
   readonly graveyard: string;
   readonly decide: string;
+  readonly decideMany: string;
   readonly commit: string;
   readonly release: string;
   readonly scan: string;
@@ -50,6 +58,7 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     holdLines: qualified(names, "hold_lines"),
     graveyard: qualified(names, "graveyard"),
     decide: qualified(names, "decide"),
+    decideMany: qualified(names, "decide_many"),
     commit: qualified(names, "commit"),
     release: qualified(names, "release"),
     scan: qualified(names, "scan"),
@@ -218,6 +227,71 @@ ${upgrade(o)}
   END IF;
 ${save(o)}
   PERFORM ${o.deadline}(p_budget_ms);
+END
+$fn$;
+
+-- decide_many: a batch of decide() calls in one transaction, decided in order, each in a block of
+-- its own (a savepoint): one that fails rolls back alone and answers its error (SQLSTATE, message,
+-- detail, hint) in its row, so that the others keep their decisions. Call c takes the next
+-- p_nk[c] keys, p_nl[c] limits and p_nbs[c] boundaries of the flattened arrays, and element c of
+-- the others. The ledgers the calls lock (p_lock) are locked first, all at once in key order, so that two
+-- batches never deadlock over calls that, one by one, would not; the wait for them is bounded by
+-- the longest time any call has left. After that, each call's lock waits are bounded by the
+-- shortest time left to the calls already decided too (they commit only when the batch does): a
+-- call stopped by their time rather than its own answers BG503 and is sent again.
+CREATE OR REPLACE FUNCTION ${o.decideMany}(
+  p_nk int[], p_nl int[], p_nbs int[],
+  p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
+  p_bounds double precision[], p_max numeric[], p_enforce int[], p_amount numeric[],
+  p_now double precision[], p_budget_ms double precision[],
+  p_hold text[], p_ttl double precision[], p_retain double precision[], p_read int[], p_lock text[])
+RETURNS TABLE (allowed boolean, committed text[], reserved text[], newest double precision[],
+  now double precision, state text, message text, detail text, hint text)
+LANGUAGE plpgsql ${PLANNER} AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_calls int := cardinality(p_nk);
+  v_k int := 0;
+  v_l int := 0;
+  v_b int := 0;
+  v_left double precision;   -- the least budget of the calls decided so far
+  v_budget double precision;
+BEGIN
+  IF cardinality(p_lock) > 0 THEN
+    PERFORM ${o.bound}((SELECT max(b) FROM unnest(p_budget_ms) b));
+    PERFORM 1 FROM ${o.ledgers} l WHERE l.key = ANY (p_lock) ORDER BY l.key FOR UPDATE;
+  END IF;
+  FOR v_c IN 1..v_calls LOOP
+    v_budget := least(p_budget_ms[v_c], v_left);
+    state := NULL;
+    message := NULL;
+    detail := NULL;
+    hint := NULL;
+    BEGIN
+      SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
+        FROM ${o.decide}(p_keys[v_k + 1 : v_k + p_nk[v_c]], p_line[v_l + 1 : v_l + p_nl[v_c]],
+          p_ids[v_l + 1 : v_l + p_nl[v_c]], p_seconds[v_l + 1 : v_l + p_nl[v_c]], p_nb[v_l + 1 : v_l + p_nl[v_c]],
+          p_bounds[v_b + 1 : v_b + p_nbs[v_c]], p_max[v_l + 1 : v_l + p_nl[v_c]], p_enforce[v_l + 1 : v_l + p_nl[v_c]],
+          p_amount[v_c], p_now[v_c], v_budget, p_hold[v_c], p_ttl[v_c], p_retain[v_c], p_read[v_c] = 1) d;
+      v_left := least(v_left, p_budget_ms[v_c]);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+        hint = PG_EXCEPTION_HINT;
+      IF state IN ('55P03', '57014') AND v_budget < p_budget_ms[v_c] THEN
+        state := '${AGAIN_SQLSTATE}';
+      END IF;
+      allowed := NULL;
+      committed := NULL;
+      reserved := NULL;
+      newest := NULL;
+      now := NULL;
+    END;
+    RETURN NEXT;
+    v_k := v_k + p_nk[v_c];
+    v_l := v_l + p_nl[v_c];
+    v_b := v_b + p_nbs[v_c];
+  END LOOP;
+  PERFORM ${o.deadline}(v_left);
 END
 $fn$;
 
