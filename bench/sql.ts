@@ -24,6 +24,8 @@ const URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const CALLS = Number(process.env.BENCH_CALLS ?? 1500);
 const POOL = 16;
+// BENCH_ONLY=postgres or sqlite runs one store's contenders (and the history check with postgres).
+const ONLY = process.env.BENCH_ONLY;
 const COST = "0.000123";
 const PG_FLOOR = "PostgreSQL floor (one UPDATE)";
 const SQLITE_FLOOR = "SQLite floor (one UPDATE)";
@@ -166,13 +168,13 @@ async function historyContenders(pool: pg.Pool, prefix: string, live: number): P
       // Written directly, as n - 1 earlier decisions would have left them: one row per spend.
       const { rows } = await pool.query(`SELECT id FROM ${prefix}_ledgers WHERE key = $1`, [ledger.toString()]);
       await pool.query(
-        `WITH l AS (SELECT id, recorded, last_at FROM ${prefix}_ledgers WHERE id = $1)
+        `WITH l AS (SELECT id, recorded, newest FROM ${prefix}_ledgers WHERE id = $1)
          INSERT INTO ${prefix}_spends (ledger, at, before, amount)
-         SELECT l.id, l.last_at + g * 0.0001, l.recorded + (g - 1) * 0.000123, 0.000123 FROM l, generate_series(1, $2::int) g`,
+         SELECT l.id, l.newest + g * 0.0001, l.recorded + (g - 1) * 0.000123, 0.000123 FROM l, generate_series(1, $2::int) g`,
         [rows[0]?.id, n - 1],
       );
       await pool.query(
-        `UPDATE ${prefix}_ledgers SET recorded = recorded + $2::int * 0.000123, last_at = last_at + $2::int * 0.0001 WHERE id = $1`,
+        `UPDATE ${prefix}_ledgers SET recorded = recorded + $2::int * 0.000123, newest = newest + $2::int * 0.0001 WHERE id = $1`,
         [rows[0]?.id, n - 1],
       );
       await pool.query(`VACUUM ANALYZE ${prefix}_spends`);
@@ -212,13 +214,13 @@ async function main() {
     const sqlite = sqliteContenders(join(dir, "bench.db"));
     try {
       for (const inFlight of [1, 32]) {
-        results.push(...(await compare(pgContenders, inFlight)));
-        results.push(...(await compare(sqlite.contenders, inFlight)));
+        if (ONLY !== "sqlite") results.push(...(await compare(pgContenders, inFlight)));
+        if (ONLY !== "postgres") results.push(...(await compare(sqlite.contenders, inFlight)));
       }
     } finally {
       sqlite.close();
     }
-    history = await compare(await historyContenders(pool, prefix, 100_000), 1);
+    if (ONLY !== "sqlite") history = await compare(await historyContenders(pool, prefix, 100_000), 1);
   } finally {
     await dropPrefix(pool, prefix).catch(() => {});
     await pool.end();

@@ -230,15 +230,21 @@ ${save(o)}
 END
 $fn$;
 
--- decide_many: a batch of decide() calls in one transaction, decided in order, each in a block of
--- its own (a savepoint): one that fails rolls back alone and answers its error (SQLSTATE, message,
--- detail, hint) in its row, so that the others keep their decisions. Call c takes the next
--- p_nk[c] keys, p_nl[c] limits and p_nbs[c] boundaries of the flattened arrays, and element c of
--- the others. The ledgers the calls lock (p_lock) are locked first, all at once in key order, so that two
--- batches never deadlock over calls that, one by one, would not; the wait for them is bounded by
--- the longest time any call has left. After that, each call's lock waits are bounded by the
--- shortest time left to the calls already decided too (they commit only when the batch does): a
--- call stopped by their time rather than its own answers BG503 and is sent again.
+-- decide_many: a batch of decide() calls in one transaction, decided in order. Call c takes the
+-- next p_nk[c] keys, p_nl[c] limits and p_nbs[c] boundaries of the flattened arrays, and element c
+-- of the others. Answers one row per call: its decision, or its error (SQLSTATE, message, detail,
+-- hint) with nothing of it written.
+--
+-- The calls run in one subtransaction, not one each: a savepoint per call that locks and updates a
+-- row its transaction already holds makes a MultiXact per call and pushes the batch past the 64
+-- subtransactions a backend caches, which made each call ten times dearer. So a call that fails
+-- rolls the pass back; its error is kept, and the pass runs again without it (a batch that fails
+-- k calls runs k + 1 passes; failures are rare). The ledgers the calls lock (p_lock) are locked
+-- first, all at once in key order, so that two batches never deadlock over calls that one by one
+-- would not; that wait is bounded by the longest time any call has left. Then each call's lock
+-- waits are bounded by the shortest time left to the calls decided before it too (they commit
+-- only when the batch does): a call stopped by their time rather than its own answers BG503, and
+-- is sent again.
 CREATE OR REPLACE FUNCTION ${o.decideMany}(
   p_nk int[], p_nl int[], p_nbs int[],
   p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
@@ -251,47 +257,94 @@ LANGUAGE plpgsql ${PLANNER} AS $fn$
 #variable_conflict use_column
 DECLARE
   v_calls int := cardinality(p_nk);
-  v_k int := 0;
-  v_l int := 0;
-  v_b int := 0;
+  v_c int;                   -- the call being decided; 0 while locking
+  v_k int;
+  v_l int;
+  v_b int;
   v_left double precision;   -- the least budget of the calls decided so far
   v_budget double precision;
+  -- Per call, its answer (arrays as text: plpgsql has no arrays of arrays) or its error.
+  r_allowed boolean[] := '{}';
+  r_committed text[] := '{}';
+  r_reserved text[] := '{}';
+  r_newest text[] := '{}';
+  r_now double precision[] := '{}';
+  r_state text[] := array_fill(NULL::text, ARRAY[v_calls]);
+  r_message text[] := '{}';
+  r_detail text[] := '{}';
+  r_hint text[] := '{}';
 BEGIN
-  IF cardinality(p_lock) > 0 THEN
-    PERFORM ${o.bound}((SELECT max(b) FROM unnest(p_budget_ms) b));
-    PERFORM 1 FROM ${o.ledgers} l WHERE l.key = ANY (p_lock) ORDER BY l.key FOR UPDATE;
-  END IF;
-  FOR v_c IN 1..v_calls LOOP
-    v_budget := least(p_budget_ms[v_c], v_left);
-    state := NULL;
-    message := NULL;
-    detail := NULL;
-    hint := NULL;
+  LOOP
+    v_c := 0;
     BEGIN
-      SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
-        FROM ${o.decide}(p_keys[v_k + 1 : v_k + p_nk[v_c]], p_line[v_l + 1 : v_l + p_nl[v_c]],
-          p_ids[v_l + 1 : v_l + p_nl[v_c]], p_seconds[v_l + 1 : v_l + p_nl[v_c]], p_nb[v_l + 1 : v_l + p_nl[v_c]],
-          p_bounds[v_b + 1 : v_b + p_nbs[v_c]], p_max[v_l + 1 : v_l + p_nl[v_c]], p_enforce[v_l + 1 : v_l + p_nl[v_c]],
-          p_amount[v_c], p_now[v_c], v_budget, p_hold[v_c], p_ttl[v_c], p_retain[v_c], p_read[v_c] = 1) d;
-      v_left := least(v_left, p_budget_ms[v_c]);
+      IF cardinality(p_lock) > 0 THEN
+        PERFORM ${o.bound}((SELECT max(b) FROM unnest(p_budget_ms) b));
+        PERFORM 1 FROM ${o.ledgers} l WHERE l.key = ANY (p_lock) ORDER BY l.key FOR UPDATE;
+      END IF;
+      v_k := 0;
+      v_l := 0;
+      v_b := 0;
+      v_left := NULL;
+      FOR v_i IN 1..v_calls LOOP
+        v_c := v_i;
+        IF r_state[v_i] IS NULL THEN
+          v_budget := least(p_budget_ms[v_i], v_left);
+          SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
+            FROM ${o.decide}(p_keys[v_k + 1 : v_k + p_nk[v_i]], p_line[v_l + 1 : v_l + p_nl[v_i]],
+              p_ids[v_l + 1 : v_l + p_nl[v_i]], p_seconds[v_l + 1 : v_l + p_nl[v_i]], p_nb[v_l + 1 : v_l + p_nl[v_i]],
+              p_bounds[v_b + 1 : v_b + p_nbs[v_i]], p_max[v_l + 1 : v_l + p_nl[v_i]], p_enforce[v_l + 1 : v_l + p_nl[v_i]],
+              p_amount[v_i], p_now[v_i], v_budget, p_hold[v_i], p_ttl[v_i], p_retain[v_i], p_read[v_i] = 1) d;
+          r_allowed[v_i] := allowed;
+          r_committed[v_i] := committed::text;
+          r_reserved[v_i] := reserved::text;
+          r_newest[v_i] := newest::text;
+          r_now[v_i] := now;
+          v_left := least(v_left, p_budget_ms[v_i]);
+        END IF;
+        v_k := v_k + p_nk[v_i];
+        v_l := v_l + p_nl[v_i];
+        v_b := v_b + p_nbs[v_i];
+      END LOOP;
+      EXIT;
     EXCEPTION WHEN OTHERS THEN
+      IF v_c = 0 THEN
+        RAISE; -- locking failed: the whole batch
+      END IF;
       GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
         hint = PG_EXCEPTION_HINT;
       IF state IN ('55P03', '57014') AND v_budget < p_budget_ms[v_c] THEN
         state := '${AGAIN_SQLSTATE}';
       END IF;
+      r_state[v_c] := state;
+      r_message[v_c] := message;
+      r_detail[v_c] := detail;
+      r_hint[v_c] := hint;
+    END;
+  END LOOP;
+  PERFORM ${o.deadline}(v_left);
+  FOR v_i IN 1..v_calls LOOP
+    state := r_state[v_i];
+    IF state IS NULL THEN
+      allowed := r_allowed[v_i];
+      committed := r_committed[v_i]::text[];
+      reserved := r_reserved[v_i]::text[];
+      newest := r_newest[v_i]::double precision[];
+      now := r_now[v_i];
+      message := NULL;
+      detail := NULL;
+      hint := NULL;
+    ELSE
       allowed := NULL;
       committed := NULL;
       reserved := NULL;
       newest := NULL;
       now := NULL;
-    END;
+      message := r_message[v_i];
+      detail := r_detail[v_i];
+      hint := r_hint[v_i];
+    END IF;
     RETURN NEXT;
-    v_k := v_k + p_nk[v_c];
-    v_l := v_l + p_nl[v_c];
-    v_b := v_b + p_nbs[v_c];
   END LOOP;
-  PERFORM ${o.deadline}(v_left);
 END
 $fn$;
 
