@@ -167,7 +167,7 @@ export class PostgresStore implements Store {
         .map((type, i) => `$${first + i}::${type}`)
         .join(", ");
     this.#sql = {
-      decideMany: `SELECT allowed, committed, reserved, newest, now, state, message, detail, hint FROM ${o.decideMany}($1::int[], $2::int[], $3::int[], ${lines(4)}, $10::numeric[], $11::int[], $12::numeric[], $13::float8[], $14::float8[], $15::text[], $16::float8[], $17::float8[], $18::int[], $19::text[])`,
+      decideMany: `SELECT allowed, committed, reserved, newest, now, state, message, detail, hint FROM ${o.decideMany}($1::int[], $2::int[], $3::int[], ${lines(4)}, $10::numeric[], $11::int[], $12::numeric[], $13::float8[], $14::float8[], $15::text[], $16::float8[], $17::float8[], $18::int[], $19::text[], $20::int[])`,
       commit: `SELECT late, committed, reserved, newest, now FROM ${o.commit}($1::text, ${lines(2)}, $8::numeric, $9::float8, $10::float8)`,
       release: `SELECT late FROM ${o.release}($1::text, $2::float8, $3::float8)`,
       // One row even for an empty page, to carry the time.
@@ -535,14 +535,26 @@ function lineParams(lines: readonly StoreLine[]): LineParams {
 /**
  * decide_many's parameters for a batch: per call its numbers of keys, limits and boundaries, then
  * the calls' lines concatenated as lineParams makes them, then one element per call of the rest,
- * and the keys the batch will lock (those of every call but a read).
+ * the keys the batch will lock (those of every call but a read), and the runs: per call the number
+ * of calls in the run it starts (1 for a call alone), 0 for a charge that continues the run of the
+ * charges before it.
  */
 function batchParams(batch: readonly Queued[], budgets: readonly number[]): unknown[] {
   const counts: [number[], number[], number[]] = [[], [], []];
   const lines: unknown[][] = [[], [], [], [], [], [], [], []];
   const calls: unknown[][] = [[], [], [], [], [], [], []];
   const locked = new Set<string>();
+  const runs: number[] = [];
+  let head = -1;
   batch.forEach((queued, i) => {
+    const previous = batch[i - 1];
+    if (previous !== undefined && head >= 0 && sameCharge(previous, queued)) {
+      runs[head] = (runs[head] ?? 0) + 1;
+      runs.push(0);
+    } else {
+      head = queued.operation === "charge" ? i : -1;
+      runs.push(1);
+    }
     const { params, max, enforce } = queued.flat;
     counts[0].push(params[0].length);
     counts[1].push(params[1].length);
@@ -566,7 +578,26 @@ function batchParams(batch: readonly Queued[], budgets: readonly number[]): unkn
     if (!read) for (const key of params[0]) locked.add(key);
   });
   // One call locks its own ledgers in key order; only several need locking first.
-  return [...counts, ...lines, ...calls, batch.length > 1 ? [...locked] : []];
+  return [...counts, ...lines, ...calls, batch.length > 1 ? [...locked] : [], runs];
+}
+
+/**
+ * Whether `next` is a charge on the same lines as the charge `previous`, at the same time: then
+ * one decide() decides both, in order, loading and writing their ledgers once.
+ */
+function sameCharge(previous: Queued, next: Queued): boolean {
+  if (next.operation !== "charge" || previous.operation !== "charge" || previous.call.now !== next.call.now) {
+    return false;
+  }
+  const a = previous.flat;
+  const b = next.flat;
+  if (a === b) return true;
+  const same = (x: readonly unknown[], y: readonly unknown[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    a.params.every((values, i) => same(values, b.params[i] as readonly unknown[])) &&
+    same(a.max, b.max) &&
+    same(a.enforce, b.enforce)
+  );
 }
 
 /** A call's own error, as decide_many answered it in the call's row. */
