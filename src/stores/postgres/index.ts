@@ -95,7 +95,7 @@ export interface PostgresStoreOptions {
   readonly marginMs?: number;
 }
 
-type Statements = Pick<SchemaObjects, "decideMany" | "commit" | "release" | "scan" | "clear" | "clearAll">;
+type Statements = Pick<SchemaObjects, "decide" | "decideMany" | "commit" | "release" | "scan" | "clear" | "clearAll">;
 
 /** A charge, reserve or read waiting in the batcher for its answer row. */
 interface Queued {
@@ -167,6 +167,7 @@ export class PostgresStore implements Store {
         .map((type, i) => `$${first + i}::${type}`)
         .join(", ");
     this.#sql = {
+      decide: `SELECT allowed, committed, reserved, newest, now FROM ${o.decide}(${lines(1)}, $7::numeric[], $8::int[], $9::numeric, $10::float8, $11::float8, $12::text, $13::float8, $14::float8, $15::boolean, NULL)`,
       decideMany: `SELECT allowed, committed, reserved, newest, now, state, message, detail, hint FROM ${o.decideMany}($1::int[], $2::int[], $3::int[], ${lines(4)}, $10::numeric[], $11::int[], $12::numeric[], $13::float8[], $14::float8[], $15::text[], $16::float8[], $17::float8[], $18::int[], $19::text[], $20::int[])`,
       commit: `SELECT late, committed, reserved, newest, now FROM ${o.commit}($1::text, ${lines(2)}, $8::numeric, $9::float8, $10::float8)`,
       release: `SELECT late FROM ${o.release}($1::text, $2::float8, $3::float8)`,
@@ -360,7 +361,28 @@ export class PostgresStore implements Store {
             );
           }
         }
-        if (sent.length === 0) return;
+        const [lone] = sent;
+        if (lone === undefined) return;
+        if (sent.length === 1) {
+          // Alone, a call is its own transaction: what fails is its failure, with no pass to redo.
+          const hold = lone.hold;
+          const answer = row(
+            await session.query(`${this.#objects.ledgers}:decide`, this.#sql.decide, [
+              ...lone.flat.params,
+              lone.flat.max,
+              lone.flat.enforce,
+              lone.amount,
+              lone.call.now ?? null,
+              budgets[0],
+              hold?.id ?? null,
+              hold?.ttl ?? null,
+              hold?.retain ?? null,
+              lone.operation === "read",
+            ]),
+          );
+          lone.resolve(answer);
+          return;
+        }
         const rows = await session.query(
           `${this.#objects.ledgers}:decide_many`,
           this.#sql.decideMany,
