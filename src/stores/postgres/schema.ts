@@ -279,10 +279,10 @@ $fn$;
 -- fails rolls the pass back; its error is kept, and the pass runs again without it (a batch that
 -- fails k times runs k + 1 passes; failures are rare). The ledgers the calls lock (p_lock) are
 -- locked first, all at once in key order, so that two batches never deadlock over calls that one
--- by one would not; that wait is bounded by the longest time any call has left. Then each call's
--- lock waits are bounded by the shortest time left to the calls decided before it too (they
--- commit only when the batch does), and a run's by its calls' shortest: a call stopped by others'
--- time rather than its own answers BG503, and is sent again.
+-- by one would not; that wait is bounded by the longest time any call has left. Then a run's lock
+-- waits are bounded by its calls' shortest time, and by half of what the calls decided before it
+-- have left (they commit only when the batch does): a call stopped by others' time rather than
+-- its own answers BG503, and is sent again.
 CREATE OR REPLACE FUNCTION ${o.decideMany}(
   p_nk int[], p_nl int[], p_nbs int[],
   p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
@@ -301,7 +301,8 @@ DECLARE
   v_l int;
   v_b int;
   v_left double precision;   -- the least budget of the calls decided so far
-  v_budget double precision;
+  v_budget double precision;  -- the run's: its calls' least, or less (below)
+  v_own double precision;
   v_run int[];               -- the calls of the run not failed yet
   v_first int;
   v_j int;
@@ -335,13 +336,19 @@ BEGIN
         IF p_run[v_i] > 0 THEN
           v_c := v_i;
           v_run := '{}';
-          v_budget := v_left;
+          v_own := NULL;
           FOR v_j IN v_i .. v_i + p_run[v_i] - 1 LOOP
             IF r_state[v_j] IS NULL THEN
               v_run := v_run || v_j;
-              v_budget := least(v_budget, p_budget_ms[v_j]);
+              v_own := least(v_own, p_budget_ms[v_j]);
             END IF;
           END LOOP;
+          v_budget := v_own;
+          IF v_left IS NOT NULL THEN
+            -- At most half of what the calls decided before have left: the rest stays for the
+            -- calls after this one and the commit, so that waiting here cannot fail the batch.
+            v_budget := least(v_budget, (v_left + 1000 * date_part('epoch', clock_timestamp() - statement_timestamp())) / 2);
+          END IF;
           IF cardinality(v_run) > 0 THEN
             v_first := v_run[1];
             v_more := '{}';
@@ -367,7 +374,7 @@ BEGIN
               r_newest[v_run[v_j]] := d.more_newest[(v_j - 2) * v_n + 1 : (v_j - 1) * v_n]::text;
               r_now[v_run[v_j]] := d.now;
             END LOOP;
-            v_left := v_budget;
+            v_left := least(v_left, v_own);
           END IF;
         END IF;
         v_k := v_k + p_nk[v_i];

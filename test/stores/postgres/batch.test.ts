@@ -18,12 +18,13 @@ import { dropPrefix, testPrefix } from "./support/setup.js";
 const service = await findService("DATABASE_URL");
 
 const U = 10n ** 18n;
-const call = (): StoreCall => ({
+const call = (timeoutMs = 10_000): StoreCall => ({
   now: undefined,
-  timeoutMs: 10_000,
-  deadline: Date.now() + 10_000,
+  timeoutMs,
+  deadline: Date.now() + timeoutMs,
   signal: new AbortController().signal,
 });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ledger = () => new Ledger(`b${randomUUID().replaceAll("-", "").slice(0, 10)}`, "model", "hot");
 const line = (
   l: Ledger,
@@ -147,6 +148,40 @@ describe.skipIf(!service.ok)("PostgresStore batches", () => {
         [storedKey(fresh1.toString()), storedKey(fresh2.toString())],
       ]);
       expect(rows[0]?.n).toBe(0);
+    });
+
+    it(`${name}: sends again, alone, a call whose lock wait the time of the calls decided before it cut short`, async () => {
+      const { store, sizes, prefix } = await fresh();
+      const quick = ledger();
+      const waiting = ledger();
+      // Another session is creating the second call's ledger: its insert waits for that session.
+      const other = await pool.connect();
+      await other.query("BEGIN");
+      await other.query(`INSERT INTO ${prefix}_ledgers (key) VALUES ($1)`, [storedKey(waiting.toString())]);
+      const started = Date.now();
+      const settledAt: number[] = [];
+      const noted = <T>(promise: Promise<T>, i: number) =>
+        promise.then((value) => {
+          settledAt[i] = Date.now() - started;
+          return value;
+        });
+      const both = Promise.allSettled([
+        noted(store.charge([line(quick, 10n)], U, call(600)), 0),
+        noted(store.charge([line(waiting, 10n)], U, call(10_000)), 1),
+      ]);
+      await sleep(1000);
+      await other.query("ROLLBACK");
+      other.release();
+      const [first, second] = await both;
+      // The first call's batch did not wait for the lock past the first call's time, nor fail.
+      expect(first).toMatchObject({ status: "fulfilled", value: { allowed: true } });
+      expect(settledAt[0]).toBeLessThan(600);
+      // The second went again once the batch committed, and waited, on its own time, for the lock.
+      expect(second).toMatchObject({ status: "fulfilled", value: { allowed: true } });
+      expect(settledAt[1]).toBeGreaterThanOrEqual(1000);
+      expect(sizes).toEqual([2]); // then alone, as decide()
+      expect(await spentOn(prefix, quick)).toBe(U);
+      expect(await spentOn(prefix, waiting)).toBe(U);
     });
 
     it(`${name}: reads inside a batch see the charges before them in it`, async () => {
