@@ -354,8 +354,11 @@ export class SqliteStore implements Store {
     const started = Date.now();
     const deadline = Math.max(...batch.map((queued) => queued.call.deadline));
     let outcomes: Outcome[];
+    if (this.#closed) {
+      for (const queued of batch) queued.reject(new StoreError(`SqliteStore ${queued.operation}: the store is closed`));
+      return;
+    }
     try {
-      if (this.#closed) throw new StoreError("the store is closed");
       outcomes = withWriteLock(
         () => this.#tx.immediate(() => batch.map((queued) => this.#inSavepoint(queued))) as Outcome[],
         deadline,
