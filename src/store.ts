@@ -16,7 +16,7 @@ export { currentPeriod, type Period } from "./store/period.js";
 export { show } from "./store/show.js";
 export { verdictOf } from "./store/verdict.js";
 
-/** A value, or a promise of it. Stores that answer synchronously (memory, SQLite) skip a timer. */
+/** A value, or a promise of it. Stores that answer synchronously (memory; SQLite with `batch: false`) skip a timer. */
 export type Awaitable<T> = T | Promise<T>;
 
 /**

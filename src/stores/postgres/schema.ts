@@ -24,6 +24,13 @@ export const NOT_FOUND_SQLSTATE = "BG404";
  */
 export const PERIOD_RANGE_SQLSTATE = "BG416";
 
+/**
+ * SQLSTATE decide_many answers for a call it did not decide because the calls before it in the
+ * batch, already decided, had less time left than it needed to wait for a lock: nothing of it was
+ * written, and it goes again, first, in the next batch.
+ */
+export const AGAIN_SQLSTATE = "BG503";
+
 /** The tables and functions of one store, fully qualified. */
 export interface SchemaObjects {
   readonly ledgers: string;
@@ -32,6 +39,7 @@ export interface SchemaObjects {
   readonly holdLines: string;
   readonly graveyard: string;
   readonly decide: string;
+  readonly decideMany: string;
   readonly commit: string;
   readonly release: string;
   readonly scan: string;
@@ -50,6 +58,7 @@ export function schemaObjects(names: PostgresNames): SchemaObjects {
     holdLines: qualified(names, "hold_lines"),
     graveyard: qualified(names, "graveyard"),
     decide: qualified(names, "decide"),
+    decideMany: qualified(names, "decide_many"),
     commit: qualified(names, "commit"),
     release: qualified(names, "release"),
     scan: qualified(names, "scan"),
@@ -171,13 +180,19 @@ $fn$;
 -- then records on all or none. A line's limits are flattened: limit j belongs to line p_line[j],
 -- counts over window p_ids[j] (rolling: p_seconds[j]; calendar: the next p_nb[j] values of
 -- p_bounds; lifetime: neither). Answers each line's state before the call.
+--
+-- p_more: the amounts of further charges on the same lines at the same time (a run, from
+-- decide_many), each decided in turn on what the ones before it left, so that a run on a hot
+-- ledger loads, brings up to date and writes its row once. Their answers: more_allowed, one per
+-- charge; more_committed, more_reserved and more_newest, the states before each, concatenated.
 CREATE OR REPLACE FUNCTION ${o.decide}(
   p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
   p_bounds double precision[], p_max numeric[], p_enforce int[], p_amount numeric,
   p_now double precision, p_budget_ms double precision,
-  p_hold text, p_ttl double precision, p_retain double precision, p_read boolean,
+  p_hold text, p_ttl double precision, p_retain double precision, p_read boolean, p_more numeric[],
   OUT allowed boolean, OUT committed text[], OUT reserved text[], OUT newest double precision[],
-  OUT now double precision)
+  OUT now double precision, OUT more_allowed boolean[], OUT more_committed text[], OUT more_reserved text[],
+  OUT more_newest double precision[])
 LANGUAGE plpgsql ${PLANNER} AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -200,7 +215,11 @@ ${upgrade(o)}
   END IF;
   IF allowed AND NOT v_read THEN
     IF p_hold IS NULL THEN
-      v_record := v_amount > 0;
+      IF v_amount > 0 THEN
+        v_amts := ARRAY[v_amount];
+        v_befs := '{0}';
+        v_sum := v_amount;
+      END IF;
     ELSE
       INSERT INTO ${o.holds} (id, amount, expires_at, forget_at)
         VALUES (p_hold, v_amount, v_now + p_ttl, v_now + p_ttl + p_retain);
@@ -216,8 +235,192 @@ ${upgrade(o)}
         SELECT h.ctid FROM ${o.holds} h WHERE h.forget_at <= v_now ORDER BY h.forget_at LIMIT 8 FOR UPDATE SKIP LOCKED));
     END IF;
   END IF;
+  more_allowed := '{}';
+  more_committed := '{}';
+  more_reserved := '{}';
+  more_newest := '{}';
+  -- Every total counts a spend recorded now, so each later charge sees the totals plus v_sum.
+  FOR v_q IN 1..coalesce(cardinality(p_more), 0) LOOP
+    v_ra := p_more[v_q] * 0.000000000000000001;
+    v_ok := true;
+    FOR v_j IN 1..v_m LOOP
+      more_committed := more_committed || trunc((t_val[v_lk[v_j]] + v_sum) * 1000000000000000000)::text;
+      IF v_ok AND p_enforce[v_j] = 1
+          AND t_val[v_lk[v_j]] + v_sum + v_res[p_line[v_j]] + v_ra > p_max[v_j] * 0.000000000000000001 THEN
+        v_ok := false;
+      END IF;
+    END LOOP;
+    FOR v_i IN 1..v_n LOOP
+      more_reserved := more_reserved || trunc(v_res[v_i] * 1000000000000000000)::text;
+      more_newest := more_newest || CASE WHEN v_sum > 0 THEN v_t[v_i] WHEN v_new[v_i] = '-infinity' THEN NULL ELSE v_new[v_i] END;
+    END LOOP;
+    more_allowed := more_allowed || v_ok;
+    IF v_ok AND v_ra > 0 THEN
+      v_amts := v_amts || v_ra;
+      v_befs := v_befs || v_sum;
+      v_sum := v_sum + v_ra;
+    END IF;
+  END LOOP;
+  v_record := v_sum > 0;
 ${save(o)}
   PERFORM ${o.deadline}(p_budget_ms);
+END
+$fn$;
+
+-- decide_many: a batch of decide() calls in one transaction, decided in order. Call c takes the
+-- next p_nk[c] keys, p_nl[c] limits and p_nbs[c] boundaries of the flattened arrays, and element c
+-- of the others. p_run[c] > 0 starts a run of that many calls, the next ones (p_run 0) charges on
+-- the same lines at the same time, decided by one decide() (see p_more). Answers one row per call:
+-- its decision, or its error (SQLSTATE, message, detail, hint) with nothing of it written.
+--
+-- The calls run in one subtransaction, not one each: a savepoint per call that locks and updates a
+-- row its transaction already holds makes a MultiXact per call and pushes the batch past the 64
+-- subtransactions a backend caches, which made each call ten times dearer. So a call (a run) that
+-- fails rolls the pass back; its error is kept, and the pass runs again without it (a batch that
+-- fails k times runs k + 1 passes; failures are rare). The ledgers the calls lock (p_lock) are
+-- locked first, all at once in key order, so that two batches never deadlock over calls that one
+-- by one would not; that wait is bounded by the longest time any call has left. Then a run's lock
+-- waits are bounded by its calls' shortest time, and by half of what the calls decided before it
+-- have left (they commit only when the batch does): a call stopped by others' time rather than
+-- its own answers BG503, and is sent again.
+CREATE OR REPLACE FUNCTION ${o.decideMany}(
+  p_nk int[], p_nl int[], p_nbs int[],
+  p_keys text[], p_line int[], p_ids text[], p_seconds double precision[], p_nb int[],
+  p_bounds double precision[], p_max numeric[], p_enforce int[], p_amount numeric[],
+  p_now double precision[], p_budget_ms double precision[],
+  p_hold text[], p_ttl double precision[], p_retain double precision[], p_read int[], p_lock text[],
+  p_run int[])
+RETURNS TABLE (allowed boolean, committed text[], reserved text[], newest double precision[],
+  now double precision, state text, message text, detail text, hint text)
+LANGUAGE plpgsql ${PLANNER} AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_calls int := cardinality(p_nk);
+  v_c int;                   -- the first call of the run being decided; 0 while locking
+  v_k int;
+  v_l int;
+  v_b int;
+  v_left double precision;   -- the least budget of the calls decided so far
+  v_budget double precision;  -- the run's: its calls' least, or less (below)
+  v_own double precision;
+  v_run int[];               -- the calls of the run not failed yet
+  v_first int;
+  v_j int;
+  v_more numeric[];
+  v_m int;
+  v_n int;
+  d record;
+  -- Per call, its answer (arrays as text: plpgsql has no arrays of arrays) or its error.
+  r_allowed boolean[] := '{}';
+  r_committed text[] := '{}';
+  r_reserved text[] := '{}';
+  r_newest text[] := '{}';
+  r_now double precision[] := '{}';
+  r_state text[] := array_fill(NULL::text, ARRAY[v_calls]);
+  r_message text[] := '{}';
+  r_detail text[] := '{}';
+  r_hint text[] := '{}';
+BEGIN
+  LOOP
+    v_c := 0;
+    BEGIN
+      IF cardinality(p_lock) > 0 THEN
+        PERFORM ${o.bound}((SELECT max(b) FROM unnest(p_budget_ms) b));
+        PERFORM 1 FROM ${o.ledgers} l WHERE l.key = ANY (p_lock) ORDER BY l.key FOR UPDATE;
+      END IF;
+      v_k := 0;
+      v_l := 0;
+      v_b := 0;
+      v_left := NULL;
+      FOR v_i IN 1..v_calls LOOP
+        IF p_run[v_i] > 0 THEN
+          v_c := v_i;
+          v_run := '{}';
+          v_own := NULL;
+          FOR v_j IN v_i .. v_i + p_run[v_i] - 1 LOOP
+            IF r_state[v_j] IS NULL THEN
+              v_run := v_run || v_j;
+              v_own := least(v_own, p_budget_ms[v_j]);
+            END IF;
+          END LOOP;
+          v_budget := v_own;
+          IF v_left IS NOT NULL THEN
+            -- At most half of what the calls decided before have left: the rest stays for the
+            -- calls after this one and the commit, so that waiting here cannot fail the batch.
+            v_budget := least(v_budget, (v_left + 1000 * date_part('epoch', clock_timestamp() - statement_timestamp())) / 2);
+          END IF;
+          IF cardinality(v_run) > 0 THEN
+            v_first := v_run[1];
+            v_more := '{}';
+            FOR v_j IN 2..cardinality(v_run) LOOP
+              v_more := v_more || p_amount[v_run[v_j]];
+            END LOOP;
+            SELECT * INTO d FROM ${o.decide}(p_keys[v_k + 1 : v_k + p_nk[v_i]], p_line[v_l + 1 : v_l + p_nl[v_i]],
+              p_ids[v_l + 1 : v_l + p_nl[v_i]], p_seconds[v_l + 1 : v_l + p_nl[v_i]], p_nb[v_l + 1 : v_l + p_nl[v_i]],
+              p_bounds[v_b + 1 : v_b + p_nbs[v_i]], p_max[v_l + 1 : v_l + p_nl[v_i]], p_enforce[v_l + 1 : v_l + p_nl[v_i]],
+              p_amount[v_first], p_now[v_first], v_budget, p_hold[v_first], p_ttl[v_first], p_retain[v_first],
+              p_read[v_first] = 1, v_more);
+            r_allowed[v_first] := d.allowed;
+            r_committed[v_first] := d.committed::text;
+            r_reserved[v_first] := d.reserved::text;
+            r_newest[v_first] := d.newest::text;
+            r_now[v_first] := d.now;
+            v_m := p_nl[v_i];
+            v_n := p_nk[v_i];
+            FOR v_j IN 2..cardinality(v_run) LOOP
+              r_allowed[v_run[v_j]] := d.more_allowed[v_j - 1];
+              r_committed[v_run[v_j]] := d.more_committed[(v_j - 2) * v_m + 1 : (v_j - 1) * v_m]::text;
+              r_reserved[v_run[v_j]] := d.more_reserved[(v_j - 2) * v_n + 1 : (v_j - 1) * v_n]::text;
+              r_newest[v_run[v_j]] := d.more_newest[(v_j - 2) * v_n + 1 : (v_j - 1) * v_n]::text;
+              r_now[v_run[v_j]] := d.now;
+            END LOOP;
+            v_left := least(v_left, v_own);
+          END IF;
+        END IF;
+        v_k := v_k + p_nk[v_i];
+        v_l := v_l + p_nl[v_i];
+        v_b := v_b + p_nbs[v_i];
+      END LOOP;
+      EXIT;
+    EXCEPTION WHEN OTHERS THEN
+      IF v_c = 0 OR cardinality(v_run) = 0 THEN
+        RAISE; -- locking failed: the whole batch
+      END IF;
+      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+        hint = PG_EXCEPTION_HINT;
+      FOREACH v_j IN ARRAY v_run LOOP
+        r_state[v_j] := CASE WHEN state IN ('55P03', '57014') AND v_budget < p_budget_ms[v_j]
+                             THEN '${AGAIN_SQLSTATE}' ELSE state END;
+        r_message[v_j] := message;
+        r_detail[v_j] := detail;
+        r_hint[v_j] := hint;
+      END LOOP;
+    END;
+  END LOOP;
+  PERFORM ${o.deadline}(v_left);
+  FOR v_i IN 1..v_calls LOOP
+    state := r_state[v_i];
+    IF state IS NULL THEN
+      allowed := r_allowed[v_i];
+      committed := r_committed[v_i]::text[];
+      reserved := r_reserved[v_i]::text[];
+      newest := r_newest[v_i]::double precision[];
+      now := r_now[v_i];
+      message := NULL;
+      detail := NULL;
+      hint := NULL;
+    ELSE
+      allowed := NULL;
+      committed := NULL;
+      reserved := NULL;
+      newest := NULL;
+      now := NULL;
+      message := r_message[v_i];
+      detail := r_detail[v_i];
+      hint := r_hint[v_i];
+    END IF;
+    RETURN NEXT;
+  END LOOP;
 END
 $fn$;
 
@@ -251,7 +454,12 @@ ${bound(o, "  ")}
       v_dirty[v_i] := true;
     END IF;
   END LOOP;
-  v_record := v_amount > 0;
+  IF v_amount > 0 THEN
+    v_amts := ARRAY[v_amount];
+    v_befs := '{0}';
+    v_sum := v_amount;
+  END IF;
+  v_record := v_sum > 0;
 ${save(o)}
   PERFORM ${o.deadline}(p_budget_ms);
 END
@@ -437,6 +645,12 @@ const declarations = `  v_n int := cardinality(p_keys);
   v_expires double precision;
   v_forget double precision;
   v_record boolean := false;
+  v_amts numeric[] := '{}';      -- the spends to record now, in order (a run's allowed charges)
+  v_befs numeric[] := '{}';      -- per spend, what the ones before it add up to
+  v_sum numeric := 0;            -- their sum
+  v_q int;
+  v_ra numeric;
+  v_ok boolean;
   v_order int[];`;
 
 /** Bounds the next lock wait by the caller's remaining time. */
@@ -517,7 +731,7 @@ function upgrade(o: SchemaObjects): string {
   IF v_read AND true = ANY (v_dirty) THEN
     SELECT d.allowed, d.committed, d.reserved, d.newest, d.now INTO allowed, committed, reserved, newest, now
       FROM ${o.decide}(p_keys, p_line, p_ids, p_seconds, p_nb, p_bounds, p_max, p_enforce, 0, p_now, p_budget_ms,
-                       NULL, NULL, NULL, false) d;
+                       NULL, NULL, NULL, false, NULL) d;
     RETURN;
   END IF;`;
 }
@@ -662,7 +876,7 @@ function prepare(o: SchemaObjects): string {
 
 /**
  * Writes back every ledger that changed, in one statement each: its totals (those that count
- * nothing dropped) and its log's floor; and, when v_record, the spend of v_amount at the ledger's
+ * nothing dropped) and its log's floor; and, when v_record, the spends of v_amts at the ledger's
  * time — raising "recorded", and so every total it keeps, and logged if it keeps a rolling total.
  * Once log rows below the floor have piled up for an eighth of the longest window (a minute at
  * most), a bounded batch of them is deleted: 16 leave for each one that enters, so any backlog
@@ -700,7 +914,7 @@ function save(o: SchemaObjects): string {
     ELSIF v_old[v_i] < v_floor[v_i] - least(coalesce(v_longest, 480) / 8, 60) THEN
       WITH spend AS (
         INSERT INTO ${o.spends} (ledger, at, before, amount)
-          SELECT v_lids[v_i], v_at, v_rec[v_i], v_amount WHERE v_longest IS NOT NULL
+          SELECT v_lids[v_i], v_at, v_rec[v_i] + u.b, u.a FROM unnest(v_befs, v_amts) AS u(b, a) WHERE v_longest IS NOT NULL
       ), expired AS (
         DELETE FROM ${o.spends} WHERE ctid = ANY (ARRAY(
           SELECT s.ctid FROM ${o.spends} s WHERE s.ledger = v_lids[v_i] AND s.at < v_floor[v_i]
@@ -709,19 +923,20 @@ function save(o: SchemaObjects): string {
       ), batch AS (
         SELECT count(*) AS n, max(e.at) AS last FROM expired e
       )
-      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_sum, reserved = v_res[v_i], newest = v_at,
         oldest = CASE WHEN b.n = 16 THEN b.last WHEN v_longest IS NULL THEN 'infinity' ELSE v_floor[v_i] END,
         floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
         FROM batch b WHERE l.id = v_lids[v_i];
     ELSIF v_longest IS NULL THEN
-      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_sum, reserved = v_res[v_i], newest = v_at,
         floor = v_floor[v_i], w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to
         WHERE l.id = v_lids[v_i];
     ELSE
       WITH spend AS (
-        INSERT INTO ${o.spends} (ledger, at, before, amount) VALUES (v_lids[v_i], v_at, v_rec[v_i], v_amount)
+        INSERT INTO ${o.spends} (ledger, at, before, amount)
+          SELECT v_lids[v_i], v_at, v_rec[v_i] + u.b, u.a FROM unnest(v_befs, v_amts) AS u(b, a)
       )
-      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_amount, reserved = v_res[v_i], newest = v_at,
+      UPDATE ${o.ledgers} l SET recorded = v_rec[v_i] + v_sum, reserved = v_res[v_i], newest = v_at,
         oldest = least(v_old[v_i], v_at), floor = v_floor[v_i],
         w_ids = a_ids, w_seconds = a_sec, w_base = a_base, w_from = a_from, w_to = a_to WHERE l.id = v_lids[v_i];
     END IF;

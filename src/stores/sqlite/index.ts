@@ -6,6 +6,7 @@
  */
 import { BudgetGateError, ConfigurationError, Ledger, StateError, StoreError, StoreTimeoutError } from "budgetgate";
 import {
+  type Awaitable,
   currentPeriod,
   describeError,
   type Hold,
@@ -23,6 +24,7 @@ import {
   verdictOf,
 } from "budgetgate/store";
 import { Account } from "./accounts.js";
+import { Batcher } from "./batch.js";
 import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
 import { expireHolds, findHold, placeHold, settleHold } from "./holds.js";
 import { keyOf, scanRanges, storedKey } from "./keys.js";
@@ -56,23 +58,45 @@ export interface SqliteStoreOptions {
    * `"bun:sqlite"`. Default: bun:sqlite on Bun, node:sqlite on Deno; on Node better-sqlite3, or node:sqlite when better-sqlite3 is not installed.
    */
   readonly driver?: SqliteDriver;
+  /**
+   * `true` (default): the calls started in one tick of the event loop are decided together, in
+   * order, in one transaction — one disk sync for all of them — each in a savepoint of its own, so
+   * that one that fails rolls back alone; calls answer with a promise. `false`: every call is a
+   * transaction of its own and answers synchronously (no promise, and the engine adds no timer).
+   */
+  readonly batch?: boolean;
 }
 
 type Transaction = ReturnType<SqliteDatabase["transaction"]>;
+
+/** A call waiting in the batcher. */
+interface Queued {
+  readonly operation: string;
+  readonly call: StoreCall;
+  readonly lines: readonly StoreLine[];
+  readonly work: (now: number) => unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What one call of a batch came to inside the transaction. */
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 /**
  * A store in an SQLite file, for budgets that survive restarts and are shared by the processes of
  * one host (a CLI agent, a worker box): several processes opening the same file enforce one budget
  * exactly. Built on better-sqlite3 (a peer dependency: `npm install better-sqlite3`).
  *
- * - Every call is one `BEGIN IMMEDIATE` transaction: check and record are atomic across processes,
- *   and a failure anywhere rolls the whole call back.
+ * - The calls started in one tick are decided in order in one `BEGIN IMMEDIATE` transaction, so
+ *   that concurrent callers share one disk sync; each call is a savepoint of its own: check and
+ *   record are atomic across processes, and a failure anywhere in a call rolls that call back,
+ *   alone. With `batch: false`, every call is a transaction of its own.
  * - The file is put in WAL mode. A call waits for another connection's lock no longer than the
  *   engine's `storeTimeoutMs` (its deadline), then fails with a {@link StoreTimeoutError}: the
  *   engine applies `onStoreError`, as for an I/O error or a full disk ({@link StoreError}). Tables
  *   gone from the database are a {@link ConfigurationError}, unreadable rows a {@link StateError}:
  *   both reach the caller.
- * - Calls answer synchronously, so the engine adds no timer.
+ * - With `batch: false`, calls answer synchronously, so the engine adds no timer.
  * - Amounts are exact (decimal text, bigint arithmetic); per-call work grows with neither history
  *   nor the number of spends in a window: one running total per ledger and window id, each an
  *   offset into the ledger's prefix sums.
@@ -98,6 +122,7 @@ export class SqliteStore implements Store {
   readonly #sql: Statements;
   readonly #tx: Transaction;
   readonly #deleteBatch: number;
+  readonly #batcher: Batcher<Queued> | undefined;
   #closed = false;
 
   constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
@@ -115,6 +140,11 @@ export class SqliteStore implements Store {
     if (!Number.isSafeInteger(this.#deleteBatch) || this.#deleteBatch < 1) {
       throw new ConfigurationError(`Invalid deleteBatch ${show(options.deleteBatch)}: expected a whole number ≥ 1`);
     }
+    const batch = options.batch ?? true;
+    if (typeof batch !== "boolean") {
+      throw new ConfigurationError(`Invalid batch ${show(options.batch)}: expected true or false`);
+    }
+    this.#batcher = batch ? new Batcher((calls) => this.#decideBatch(calls)) : undefined;
     const openTimeoutMs = options.openTimeoutMs ?? 5000;
     if (typeof openTimeoutMs !== "number" || !(openTimeoutMs >= 0)) {
       throw new ConfigurationError(`Invalid openTimeoutMs ${show(options.openTimeoutMs)}: expected a number ≥ 0`);
@@ -164,7 +194,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): StoreVerdict {
+  charge(lines: readonly StoreLine[], amount: bigint, call: StoreCall): Awaitable<StoreVerdict> {
     return this.#run("charge", call, lines, (now) => {
       const accounts = this.#open(lines, now);
       const verdict = verdictOf(
@@ -181,7 +211,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): StoreVerdict {
+  reserve(lines: readonly StoreLine[], amount: bigint, hold: Hold, call: StoreCall): Awaitable<StoreVerdict> {
     return this.#run("reserve", call, lines, (now) => {
       const accounts = this.#open(lines, now);
       const verdict = verdictOf(
@@ -196,7 +226,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): StoreCommit {
+  commit(id: string, lines: readonly StoreLine[], actual: bigint, call: StoreCall): Awaitable<StoreCommit> {
     return this.#run("commit", call, lines, (now) => {
       const hold = findHold(this.#sql, id, now);
       const accounts = this.#open(lines, now);
@@ -211,11 +241,11 @@ export class SqliteStore implements Store {
   }
 
   /** Drops hold `id`; its row names its ledgers, so `_lines` is not needed. */
-  release(id: string, _lines: readonly StoreLine[], call: StoreCall): StoreSettlement {
+  release(id: string, _lines: readonly StoreLine[], call: StoreCall): Awaitable<StoreSettlement> {
     return this.#run("release", call, [], (now) => ({ late: settleHold(this.#sql, findHold(this.#sql, id, now)) }));
   }
 
-  read(line: StoreLine, call: StoreCall): StoreReading {
+  read(line: StoreLine, call: StoreCall): Awaitable<StoreReading> {
     return this.#run("read", call, [line], (now) => {
       const account = Account.load(this.#sql, line.key, false);
       // A ledger the store holds nothing for is not created by a read: nothing to count, nothing to keep.
@@ -229,7 +259,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  scan(query: StoreScanQuery, call: StoreCall): StorePage {
+  scan(query: StoreScanQuery, call: StoreCall): Awaitable<StorePage> {
     return this.#run("scan", call, [], (now) => {
       const { text, blob } = scanRanges(query.prefix, query.cursor);
       const rows: LedgerRow[] = text === null ? [] : this.#sql.scanText.all(text.from, text.below, query.limit);
@@ -247,8 +277,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  clear(ledger: Ledger, call: StoreCall): void {
-    this.#run("clear", call, [], () => {
+  clear(ledger: Ledger, call: StoreCall): Awaitable<void> {
+    return this.#run("clear", call, [], () => {
       const id = this.#sql.deleteLedger.get(storedKey(ledger.toString()));
       if (id === undefined) return;
       this.#sql.deleteSpends.run(id);
@@ -256,8 +286,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  clearAll(call: StoreCall): void {
-    this.#run("clearAll", call, [], () => {
+  clearAll(call: StoreCall): Awaitable<void> {
+    return this.#run("clearAll", call, [], () => {
       this.#sql.clearHolds.run();
       this.#sql.clearSpends.run();
       this.#sql.clearTotals.run();
@@ -286,35 +316,98 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `work` in one immediate transaction. Waits for the write lock until the call's deadline;
-   * once it has the lock, does nothing if the deadline has passed, so that a call never takes
-   * effect after the engine would have given up. Then reads the time, checks that every calendar
-   * window of `lines` has a period for it, expires due holds and sweeps idle ledgers, and runs
-   * `work`. Any failure rolls back.
+   * Runs `work` in an immediate transaction: a batch's, or (`batch: false`) one of its own, at once.
+   * Waits for the write lock until the call's deadline; any failure of the call rolls it back.
    */
-  #run<T>(operation: string, call: StoreCall, lines: readonly StoreLine[], work: (now: number) => T): T {
-    if (this.#closed) throw new StoreError(`SqliteStore ${operation}: the store is closed`);
-    if (call.now !== undefined && (typeof call.now !== "number" || !Number.isFinite(call.now))) {
-      throw new StoreError(`SqliteStore ${operation}: invalid time ${show(call.now)}, expected finite seconds`);
+  #run<T>(operation: string, call: StoreCall, lines: readonly StoreLine[], work: (now: number) => T): Awaitable<T> {
+    let error: StoreError | undefined;
+    if (this.#closed) error = new StoreError(`SqliteStore ${operation}: the store is closed`);
+    else if (call.now !== undefined && (typeof call.now !== "number" || !Number.isFinite(call.now))) {
+      error = new StoreError(`SqliteStore ${operation}: invalid time ${show(call.now)}, expected finite seconds`);
     }
+    const batcher = this.#batcher;
+    if (batcher !== undefined) {
+      if (error !== undefined) return Promise.reject(error);
+      return new Promise<T>((resolve, reject) => {
+        batcher.push({ operation, call, lines, work, resolve: resolve as (value: unknown) => void, reject });
+      });
+    }
+    if (error !== undefined) throw error;
     const started = Date.now();
     try {
       return withWriteLock(
-        () =>
-          this.#tx.immediate(() => {
-            if (Date.now() > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
-            // Read once the lock is held: a spend is dated when it is recorded, not when it queued.
-            const now = call.now ?? (this.#sql.now.get() as number) / 1000;
-            checkPeriods(this.#sql, lines, now);
-            expireHolds(this.#sql, now);
-            sweepLedgers(this.#sql, now, this.#deleteBatch);
-            return work(now);
-          }) as T,
+        () => this.#tx.immediate(() => this.#decide(operation, call, lines, work)) as T,
         call.deadline,
       );
-    } catch (error) {
-      throw this.#classify(operation, call, error, Date.now() - started);
+    } catch (failure) {
+      throw this.#classify(operation, call, failure, Date.now() - started);
     }
+  }
+
+  /**
+   * Decides a batch in one transaction, waiting for the write lock until the last of its calls'
+   * deadlines, and settles every call: with its answer, with its own error (its savepoint rolled
+   * back), or — when the transaction as a whole failed (no lock in time, a failed commit) — with
+   * that error, nothing of the batch written.
+   */
+  #decideBatch(batch: readonly Queued[]): void {
+    const started = Date.now();
+    const deadline = Math.max(...batch.map((queued) => queued.call.deadline));
+    let outcomes: Outcome[];
+    if (this.#closed) {
+      for (const queued of batch) queued.reject(new StoreError(`SqliteStore ${queued.operation}: the store is closed`));
+      return;
+    }
+    try {
+      outcomes = withWriteLock(
+        () => this.#tx.immediate(() => batch.map((queued) => this.#inSavepoint(queued))) as Outcome[],
+        deadline,
+      );
+    } catch (error) {
+      for (const queued of batch)
+        queued.reject(this.#classify(queued.operation, queued.call, error, Date.now() - started));
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      const queued = batch[i] as Queued;
+      if (outcome.ok) queued.resolve(outcome.value);
+      else queued.reject(this.#classify(queued.operation, queued.call, outcome.error, Date.now() - started));
+    });
+  }
+
+  /** One call of a batch, in a savepoint: rolled back alone if it fails. */
+  #inSavepoint(queued: Queued): Outcome {
+    this.#sql.savepoint.run();
+    let outcome: Outcome;
+    try {
+      outcome = { ok: true, value: this.#decide(queued.operation, queued.call, queued.lines, queued.work) };
+    } catch (error) {
+      try {
+        this.#sql.rollbackToSavepoint.run();
+      } catch {
+        // SQLite ended the whole transaction itself (a full disk may): no call of the batch stands.
+        throw error;
+      }
+      outcome = { ok: false, error };
+    }
+    this.#sql.releaseSavepoint.run();
+    return outcome;
+  }
+
+  /**
+   * One call's work, inside its transaction: does nothing if the deadline has passed, so that a
+   * call never takes effect after the engine would have given up. Then reads the time, checks that
+   * every calendar window of `lines` has a period for it, expires due holds and sweeps idle
+   * ledgers, and runs `work`.
+   */
+  #decide<T>(operation: string, call: StoreCall, lines: readonly StoreLine[], work: (now: number) => T): T {
+    if (Date.now() > call.deadline) throw new StoreTimeoutError(operation, call.timeoutMs);
+    // Read once the lock is held: a spend is dated when it is recorded, not when it queued.
+    const now = call.now ?? (this.#sql.now.get() as number) / 1000;
+    checkPeriods(this.#sql, lines, now);
+    expireHolds(this.#sql, now);
+    sweepLedgers(this.#sql, now, this.#deleteBatch);
+    return work(now);
   }
 
   /** Sorts a failed call by the error contract of {@link Store}; every one was rolled back. */

@@ -129,6 +129,10 @@ export interface Statements {
   readonly expireHold: Stmt<[rowid: number]>;
   readonly forgottenHolds: Stmt<[now: number, limit: number], number>;
 
+  readonly savepoint: Stmt<[]>;
+  readonly releaseSavepoint: Stmt<[]>;
+  readonly rollbackToSavepoint: Stmt<[]>;
+
   readonly clearLedgers: Stmt<[]>;
   readonly clearSpends: Stmt<[]>;
   readonly clearTotals: Stmt<[]>;
@@ -222,6 +226,11 @@ export function prepareStatements(db: SqliteDatabase, names: TableNames): Statem
       `SELECT rowid FROM "${holds}" WHERE active = 0 AND forget_at <= ? ORDER BY forget_at LIMIT ?`,
       true,
     ),
+
+    // One call of a batch: see SqliteStore's #decideBatch.
+    savepoint: q<[]>("SAVEPOINT budgetgate_call"),
+    releaseSavepoint: q<[]>("RELEASE budgetgate_call"),
+    rollbackToSavepoint: q<[]>("ROLLBACK TO budgetgate_call"),
 
     clearLedgers: q<[]>(`DELETE FROM "${ledgers}"`),
     clearSpends: q<[]>(`DELETE FROM "${spends}"`),

@@ -377,7 +377,7 @@ describe.skipIf(!service.ok)("PostgresStore", () => {
       // The function's last step compares the time it took with the budget it was given.
       await expect(
         pool.query(
-          `SELECT * FROM ${prefix}_decide($1, '{1}', '{life}', '{NULL}', '{0}', '{}', $2, '{1}', $3, NULL, 0.001, NULL, NULL, NULL, false)`,
+          `SELECT * FROM ${prefix}_decide($1, '{1}', '{life}', '{NULL}', '{0}', '{}', $2, '{1}', $3, NULL, 0.001, NULL, NULL, NULL, false, NULL)`,
           [[key], ["1000000000000000000"], "1"],
         ),
       ).rejects.toMatchObject({ code: "57014" });

@@ -170,16 +170,16 @@ describe("SqliteStore failures", () => {
     db.close();
   });
 
-  it("does nothing when a call's deadline has already passed", () => {
+  it("does nothing when a call's deadline has already passed", async () => {
     const path = join(dir, "deadline.db");
     const store = new SqliteStore(path);
     const l = ledger();
-    expect(() => store.charge([line(l)], 1n, call(Date.now() - 1))).toThrow(StoreTimeoutError);
-    expect(() => store.reserve([line(l)], 1n, { id: randomUUID(), ttl: 60, retain: 60 }, call(Date.now() - 1))).toThrow(
-      StoreTimeoutError,
-    );
+    await expect(store.charge([line(l)], 1n, call(Date.now() - 1))).rejects.toThrow(StoreTimeoutError);
+    await expect(
+      store.reserve([line(l)], 1n, { id: randomUUID(), ttl: 60, retain: 60 }, call(Date.now() - 1)),
+    ).rejects.toThrow(StoreTimeoutError);
     expect(counts(path)).toEqual({ ledgers: 0, spends: 0, holds: 0 });
-    expect(store.charge([line(l)], 1n, call(Date.now() + 1000)).allowed).toBe(true);
+    expect((await store.charge([line(l)], 1n, call(Date.now() + 1000))).allowed).toBe(true);
     expect(counts(path)).toEqual({ ledgers: 1, spends: 1, holds: 0 });
   });
 
