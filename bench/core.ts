@@ -5,12 +5,15 @@
  * Sub-microsecond calls cannot be timed one by one without the timer dominating, so each sample is
  * the mean of a batch of BATCH sequential awaited calls; medians and p99s are over those samples.
  */
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import { Amount, Budget, Engine, Ledger, MemoryStore } from "../src/index.js";
 import { threeLimitPlan } from "./plans.js";
 import { formatNs, printTable, progress, quantile } from "./stats.js";
 
 const BATCH = 100;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 3000);
+/** Keys each side of the rate-limiter-flexible comparison cycles through. */
+const KEYS = 1000;
 
 async function sample(fn: () => Promise<unknown>, samples = SAMPLES): Promise<{ median: number; p99: number }> {
   for (let i = 0; i < 20_000; i++) await fn(); // warm up the JIT
@@ -45,6 +48,30 @@ function steadyEngine(live: number) {
       return engine.check(ledger, cost, budget);
     },
   };
+}
+
+/**
+ * `engine.check` on registered ledgers, cost as a string, beside `RateLimiterMemory.consume`, each
+ * cycling through KEYS keys, in alternating rounds: the median of each side's round medians.
+ */
+async function besideRateLimiterFlexible(): Promise<{ check: number; rlf: number }> {
+  const engine = new Engine();
+  const budget = new Budget({ maxSpend: "1000000000000", window: 3600 });
+  const ledgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "model", `user:${i}`));
+  for (const ledger of ledgers) engine.register(ledger, budget);
+  const limiter = new RateLimiterMemory({ points: 1e15, duration: 3600 });
+  const keys = ledgers.map((ledger) => ledger.toString());
+  let a = 0;
+  let b = 0;
+  const check = () => engine.check(ledgers[a++ % KEYS] as Ledger, "0.000123");
+  const consume = () => limiter.consume(keys[b++ % KEYS] as string, 1);
+  const checkRounds: number[] = [];
+  const rlfRounds: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    checkRounds.push((await sample(check, SAMPLES / 7)).median);
+    rlfRounds.push((await sample(consume, SAMPLES / 7)).median);
+  }
+  return { check: quantile(checkRounds, 0.5), rlf: quantile(rlfRounds, 0.5) };
 }
 
 function heapUsed(): number {
@@ -91,6 +118,24 @@ async function main() {
 
   console.log("\n### Decision latency, memory store (per call; batches of 100)\n");
   printTable(["operation", "median", "p99"], rows);
+
+  // What a TypeScript user reaches for today: a counter per key, with one call per decision.
+  progress("check ALLOW beside rate-limiter-flexible");
+  const rival = await besideRateLimiterFlexible();
+  console.log(
+    `\n### check ALLOW beside rate-limiter-flexible (${KEYS.toLocaleString("en")} keys each, 7 alternating rounds)\n`,
+  );
+  printTable(
+    ["subject", "median of 7 rounds", "ratio"],
+    [
+      ["RateLimiterMemory.consume(key, 1)", formatNs(rival.rlf), "1.00×"],
+      [
+        'engine.check(registered ledger, "0.000123")',
+        formatNs(rival.check),
+        `${(rival.check / rival.rlf).toFixed(2)}×`,
+      ],
+    ],
+  );
 
   // Side by side, in alternating rounds, so that both see the same machine.
   progress("three limits beside one");
