@@ -250,8 +250,25 @@ export function budgetDecision(
     reason: wouldBlock ? BlockReason.BUDGET_EXCEEDED : null,
     requested,
     wouldBlock,
-    details: () => limitDetails(budget, requested, state, recorded, now, blocked, wouldBlock),
+    details: later(budget, requested, state, recorded, now, blocked, wouldBlock),
   });
+}
+
+/**
+ * {@link limitDetails} of these, when called. A function of its own so that the closure holds
+ * only these (one in `budgetDecision` would keep its whole scope), and an unnamed one, which
+ * costs no `name` property to set when a build keeps function names (tsx, esbuild's keepNames).
+ */
+function later(
+  budget: Budget,
+  requested: Amount,
+  state: StoreLedgerState,
+  recorded: boolean,
+  now: number,
+  blocked: boolean,
+  wouldBlock: boolean,
+): () => DecisionDetails {
+  return () => limitDetails(budget, requested, state, recorded, now, blocked, wouldBlock);
 }
 
 /** The per-limit numbers of a decision made by {@link budgetDecision}. */
