@@ -159,6 +159,12 @@ export const DEFAULT_LATE_COMMIT_WINDOW = 86_400;
  */
 export const MAX_STORE_TIMEOUT_MS = 2_147_483_647;
 
+/** A ledger's registered budget, and the plan last made of it (see `#registeredPlan`). */
+interface Registration {
+  readonly budget: Budget;
+  plan: Plan | null;
+}
+
 interface Plan {
   readonly lines: readonly StoreLine[];
   readonly budgets: readonly Budget[];
@@ -183,7 +189,7 @@ export class Engine {
   readonly #timeoutMs: number;
   readonly #ttl: number;
   readonly #retain: number;
-  readonly #budgets = new Map<string, Budget>();
+  readonly #budgets = new Map<string, Registration>();
   readonly #listeners = new Set<DecisionListener>();
   readonly #thresholdListeners = new Set<ThresholdListener>();
   /** The store's clock minus this host's, in seconds, as last seen: where calendar periods are computed. */
@@ -231,13 +237,13 @@ export class Engine {
   register(ledger: Ledger, budget: Budget): this {
     if (!(ledger instanceof Ledger)) throw new ConfigurationError(`register: expected a Ledger, got ${show(ledger)}`);
     if (!(budget instanceof Budget)) throw new ConfigurationError(`register: expected a Budget, got ${show(budget)}`);
-    this.#budgets.set(ledger.toString(), budget);
+    this.#budgets.set(ledger.toString(), { budget, plan: null });
     return this;
   }
 
   /** The budget registered for `ledger`, or undefined. @example engine.budgetFor(ledger)?.maxSpend */
   budgetFor(ledger: Ledger): Budget | undefined {
-    return this.#budgets.get(ledger.toString());
+    return this.#budgets.get(ledger.toString())?.budget;
   }
 
   /**
@@ -557,6 +563,7 @@ export class Engine {
     if (fallback !== undefined && !(fallback instanceof Budget)) {
       throw new ConfigurationError(`Invalid budget ${show(fallback)}: expected a Budget or undefined`);
     }
+    if (targets instanceof Ledger && fallback === undefined) return this.#registeredPlan(targets);
     const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: { readonly ledger: Ledger; readonly key: string }[] = [];
@@ -571,12 +578,7 @@ export class Engine {
         throw new ConfigurationError(`Invalid budget for ${ledger}: expected a Budget, got ${show(own)}`);
       }
       const key = ledger.toString();
-      const budget = own ?? fallback ?? this.#budgets.get(key);
-      if (budget === undefined) {
-        throw new ConfigurationError(
-          `No budget for ledger ${key}: pass one, or engine.register(ledger, budget) first; an unbudgeted ledger is never allowed to spend without limit`,
-        );
-      }
+      const budget = own ?? fallback ?? this.#registered(key).budget;
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
@@ -584,6 +586,31 @@ export class Engine {
       budgets.push(budget);
     }
     return this.#planOf(lines, budgets);
+  }
+
+  /** The registration of the ledger keyed `key`. @throws {ConfigurationError} if there is none. */
+  #registered(key: string): Registration {
+    const registration = this.#budgets.get(key);
+    if (registration === undefined) {
+      throw new ConfigurationError(
+        `No budget for ledger ${key}: pass one, or engine.register(ledger, budget) first; an unbudgeted ledger is never allowed to spend without limit`,
+      );
+    }
+    return registration;
+  }
+
+  /**
+   * The plan of one ledger held to its registered budget: the most common call, so its plan is
+   * kept with the registration (for the Ledger object last seen) unless calendar periods move it.
+   */
+  #registeredPlan(ledger: Ledger): Plan {
+    const key = ledger.toString();
+    const registration = this.#registered(key);
+    const kept = registration.plan;
+    if (kept !== null && (kept.lines[0] as StoreLine).ledger === ledger) return kept;
+    const plan = this.#planOf([{ ledger, key }], [registration.budget]);
+    if (!plan.calendar) registration.plan = plan;
+    return plan;
   }
 
   /** The store's time as last seen: where calendar periods are computed. */
@@ -597,13 +624,14 @@ export class Engine {
     budgets: readonly Budget[],
     t?: number,
   ): Plan {
-    const calendar = budgets.some((budget) => budget.calendar);
+    let calendar = false;
+    for (const budget of budgets) calendar ||= budget.calendar;
     const estimate = t ?? (calendar ? this.#estimate() : 0);
-    const out = lines.map((line, i) => ({
-      ledger: line.ledger,
-      key: line.key,
-      limits: (budgets[i] as Budget).storeLimits(estimate),
-    }));
+    const out: StoreLine[] = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const { ledger, key } = lines[i] as (typeof lines)[number];
+      out[i] = { ledger, key, limits: (budgets[i] as Budget).storeLimits(estimate) };
+    }
     return { lines: out, budgets, calendar };
   }
 
@@ -728,7 +756,7 @@ export class Engine {
   #view(entry: StoreLedgerEntry): LedgerUsage {
     const windows = new Map<string, Amount>();
     for (const window of entry.windows) windows.set(window.id, Amount.fromUnits(window.committed));
-    return usageOf(entry.ledger, this.#budgets.get(entry.ledger.toString()), entry.reserved, windows);
+    return usageOf(entry.ledger, this.#budgets.get(entry.ledger.toString())?.budget, entry.reserved, windows);
   }
 
   /** A fail-open reservation has no hold: like a fail-open check, its spend goes unrecorded. */
@@ -773,6 +801,7 @@ export class Engine {
   }
 
   #tell<E>(listeners: ReadonlySet<(event: E) => unknown>, event: E): void {
+    if (listeners.size === 0) return; // most engines have none: no iterator to make
     for (const listener of listeners) {
       try {
         const returned = listener(event);
@@ -829,18 +858,18 @@ class Call implements StoreCall {
 // A store whose answer contradicts itself is broken, not down: a StateError, so that no budget's
 // FAIL_OPEN turns a store's bug into allowed spend.
 function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
-  checkStates(plan.lines, verdict.lines);
-  const parts = plan.lines.map((line, i) =>
-    budgetDecision(
-      line.ledger,
-      plan.budgets[i] as Budget,
-      requested,
-      verdict.lines[i] as StoreLedgerState,
-      verdict.allowed,
-      verdict.now,
-    ),
-  );
-  if (parts.every((part) => part.allowed) !== verdict.allowed) {
+  const { lines, budgets } = plan;
+  checkStates(lines, verdict.lines);
+  const parts: Decision[] = new Array(lines.length);
+  let allowed = true;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as StoreLine;
+    const state = verdict.lines[i] as StoreLedgerState;
+    const part = budgetDecision(line.ledger, budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
+    allowed &&= part.allowed;
+    parts[i] = part;
+  }
+  if (allowed !== verdict.allowed) {
     throw new StateError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
   }
   return combineDecisions(parts);
@@ -851,12 +880,13 @@ function checkStates(lines: readonly StoreLine[], states: readonly StoreLedgerSt
   if (states.length !== lines.length) {
     throw new StateError(`Store answered for ${states.length} ledgers, expected ${lines.length}`);
   }
-  lines.forEach((line, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as StoreLine;
     const committed = (states[i] as StoreLedgerState).committed.length;
     if (committed !== line.limits.length) {
       throw new StateError(`Store answered ${committed} limits of ${line.key}, expected ${line.limits.length}`);
     }
-  });
+  }
 }
 
 /** A ledger's usage under `budget` from its holds and its totals by window id. */

@@ -4,6 +4,7 @@
  * keeps them in a linked list through `next`: most ledgers have one or two, and a list costs one
  * field per total where a Map or an array would cost an object.
  */
+import { sumUnits } from "../../amount.js";
 import type { SpendLog } from "./spend-log.js";
 
 /** What every kind of total has. */
@@ -21,7 +22,7 @@ export abstract class Total {
   /** Adds a spend recorded at `t` to the total, if the total counts it (rolling and lifetime totals count every new spend). */
   add(amount: bigint, _t: number): void {
     // 0n + amount would allocate a copy: share the log's bigint instead.
-    this.sum = this.sum === 0n ? amount : this.sum + amount;
+    this.sum = sumUnits(this.sum, amount);
   }
 
   /** Committed spend at `t` (after `advance`), as `scan` lists it. */
