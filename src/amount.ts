@@ -24,6 +24,9 @@ export interface AmountOptions {
   readonly allowNegative?: boolean;
 }
 
+/** The options when none are given: one object, not a new one per call. */
+const DEFAULTS: AmountOptions = Object.freeze({});
+
 const PLAIN = /^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$/;
 const EXPONENT = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/;
 
@@ -69,7 +72,7 @@ export class Amount {
    * Amount.from(1e-7).toString();   // "0.0000001"
    * Amount.from("1.0000000000000000001", { round: "up" }).toString(); // "1.000000000000000001"
    */
-  static from(value: AmountInput, options: AmountOptions = {}): Amount {
+  static from(value: AmountInput, options: AmountOptions = DEFAULTS): Amount {
     let amount: Amount;
     if (value instanceof Amount) {
       amount = value;

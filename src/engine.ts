@@ -646,7 +646,8 @@ export class Engine {
   ): Awaitable<readonly [Plan, T]> {
     let answer: Awaitable<T>;
     try {
-      answer = this.#invoke(operation, (call) => run(plan.lines, call));
+      const call = this.#call();
+      answer = this.#within(operation, call, run(plan.lines, call));
     } catch (error) {
       return this.#periodicAgain(plan, operation, run, error);
     }
@@ -667,7 +668,8 @@ export class Engine {
     if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
     this.#skew = error.storeNow - Date.now() / 1000;
     const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
-    const answer = this.#invoke(operation, (call) => run(again.lines, call));
+    const call = this.#call();
+    const answer = this.#within(operation, call, run(again.lines, call));
     if (!isPromiseLike(answer)) return [again, answer];
     return Promise.resolve(answer).then((value) => [again, value] as const);
   }
@@ -773,8 +775,17 @@ export class Engine {
    * on timeout the call's signal is aborted so that the store can cancel what it still can.
    */
   #invoke<T>(operation: string, run: (call: StoreCall) => Awaitable<T>): Awaitable<T> {
-    const call = new Call(this.#clock?.(), this.#timeoutMs);
-    const answer = run(call);
+    const call = this.#call();
+    return this.#within(operation, call, run(call));
+  }
+
+  /** What a store call is told: the engine's clock, if any, and the timeout. */
+  #call(): Call {
+    return new Call(this.#clock?.(), this.#timeoutMs);
+  }
+
+  /** The answer of the store to `call`: as it is when synchronous, else raced against the timeout. */
+  #within<T>(operation: string, call: Call, answer: Awaitable<T>): Awaitable<T> {
     if (!isPromiseLike(answer)) return answer;
     call.start();
     return new Promise<T>((resolve, reject) => {
