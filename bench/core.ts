@@ -74,6 +74,20 @@ async function besideRateLimiterFlexible(): Promise<{ check: number; rlf: number
   return { check: quantile(checkRounds, 0.5), rlf: quantile(rlfRounds, 0.5) };
 }
 
+/** Heap per ledger that was charged once and left: what a store with a user per ledger keeps. */
+async function idleLedgerBytes(n: number): Promise<number> {
+  const store = new MemoryStore();
+  const engine = new Engine({ store, clock: () => 1000 });
+  const budget = new Budget({ maxSpend: "10", window: 3600 });
+  await engine.check(new Ledger("bench", "idle", "warm-up"), "0.000123", budget);
+  const before = heapUsed();
+  // The Ledger objects go as soon as each call is made: only what the store keeps is counted.
+  for (let i = 0; i < n; i++) await engine.check(new Ledger("bench", "idle", `user:${i}`), "0.000123", budget);
+  const after = heapUsed();
+  if (store.liveLedgers !== n + 1) throw new Error(`expected ${n + 1} ledgers, found ${store.liveLedgers}`);
+  return (after - before) / n;
+}
+
 function heapUsed(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) for (let i = 0; i < 3; i++) gc();
@@ -199,6 +213,11 @@ async function main() {
     [[n.toLocaleString("en"), `${((after - before) / 2 ** 20).toFixed(1)} MiB`, ((after - before) / n).toFixed(1)]],
   );
   if (store.liveSpends !== n + 1) throw new Error(`expected ${n + 1} live spends, found ${store.liveSpends}`);
+
+  progress("heap per idle ledger");
+  const idle = await idleLedgerBytes(100_000);
+  console.log("\n### Memory per idle ledger (charged once, one rolling limit, key included)\n");
+  printTable(["ledgers", "bytes per ledger"], [["100,000", idle.toFixed(1)]]);
   console.log(`\nNode ${process.version}, ${process.platform} ${process.arch}; ${new Date().toISOString()}`);
 }
 
