@@ -563,7 +563,7 @@ export class Engine {
     if (fallback !== undefined && !(fallback instanceof Budget)) {
       throw new ConfigurationError(`Invalid budget ${show(fallback)}: expected a Budget or undefined`);
     }
-    if (targets instanceof Ledger && fallback === undefined) return this.#registeredPlan(targets);
+    if (fallback === undefined && Ledger.isLedger(targets)) return this.#registeredPlan(targets);
     const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: { readonly ledger: Ledger; readonly key: string }[] = [];
