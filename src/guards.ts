@@ -1,6 +1,7 @@
 import { show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
+import type { Decision } from "./decision.js";
 import type { Engine, Targets } from "./engine.js";
 import { ActualCostError, BudgetExceededError, ConfigurationError } from "./errors.js";
 import { Result } from "./result.js";
@@ -78,11 +79,21 @@ export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
   asResult: AsResult,
 ): Guard<A, unknown, AsResult> {
   const cost = fixedAmount(requireOption(options, "cost"));
-  return wrapper(async (fn, self, args) => {
-    const decision = await engine.check(select(ledger, args), select(cost, args), budget);
-    if (decision.blocked) return blocked(decision, asResult);
-    const value = await fn.apply(self, args);
-    return asResult ? Result.of(decision, value) : value;
+  // Not an async function: the decision's promise is chained as it is, and the function's value is
+  // handed on as it is (a promise it returns is adopted), so a guarded call costs one step more
+  // than a check, not an async frame and an await of the value on top.
+  return wrapper((fn, self, args) => {
+    let checked: Promise<Decision>;
+    try {
+      checked = engine.check(select(ledger, args), select(cost, args), budget);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return checked.then((decision) => {
+      if (decision.blocked) return blocked(decision, asResult);
+      const value = fn.apply(self, args);
+      return asResult ? Promise.resolve(value).then((settled) => Result.of(decision, settled)) : value;
+    });
   });
 }
 
