@@ -159,10 +159,14 @@ export const DEFAULT_LATE_COMMIT_WINDOW = 86_400;
  */
 export const MAX_STORE_TIMEOUT_MS = 2_147_483_647;
 
-/** A ledger's registered budget, and the plan last made of it (see `#registeredPlan`). */
-interface Registration {
-  readonly budget: Budget;
+/** Where a plan is kept for the next call (see `#onePlan`). */
+interface PlanSlot {
   plan: Plan | null;
+}
+
+/** A ledger's registered budget, and the plan last made of it. */
+interface Registration extends PlanSlot {
+  readonly budget: Budget;
 }
 
 interface Plan {
@@ -190,6 +194,8 @@ export class Engine {
   readonly #ttl: number;
   readonly #retain: number;
   readonly #budgets = new Map<string, Registration>();
+  /** The plan last made for a single ledger with a budget passed in the call. */
+  readonly #passedPlan: PlanSlot = { plan: null };
   readonly #listeners = new Set<DecisionListener>();
   readonly #thresholdListeners = new Set<ThresholdListener>();
   /** The store's clock minus this host's, in seconds, as last seen: where calendar periods are computed. */
@@ -563,7 +569,7 @@ export class Engine {
     if (fallback !== undefined && !(fallback instanceof Budget)) {
       throw new ConfigurationError(`Invalid budget ${show(fallback)}: expected a Budget or undefined`);
     }
-    if (fallback === undefined && Ledger.isLedger(targets)) return this.#registeredPlan(targets);
+    if (Ledger.isLedger(targets)) return this.#onePlan(targets, fallback);
     const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: { readonly ledger: Ledger; readonly key: string }[] = [];
@@ -600,16 +606,23 @@ export class Engine {
   }
 
   /**
-   * The plan of one ledger held to its registered budget: the most common call, so its plan is
-   * kept with the registration (for the Ledger object last seen) unless calendar periods move it.
+   * The plan of one ledger: the most common call. The last one made is kept (with the registration
+   * for a registered budget, else once per engine for a budget passed in) and serves again for the
+   * same Ledger object and budget while its calendar periods, if any, have not moved.
    */
-  #registeredPlan(ledger: Ledger): Plan {
+  #onePlan(ledger: Ledger, fallback: Budget | undefined): Plan {
     const key = ledger.toString();
-    const registration = this.#registered(key);
-    const kept = registration.plan;
-    if (kept !== null && (kept.lines[0] as StoreLine).ledger === ledger) return kept;
-    const plan = this.#planOf([{ ledger, key }], [registration.budget]);
-    if (!plan.calendar) registration.plan = plan;
+    const slot: PlanSlot = fallback === undefined ? this.#registered(key) : this.#passedPlan;
+    const budget = fallback ?? (slot as Registration).budget;
+    const kept = slot.plan;
+    if (kept !== null && kept.budgets[0] === budget) {
+      const line = kept.lines[0] as StoreLine;
+      if (line.ledger === ledger && (!kept.calendar || line.limits === budget.storeLimits(this.#estimate()))) {
+        return kept;
+      }
+    }
+    const plan = this.#planOf([{ ledger, key }], [budget]);
+    slot.plan = plan;
     return plan;
   }
 
