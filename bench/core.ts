@@ -152,6 +152,27 @@ async function main() {
   );
 
   // Side by side, in alternating rounds, so that both see the same machine.
+  progress("guard beside check");
+  const checkSide = new Engine();
+  const guardSide = new Engine();
+  const guardedSide = guardSide.guard(ledger, roomy, { cost: "0.03" })(() => undefined);
+  const checkRounds: number[] = [];
+  const guardRounds: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    checkRounds.push((await sample(() => checkSide.check(ledger, "0.03", roomy), SAMPLES / 7)).median);
+    guardRounds.push((await sample(() => guardedSide(), SAMPLES / 7)).median);
+  }
+  const checked = quantile(checkRounds, 0.5);
+  const guardedMedian = quantile(guardRounds, 0.5);
+  console.log("\n### guard beside check (7 alternating rounds), memory store\n");
+  printTable(
+    ["operation", "median of 7 rounds", "ratio"],
+    [
+      ['check(ledger, "0.03", budget)', formatNs(checked), "1.00×"],
+      ["guard, no-op function", formatNs(guardedMedian), `${(guardedMedian / checked).toFixed(2)}×`],
+    ],
+  );
+
   progress("three limits beside one");
   const oneEngine = new Engine();
   const threeEngine = new Engine();
