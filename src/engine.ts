@@ -33,6 +33,7 @@ import {
 import { Ledger } from "./ledger.js";
 import type { Limit } from "./limit.js";
 import { BlockReason, Mode } from "./modes.js";
+import { isPromiseLike } from "./promise-like.js";
 import { Reservation, type Settlement } from "./reservation.js";
 import { MemoryStore } from "./stores/memory/index.js";
 
@@ -945,8 +946,4 @@ function bounded(name: string, value: number, max: number, unit: string): number
     );
   }
   return value;
-}
-
-function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
 }

@@ -4,6 +4,7 @@ import type { Budget } from "./budget.js";
 import type { Decision } from "./decision.js";
 import type { Engine, Targets } from "./engine.js";
 import { ActualCostError, BudgetExceededError, ConfigurationError } from "./errors.js";
+import { isPromiseLike } from "./promise-like.js";
 import { Result } from "./result.js";
 
 /** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */
@@ -92,7 +93,10 @@ export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
     return checked.then((decision) => {
       if (decision.blocked) return blocked(decision, asResult);
       const value = fn.apply(self, args);
-      return asResult ? Promise.resolve(value).then((settled) => Result.of(decision, settled)) : value;
+      if (!asResult) return value;
+      return isPromiseLike(value)
+        ? Promise.resolve(value).then((v) => Result.of(decision, v))
+        : Result.of(decision, value);
     });
   });
 }
