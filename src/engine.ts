@@ -322,14 +322,14 @@ export class Engine {
     if (!reservation.held) return this.#settleUnheld(reservation, overEstimate);
     // Lines made afresh: a late commit may land periods after the reservation's.
     const plan = this.#planOf(reservation.lines, reservation.budgets);
-    const [used, outcome] = await this.#periodic(plan, "commit", (lines, call) =>
+    const outcome = await this.#periodic(plan, "commit", (lines, call) =>
       this.store.commit(reservation.id, lines, recorded.units, call),
     );
-    checkStates(used.lines, outcome.lines);
+    checkStates(plan.lines, outcome.lines);
     // The hold being settled is not part of the spend before: a reservation crosses a level once,
     // by what it records, not once by its estimate and again by its actual.
     this.#alert(
-      used,
+      plan,
       outcome.lines,
       outcome.late ? 0n : reservation.estimate.units,
       recorded.units,
@@ -400,17 +400,15 @@ export class Engine {
    */
   async usage(ledger: Ledger, budget?: Budget): Promise<LedgerUsage> {
     const plan = this.#plan(ledger, budget);
-    const [used, reading] = await this.#periodic(plan, "read", (lines, call) =>
-      this.store.read(lines[0] as StoreLine, call),
-    );
-    const line = used.lines[0] as StoreLine;
+    const reading = await this.#periodic(plan, "read", (lines, call) => this.store.read(lines[0] as StoreLine, call));
+    const line = plan.lines[0] as StoreLine;
     const state = reading.state;
-    checkStates(used.lines, [state]);
+    checkStates(plan.lines, [state]);
     const windows = new Map<string, Amount>();
     line.limits.forEach((limit, j) => {
       windows.set(limit.window.id, Amount.fromUnits(state.committed[j] as bigint));
     });
-    return usageOf(ledger, used.budgets[0] as Budget, state.reserved, windows);
+    return usageOf(ledger, plan.budgets[0] as Budget, state.reserved, windows);
   }
 
   /**
@@ -651,13 +649,14 @@ export class Engine {
 
   /**
    * Runs a store call on the plan's lines; if the store's clock fell outside the calendar periods
-   * sent, learns the store's time and runs it once more with periods around it.
+   * sent, learns the store's time and runs it once more with periods around it. The answer is read
+   * against `plan` either way: the periods sent are all that differ between the two tries.
    */
   #periodic<T>(
     plan: Plan,
     operation: string,
     run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<T>,
-  ): Awaitable<readonly [Plan, T]> {
+  ): Awaitable<T> {
     let answer: Awaitable<T>;
     try {
       const call = this.#call();
@@ -665,10 +664,9 @@ export class Engine {
     } catch (error) {
       return this.#periodicAgain(plan, operation, run, error);
     }
-    if (!isPromiseLike(answer)) return [plan, answer];
-    return Promise.resolve(answer).then(
-      (value) => [plan, value] as const,
-      (error: unknown) => this.#periodicAgain(plan, operation, run, error),
+    if (!isPromiseLike(answer)) return answer;
+    return Promise.resolve(answer).then(undefined, (error: unknown) =>
+      this.#periodicAgain(plan, operation, run, error),
     );
   }
 
@@ -678,14 +676,12 @@ export class Engine {
     operation: string,
     run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<T>,
     error: unknown,
-  ): Awaitable<readonly [Plan, T]> {
+  ): Awaitable<T> {
     if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
     this.#skew = error.storeNow - Date.now() / 1000;
     const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
     const call = this.#call();
-    const answer = this.#within(operation, call, run(again.lines, call));
-    if (!isPromiseLike(answer)) return [again, answer];
-    return Promise.resolve(answer).then((value) => [again, value] as const);
+    return this.#within(operation, call, run(again.lines, call));
   }
 
   /** The decision on a charge or a hold: made at once when the store answers synchronously. */
@@ -695,24 +691,24 @@ export class Engine {
     operation: "charge" | "reserve",
     run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<StoreVerdict>,
   ): Awaitable<Decision> {
-    let answer: Awaitable<readonly [Plan, StoreVerdict]>;
+    let answer: Awaitable<StoreVerdict>;
     try {
       answer = this.#periodic(plan, operation, run);
     } catch (error) {
       return this.#storeFailed(plan, requested, error);
     }
-    if (!isPromiseLike(answer)) return this.#decided(answer[0], requested, operation, answer[1]);
+    if (!isPromiseLike(answer)) return this.#decided(plan, requested, operation, answer);
     return Promise.resolve(answer).then(
-      ([used, verdict]) => this.#decided(used, requested, operation, verdict),
+      (verdict) => this.#decided(plan, requested, operation, verdict),
       (error: unknown) => this.#storeFailed(plan, requested, error),
     );
   }
 
-  #decided(used: Plan, requested: Amount, operation: "charge" | "reserve", verdict: StoreVerdict): Decision {
-    const decision = verdictDecision(used, requested, verdict);
+  #decided(plan: Plan, requested: Amount, operation: "charge" | "reserve", verdict: StoreVerdict): Decision {
+    const decision = verdictDecision(plan, requested, verdict);
     // A hold announces nothing: its commit does, by what it records.
     if (verdict.allowed && operation === "charge")
-      this.#alert(used, verdict.lines, 0n, requested.units, verdict.now, "check");
+      this.#alert(plan, verdict.lines, 0n, requested.units, verdict.now, "check");
     this.#emit(decision);
     return decision;
   }
