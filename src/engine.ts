@@ -271,15 +271,17 @@ export class Engine {
     // Not an async function: a synchronous store's decision is made here and then, and resolving
     // it once costs one promise where a chain of async steps cost one per step.
     try {
-      const plan = this.#plan(targets, budget);
-      const requested = Amount.from(amount);
-      const decision = this.#decide(plan, requested, "charge", (lines, call) =>
-        this.store.charge(lines, requested.units, call),
-      );
-      return Promise.resolve(decision);
+      return Promise.resolve(this.#checkNow(targets, amount, budget));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** {@link check}'s decision, as it is when the store answers synchronously. @throws like check, at once. */
+  #checkNow(targets: Targets, amount: AmountInput, budget: Budget | undefined): Awaitable<Decision> {
+    const plan = this.#plan(targets, budget);
+    const requested = Amount.from(amount);
+    return this.#decide(plan, requested, "charge", (lines, call) => this.store.charge(lines, requested.units, call));
   }
 
   /**
@@ -519,7 +521,7 @@ export class Engine {
     budget: Budget | undefined,
     options: FixedGuardOptions<A>,
   ): Guard<A> {
-    return makeFixedGuard(this, ledger, budget, options, false);
+    return makeFixedGuard((t, a, b) => this.#checkNow(t, a, b), ledger, budget, options, false);
   }
 
   /**
@@ -531,7 +533,7 @@ export class Engine {
     budget: Budget | undefined,
     options: FixedGuardOptions<A>,
   ): Guard<A, unknown, true> {
-    return makeFixedGuard(this, ledger, budget, options, true);
+    return makeFixedGuard((t, a, b) => this.#checkNow(t, a, b), ledger, budget, options, true);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { show } from "budgetgate/store";
+import { type Awaitable, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Decision } from "./decision.js";
@@ -71,33 +71,42 @@ export interface Guard<A extends unknown[], R = unknown, AsResult extends boolea
 
 type Runner = (fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]) => Promise<unknown>;
 
-/** @internal Builds the fixed-cost guards. */
+/**
+ * @internal `engine.check`, but answering the decision as it is when the store answers
+ * synchronously; it throws what check rejects with, at once.
+ * @example const decision = checkNow(ledger, "0.03", budget); // a Decision from the memory store
+ */
+export type CheckNow = (targets: Targets, amount: AmountInput, budget: Budget | undefined) => Awaitable<Decision>;
+
+/**
+ * @internal Builds the fixed-cost guards. With a synchronous store (the memory store) the function
+ * runs as soon as the decision is made, within the guarded call, as a direct call of it would run:
+ * the guarded call then costs one promise, as a check does, instead of a chain of them.
+ */
 export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
-  engine: Engine,
+  checkNow: CheckNow,
   ledger: LedgerSelector<A>,
   budget: Budget | undefined,
   options: FixedGuardOptions<A>,
   asResult: AsResult,
 ): Guard<A, unknown, AsResult> {
   const cost = fixedAmount(requireOption(options, "cost"));
-  // Not an async function: the decision's promise is chained as it is, and the function's value is
-  // handed on as it is (a promise it returns is adopted), so a guarded call costs one step more
-  // than a check, not an async frame and an await of the value on top.
+  const proceed = (decision: Decision, fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]) => {
+    if (decision.blocked) return blocked(decision, asResult);
+    const value = fn.apply(self, args);
+    if (!asResult) return value;
+    return isPromiseLike(value)
+      ? Promise.resolve(value).then((v) => Result.of(decision, v))
+      : Result.of(decision, value);
+  };
   return wrapper((fn, self, args) => {
-    let checked: Promise<Decision>;
     try {
-      checked = engine.check(select(ledger, args), select(cost, args), budget);
+      const decision = checkNow(select(ledger, args), select(cost, args), budget);
+      if (isPromiseLike<Decision>(decision)) return Promise.resolve(decision).then((d) => proceed(d, fn, self, args));
+      return Promise.resolve(proceed(decision, fn, self, args));
     } catch (error) {
       return Promise.reject(error);
     }
-    return checked.then((decision) => {
-      if (decision.blocked) return blocked(decision, asResult);
-      const value = fn.apply(self, args);
-      if (!asResult) return value;
-      return isPromiseLike(value)
-        ? Promise.resolve(value).then((v) => Result.of(decision, v))
-        : Result.of(decision, value);
-    });
   });
 }
 
