@@ -738,7 +738,7 @@ export class Engine {
     at: number,
     operation: ThresholdEvent["operation"],
   ): void {
-    if (delta <= 0n || this.#thresholdListeners.size === 0) return;
+    if (this.#thresholdListeners.size === 0 || delta <= 0n) return; // the size first: a bigint comparison costs more
     plan.budgets.forEach((budget, i) => {
       if (!budget.alerting) return;
       const state = states[i] as StoreLedgerState;
