@@ -24,6 +24,9 @@ export interface AmountOptions {
   readonly allowNegative?: boolean;
 }
 
+/** The options when none are given: one object, not a new one per call. */
+const DEFAULTS: AmountOptions = Object.freeze({});
+
 const PLAIN = /^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$/;
 const EXPONENT = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/;
 
@@ -69,16 +72,18 @@ export class Amount {
    * Amount.from(1e-7).toString();   // "0.0000001"
    * Amount.from("1.0000000000000000001", { round: "up" }).toString(); // "1.000000000000000001"
    */
-  static from(value: AmountInput, options: AmountOptions = {}): Amount {
+  static from(value: AmountInput, options: AmountOptions = DEFAULTS): Amount {
     let amount: Amount;
-    if (value instanceof Amount) {
-      amount = value;
-    } else if (typeof value === "string") {
+    // A string first: the usual cost, and `instanceof` costs more than `typeof` (the more so when a
+    // build redefines class names, as tsx does).
+    if (typeof value === "string") {
       // Costs are usually a handful of constants ("0.03"): parse each once.
       const known = options.round === undefined && options.allowNegative === undefined ? PARSED.get(value) : undefined;
       if (known !== undefined) return known;
       amount = new Amount(...parseString(value, value, options));
       if (amount.units >= 0n && amount.units <= MAX_UNITS && options.round !== "up") remember(value, amount);
+    } else if (value instanceof Amount) {
+      amount = value;
     } else if (typeof value === "number") {
       if (!Number.isFinite(value)) {
         throw new InvalidAmountError(value, "it is not a finite number");
@@ -256,6 +261,15 @@ function parseNumber(value: number, options: AmountOptions): [bigint, number] {
         ? digits + "0".repeat(pointAt - digits.length)
         : `${digits.slice(0, pointAt)}.${digits.slice(pointAt)}`;
   return parseString(sign + plain, value, options);
+}
+
+/**
+ * @internal `a + b` in units. Adding zero allocates nothing: every bigint sum is a new bigint,
+ * about 50 ns on the hot path of a decision, and most ledgers hold nothing (no holds, a new window).
+ * @example sumUnits(0n, 5n); // 5n, the same bigint
+ */
+export function sumUnits(a: bigint, b: bigint): bigint {
+  return a === 0n ? b : b === 0n ? a : a + b;
 }
 
 /** Powers of ten as bigints: POW10[k] = 10^k. */

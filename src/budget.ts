@@ -86,6 +86,8 @@ export class Budget {
   /** @internal True when some limit is a calendar period. */
   readonly calendar: boolean;
   readonly #fixed: readonly StoreLimit[] | null;
+  /** The calendar limits last made, while `t` stays in the same periods of every calendar limit. */
+  #periodic: readonly StoreLimit[] | null = null;
 
   constructor(options: BudgetOptions) {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -143,8 +145,15 @@ export class Budget {
   /** @internal The limits as a store takes them, for a store whose time is about `t`. */
   storeLimits(t: number): readonly StoreLimit[] {
     if (this.#fixed !== null) return this.#fixed;
+    // The same array while no calendar window moved to other periods (each limit reuses its window
+    // object while `t` stays in its periods), so that a plan made of it can be reused as it is.
+    const last = this.#periodic;
+    if (last !== null && this.limits.every((limit, j) => limit.storeWindow(t) === (last[j] as StoreLimit).window)) {
+      return last;
+    }
     const enforce = this.mode !== Mode.SHADOW;
-    return this.limits.map((limit) => storeLimit(limit, enforce, t));
+    this.#periodic = this.limits.map((limit) => storeLimit(limit, enforce, t));
+    return this.#periodic;
   }
 
   /** The JSON form; `Budget.fromJSON(budget.toJSON())` is an equal budget. */

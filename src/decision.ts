@@ -1,5 +1,5 @@
 import type { StoreLedgerState } from "budgetgate/store";
-import { Amount } from "./amount.js";
+import { Amount, sumUnits } from "./amount.js";
 import type { Budget } from "./budget.js";
 import type { Ledger } from "./ledger.js";
 import type { Limit } from "./limit.js";
@@ -126,11 +126,11 @@ export class Decision {
   readonly reason: BlockReason | null;
   /** The amount asked for: the cost, or the estimate held. */
   readonly requested: Amount;
-  /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
-  readonly perLedger: readonly Decision[];
   /** True if some limit had no room: a BLOCK, or an ALLOW past a shadow limit. */
   readonly wouldBlock: boolean;
-  #details: DecisionDetails | (() => DecisionDetails);
+  #perLedger: readonly Decision[] | undefined;
+  /** The details, or the init that computes them on first read (kept whole: its `details` may be a method). */
+  #details: DecisionDetails | { readonly details: () => DecisionDetails };
 
   constructor(init: DecisionInit) {
     this.status = init.status;
@@ -138,18 +138,25 @@ export class Decision {
     this.budget = init.budget;
     this.reason = init.reason;
     this.requested = init.requested;
-    this.perLedger = init.perLedger ?? [this];
+    this.#perLedger = init.perLedger;
     this.wouldBlock = init.wouldBlock ?? init.status === Status.BLOCK;
-    this.#details = "details" in init ? init.details : init;
+    this.#details = init;
   }
 
   get #numbers(): DecisionDetails {
     let details = this.#details;
-    if (typeof details === "function") {
-      details = details();
+    if ("details" in details) {
+      details = details.details();
       this.#details = details;
     }
     return details;
+  }
+
+  /** One decision per ledger, in the order they were given; a single-ledger decision lists itself. */
+  get perLedger(): readonly Decision[] {
+    // Made on first read: most callers of a single-ledger decision never look.
+    this.#perLedger ??= [this];
+    return this.#perLedger;
   }
 
   /** Human-readable explanation; null for a plain ALLOW. */
@@ -233,7 +240,7 @@ export function budgetDecision(
   // The verdict now; the numbers only if someone reads them.
   const limits = budget.limits;
   const shadowBudget = budget.mode === Mode.SHADOW;
-  const held = state.reserved + requested.units;
+  const held = sumUnits(state.reserved, requested.units);
   let blocked = false;
   let wouldBlock = false;
   for (let j = 0; j < limits.length; j++) {
@@ -243,15 +250,36 @@ export function budgetDecision(
       if (!shadowBudget && !limit.shadow) blocked = true;
     }
   }
-  return new Decision({
-    status: blocked ? Status.BLOCK : Status.ALLOW,
-    ledger,
-    budget,
-    reason: wouldBlock ? BlockReason.BUDGET_EXCEEDED : null,
-    requested,
-    wouldBlock,
-    details: () => limitDetails(budget, requested, state, recorded, now, blocked, wouldBlock),
-  });
+  return new Decision(new LedgerAnswer(ledger, budget, requested, state, recorded, now, blocked, wouldBlock));
+}
+
+/**
+ * A store's answer for one ledger, as the init of its decision: the decision keeps it and computes
+ * its numbers from it on first read. One object where a closure would cost two (and, in a build
+ * that keeps function names, a `name` property set on every one).
+ */
+class LedgerAnswer implements DecisionCore {
+  readonly status: Status;
+  readonly reason: BlockReason | null;
+
+  constructor(
+    readonly ledger: Ledger,
+    readonly budget: Budget,
+    readonly requested: Amount,
+    readonly state: StoreLedgerState,
+    readonly recorded: boolean,
+    readonly now: number,
+    readonly blocked: boolean,
+    readonly wouldBlock: boolean,
+  ) {
+    this.status = blocked ? Status.BLOCK : Status.ALLOW;
+    this.reason = wouldBlock ? BlockReason.BUDGET_EXCEEDED : null;
+  }
+
+  details(): DecisionDetails {
+    const { budget, requested, state, recorded, now, blocked, wouldBlock } = this;
+    return limitDetails(budget, requested, state, recorded, now, blocked, wouldBlock);
+  }
 }
 
 /** The per-limit numbers of a decision made by {@link budgetDecision}. */

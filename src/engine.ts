@@ -33,6 +33,7 @@ import {
 import { Ledger } from "./ledger.js";
 import type { Limit } from "./limit.js";
 import { BlockReason, Mode } from "./modes.js";
+import { isPromiseLike } from "./promise-like.js";
 import { Reservation, type Settlement } from "./reservation.js";
 import { MemoryStore } from "./stores/memory/index.js";
 
@@ -159,6 +160,16 @@ export const DEFAULT_LATE_COMMIT_WINDOW = 86_400;
  */
 export const MAX_STORE_TIMEOUT_MS = 2_147_483_647;
 
+/** Where a plan is kept for the next call (see `#onePlan`). */
+interface PlanSlot {
+  plan: Plan | null;
+}
+
+/** A ledger's registered budget, and the plan last made of it. */
+interface Registration extends PlanSlot {
+  readonly budget: Budget;
+}
+
 interface Plan {
   readonly lines: readonly StoreLine[];
   readonly budgets: readonly Budget[];
@@ -183,7 +194,9 @@ export class Engine {
   readonly #timeoutMs: number;
   readonly #ttl: number;
   readonly #retain: number;
-  readonly #budgets = new Map<string, Budget>();
+  readonly #budgets = new Map<string, Registration>();
+  /** The plan last made for a single ledger with a budget passed in the call. */
+  readonly #passedPlan: PlanSlot = { plan: null };
   readonly #listeners = new Set<DecisionListener>();
   readonly #thresholdListeners = new Set<ThresholdListener>();
   /** The store's clock minus this host's, in seconds, as last seen: where calendar periods are computed. */
@@ -231,13 +244,13 @@ export class Engine {
   register(ledger: Ledger, budget: Budget): this {
     if (!(ledger instanceof Ledger)) throw new ConfigurationError(`register: expected a Ledger, got ${show(ledger)}`);
     if (!(budget instanceof Budget)) throw new ConfigurationError(`register: expected a Budget, got ${show(budget)}`);
-    this.#budgets.set(ledger.toString(), budget);
+    this.#budgets.set(ledger.toString(), { budget, plan: null });
     return this;
   }
 
   /** The budget registered for `ledger`, or undefined. @example engine.budgetFor(ledger)?.maxSpend */
   budgetFor(ledger: Ledger): Budget | undefined {
-    return this.#budgets.get(ledger.toString());
+    return this.#budgets.get(ledger.toString())?.budget;
   }
 
   /**
@@ -254,7 +267,18 @@ export class Engine {
    * const d = await engine.check(new Ledger("openai", "embed"), "0.0001", new Budget({ maxSpend: "5" }));
    * d.allowed; // true
    */
-  async check(targets: Targets, amount: AmountInput, budget?: Budget): Promise<Decision> {
+  check(targets: Targets, amount: AmountInput, budget?: Budget): Promise<Decision> {
+    // Not an async function: a synchronous store's decision is made here and then, and resolving
+    // it once costs one promise where a chain of async steps cost one per step.
+    try {
+      return Promise.resolve(this.#checkNow(targets, amount, budget));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@link check}'s decision, as it is when the store answers synchronously. @throws like check, at once. */
+  #checkNow(targets: Targets, amount: AmountInput, budget: Budget | undefined): Awaitable<Decision> {
     const plan = this.#plan(targets, budget);
     const requested = Amount.from(amount);
     return this.#decide(plan, requested, "charge", (lines, call) => this.store.charge(lines, requested.units, call));
@@ -300,14 +324,14 @@ export class Engine {
     if (!reservation.held) return this.#settleUnheld(reservation, overEstimate);
     // Lines made afresh: a late commit may land periods after the reservation's.
     const plan = this.#planOf(reservation.lines, reservation.budgets);
-    const [used, outcome] = await this.#periodic(plan, "commit", (lines, call) =>
+    const outcome = await this.#periodic(plan, "commit", (lines, call) =>
       this.store.commit(reservation.id, lines, recorded.units, call),
     );
-    checkStates(used.lines, outcome.lines);
+    checkStates(plan.lines, outcome.lines);
     // The hold being settled is not part of the spend before: a reservation crosses a level once,
     // by what it records, not once by its estimate and again by its actual.
     this.#alert(
-      used,
+      plan,
       outcome.lines,
       outcome.late ? 0n : reservation.estimate.units,
       recorded.units,
@@ -378,17 +402,15 @@ export class Engine {
    */
   async usage(ledger: Ledger, budget?: Budget): Promise<LedgerUsage> {
     const plan = this.#plan(ledger, budget);
-    const [used, reading] = await this.#periodic(plan, "read", (lines, call) =>
-      this.store.read(lines[0] as StoreLine, call),
-    );
-    const line = used.lines[0] as StoreLine;
+    const reading = await this.#periodic(plan, "read", (lines, call) => this.store.read(lines[0] as StoreLine, call));
+    const line = plan.lines[0] as StoreLine;
     const state = reading.state;
-    checkStates(used.lines, [state]);
+    checkStates(plan.lines, [state]);
     const windows = new Map<string, Amount>();
     line.limits.forEach((limit, j) => {
       windows.set(limit.window.id, Amount.fromUnits(state.committed[j] as bigint));
     });
-    return usageOf(ledger, used.budgets[0] as Budget, state.reserved, windows);
+    return usageOf(ledger, plan.budgets[0] as Budget, state.reserved, windows);
   }
 
   /**
@@ -499,7 +521,7 @@ export class Engine {
     budget: Budget | undefined,
     options: FixedGuardOptions<A>,
   ): Guard<A> {
-    return makeFixedGuard(this, ledger, budget, options, false);
+    return makeFixedGuard((t, a, b) => this.#checkNow(t, a, b), ledger, budget, options, false);
   }
 
   /**
@@ -511,7 +533,7 @@ export class Engine {
     budget: Budget | undefined,
     options: FixedGuardOptions<A>,
   ): Guard<A, unknown, true> {
-    return makeFixedGuard(this, ledger, budget, options, true);
+    return makeFixedGuard((t, a, b) => this.#checkNow(t, a, b), ledger, budget, options, true);
   }
 
   /**
@@ -548,6 +570,7 @@ export class Engine {
     if (fallback !== undefined && !(fallback instanceof Budget)) {
       throw new ConfigurationError(`Invalid budget ${show(fallback)}: expected a Budget or undefined`);
     }
+    if (Ledger.isLedger(targets)) return this.#onePlan(targets, fallback);
     const list: readonly LedgerTarget[] = Array.isArray(targets) ? targets : [targets as LedgerTarget];
     if (list.length === 0) throw new ConfigurationError("Expected at least one ledger, got an empty list");
     const lines: { readonly ledger: Ledger; readonly key: string }[] = [];
@@ -562,12 +585,7 @@ export class Engine {
         throw new ConfigurationError(`Invalid budget for ${ledger}: expected a Budget, got ${show(own)}`);
       }
       const key = ledger.toString();
-      const budget = own ?? fallback ?? this.#budgets.get(key);
-      if (budget === undefined) {
-        throw new ConfigurationError(
-          `No budget for ledger ${key}: pass one, or engine.register(ledger, budget) first; an unbudgeted ledger is never allowed to spend without limit`,
-        );
-      }
+      const budget = own ?? fallback ?? this.#registered(key).budget;
       if (lines.some((line) => line.key === key)) {
         throw new ConfigurationError(`Ledger ${key} is listed twice in one charge; list each ledger once`);
       }
@@ -575,6 +593,38 @@ export class Engine {
       budgets.push(budget);
     }
     return this.#planOf(lines, budgets);
+  }
+
+  /** The registration of the ledger keyed `key`. @throws {ConfigurationError} if there is none. */
+  #registered(key: string): Registration {
+    const registration = this.#budgets.get(key);
+    if (registration === undefined) {
+      throw new ConfigurationError(
+        `No budget for ledger ${key}: pass one, or engine.register(ledger, budget) first; an unbudgeted ledger is never allowed to spend without limit`,
+      );
+    }
+    return registration;
+  }
+
+  /**
+   * The plan of one ledger: the most common call. The last one made is kept (with the registration
+   * for a registered budget, else once per engine for a budget passed in) and serves again for the
+   * same Ledger object and budget while its calendar periods, if any, have not moved.
+   */
+  #onePlan(ledger: Ledger, fallback: Budget | undefined): Plan {
+    const key = ledger.toString();
+    const slot: PlanSlot = fallback === undefined ? this.#registered(key) : this.#passedPlan;
+    const budget = fallback ?? (slot as Registration).budget;
+    const kept = slot.plan;
+    if (kept !== null && kept.budgets[0] === budget) {
+      const line = kept.lines[0] as StoreLine;
+      if (line.ledger === ledger && (!kept.calendar || line.limits === budget.storeLimits(this.#estimate()))) {
+        return kept;
+      }
+    }
+    const plan = this.#planOf([{ ledger, key }], [budget]);
+    slot.plan = plan;
+    return plan;
   }
 
   /** The store's time as last seen: where calendar periods are computed. */
@@ -588,55 +638,90 @@ export class Engine {
     budgets: readonly Budget[],
     t?: number,
   ): Plan {
-    const calendar = budgets.some((budget) => budget.calendar);
+    let calendar = false;
+    for (const budget of budgets) calendar ||= budget.calendar;
     const estimate = t ?? (calendar ? this.#estimate() : 0);
-    const out = lines.map((line, i) => ({
-      ledger: line.ledger,
-      key: line.key,
-      limits: (budgets[i] as Budget).storeLimits(estimate),
-    }));
+    const out: StoreLine[] = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const { ledger, key } = lines[i] as (typeof lines)[number];
+      out[i] = { ledger, key, limits: (budgets[i] as Budget).storeLimits(estimate) };
+    }
     return { lines: out, budgets, calendar };
   }
 
   /**
    * Runs a store call on the plan's lines; if the store's clock fell outside the calendar periods
-   * sent, learns the store's time and runs it once more with periods around it.
+   * sent, learns the store's time and runs it once more with periods around it. The answer is read
+   * against `plan` either way: the periods sent are all that differ between the two tries.
    */
-  async #periodic<T>(
+  #periodic<T>(
     plan: Plan,
     operation: string,
     run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<T>,
-  ): Promise<[Plan, T]> {
+  ): Awaitable<T> {
+    let answer: Awaitable<T>;
     try {
-      return [plan, await this.#invoke(operation, (call) => run(plan.lines, call))];
+      const call = this.#call();
+      answer = this.#within(operation, call, run(plan.lines, call));
     } catch (error) {
-      if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
-      this.#skew = error.storeNow - Date.now() / 1000;
-      const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
-      return [again, await this.#invoke(operation, (call) => run(again.lines, call))];
+      return this.#periodicAgain(plan, operation, run, error);
     }
+    if (!isPromiseLike(answer)) return answer;
+    return Promise.resolve(answer).then(undefined, (error: unknown) =>
+      this.#periodicAgain(plan, operation, run, error),
+    );
   }
 
-  async #decide(
+  /** The second try of {@link #periodic}, with periods around the store's time, or `error` rethrown. */
+  #periodicAgain<T>(
+    plan: Plan,
+    operation: string,
+    run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<T>,
+    error: unknown,
+  ): Awaitable<T> {
+    if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
+    this.#skew = error.storeNow - Date.now() / 1000;
+    const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
+    const call = this.#call();
+    return this.#within(operation, call, run(again.lines, call));
+  }
+
+  /** The decision on a charge or a hold: made at once when the store answers synchronously. */
+  #decide(
     plan: Plan,
     requested: Amount,
     operation: "charge" | "reserve",
     run: (lines: readonly StoreLine[], call: StoreCall) => Awaitable<StoreVerdict>,
-  ): Promise<Decision> {
-    let decision: Decision;
+  ): Awaitable<Decision> {
+    let answer: Awaitable<StoreVerdict>;
     try {
-      const [used, verdict] = await this.#periodic(plan, operation, run);
-      decision = verdictDecision(used, requested, verdict);
-      // A hold announces nothing: its commit does, by what it records.
-      if (verdict.allowed && operation === "charge")
-        this.#alert(used, verdict.lines, 0n, requested.units, verdict.now, "check");
+      answer = this.#periodic(plan, operation, run);
     } catch (error) {
-      // Only an outage is decided by onStoreError; a mistake must be seen, never allowed past.
-      if (!(error instanceof StoreError)) throw error;
-      decision = combineDecisions(
-        plan.lines.map((line, i) => storeErrorDecision(line.ledger, plan.budgets[i] as Budget, requested, error)),
-      );
+      return this.#storeFailed(plan, requested, error);
     }
+    if (!isPromiseLike(answer)) return this.#decided(plan, requested, operation, answer);
+    return Promise.resolve(answer).then(
+      (verdict) => this.#decided(plan, requested, operation, verdict),
+      (error: unknown) => this.#storeFailed(plan, requested, error),
+    );
+  }
+
+  #decided(plan: Plan, requested: Amount, operation: "charge" | "reserve", verdict: StoreVerdict): Decision {
+    const decision = verdictDecision(plan, requested, verdict);
+    // A hold announces nothing: its commit does, by what it records.
+    if (verdict.allowed && operation === "charge")
+      this.#alert(plan, verdict.lines, 0n, requested.units, verdict.now, "check");
+    this.#emit(decision);
+    return decision;
+  }
+
+  /** The decision when the store failed, per each budget's `onStoreError`; `error` rethrown if it is no outage. */
+  #storeFailed(plan: Plan, requested: Amount, error: unknown): Decision {
+    // Only an outage is decided by onStoreError; a mistake must be seen, never allowed past.
+    if (!(error instanceof StoreError)) throw error;
+    const decision = combineDecisions(
+      plan.lines.map((line, i) => storeErrorDecision(line.ledger, plan.budgets[i] as Budget, requested, error)),
+    );
     this.#emit(decision);
     return decision;
   }
@@ -653,7 +738,7 @@ export class Engine {
     at: number,
     operation: ThresholdEvent["operation"],
   ): void {
-    if (delta <= 0n || this.#thresholdListeners.size === 0) return;
+    if (this.#thresholdListeners.size === 0 || delta <= 0n) return; // the size first: a bigint comparison costs more
     plan.budgets.forEach((budget, i) => {
       if (!budget.alerting) return;
       const state = states[i] as StoreLedgerState;
@@ -685,7 +770,7 @@ export class Engine {
   #view(entry: StoreLedgerEntry): LedgerUsage {
     const windows = new Map<string, Amount>();
     for (const window of entry.windows) windows.set(window.id, Amount.fromUnits(window.committed));
-    return usageOf(entry.ledger, this.#budgets.get(entry.ledger.toString()), entry.reserved, windows);
+    return usageOf(entry.ledger, this.#budgets.get(entry.ledger.toString())?.budget, entry.reserved, windows);
   }
 
   /** A fail-open reservation has no hold: like a fail-open check, its spend goes unrecorded. */
@@ -702,9 +787,19 @@ export class Engine {
    * on timeout the call's signal is aborted so that the store can cancel what it still can.
    */
   #invoke<T>(operation: string, run: (call: StoreCall) => Awaitable<T>): Awaitable<T> {
-    const call = new Call(this.#clock?.(), this.#timeoutMs);
-    const answer = run(call);
+    const call = this.#call();
+    return this.#within(operation, call, run(call));
+  }
+
+  /** What a store call is told: the engine's clock, if any, and the timeout. */
+  #call(): Call {
+    return new Call(this.#clock?.(), this.#timeoutMs);
+  }
+
+  /** The answer of the store to `call`: as it is when synchronous, else raced against the timeout. */
+  #within<T>(operation: string, call: Call, answer: Awaitable<T>): Awaitable<T> {
     if (!isPromiseLike(answer)) return answer;
+    call.start();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         const error = new StoreTimeoutError(operation, this.#timeoutMs);
@@ -729,6 +824,7 @@ export class Engine {
   }
 
   #tell<E>(listeners: ReadonlySet<(event: E) => unknown>, event: E): void {
+    if (listeners.size === 0) return; // most engines have none: no iterator to make
     for (const listener of listeners) {
       try {
         const returned = listener(event);
@@ -747,13 +843,25 @@ export class Engine {
 class Call implements StoreCall {
   readonly now: number | undefined;
   readonly timeoutMs: number;
-  readonly deadline: number;
+  #deadline: number | undefined;
   #controller: AbortController | undefined;
 
   constructor(now: number | undefined, timeoutMs: number) {
     this.now = now;
     this.timeoutMs = timeoutMs;
-    this.deadline = Date.now() + timeoutMs;
+  }
+
+  // Read off the wall clock on first use, or when the store's answer turns out to be pending (the
+  // engine's timer starts then): a synchronous store never looks, and a clock read costs about
+  // 60 ns here, a tenth of a whole decision.
+  get deadline(): number {
+    this.start();
+    return this.#deadline as number;
+  }
+
+  /** Fixes the deadline, if the store has not read it yet, as the engine's timer starts. */
+  start(): void {
+    this.#deadline ??= Date.now() + this.timeoutMs;
   }
 
   // Made on first use: most calls never look at their signal.
@@ -773,18 +881,18 @@ class Call implements StoreCall {
 // A store whose answer contradicts itself is broken, not down: a StateError, so that no budget's
 // FAIL_OPEN turns a store's bug into allowed spend.
 function verdictDecision(plan: Plan, requested: Amount, verdict: StoreVerdict): Decision {
-  checkStates(plan.lines, verdict.lines);
-  const parts = plan.lines.map((line, i) =>
-    budgetDecision(
-      line.ledger,
-      plan.budgets[i] as Budget,
-      requested,
-      verdict.lines[i] as StoreLedgerState,
-      verdict.allowed,
-      verdict.now,
-    ),
-  );
-  if (parts.every((part) => part.allowed) !== verdict.allowed) {
+  const { lines, budgets } = plan;
+  checkStates(lines, verdict.lines);
+  const parts: Decision[] = new Array(lines.length);
+  let allowed = true;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as StoreLine;
+    const state = verdict.lines[i] as StoreLedgerState;
+    const part = budgetDecision(line.ledger, budgets[i] as Budget, requested, state, verdict.allowed, verdict.now);
+    allowed &&= part.allowed;
+    parts[i] = part;
+  }
+  if (allowed !== verdict.allowed) {
     throw new StateError(`Store answered allowed=${verdict.allowed}, which its reported spend contradicts`);
   }
   return combineDecisions(parts);
@@ -795,12 +903,13 @@ function checkStates(lines: readonly StoreLine[], states: readonly StoreLedgerSt
   if (states.length !== lines.length) {
     throw new StateError(`Store answered for ${states.length} ledgers, expected ${lines.length}`);
   }
-  lines.forEach((line, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as StoreLine;
     const committed = (states[i] as StoreLedgerState).committed.length;
     if (committed !== line.limits.length) {
       throw new StateError(`Store answered ${committed} limits of ${line.key}, expected ${line.limits.length}`);
     }
-  });
+  }
 }
 
 /** A ledger's usage under `budget` from its holds and its totals by window id. */
@@ -835,8 +944,4 @@ function bounded(name: string, value: number, max: number, unit: string): number
     );
   }
   return value;
-}
-
-function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
 }

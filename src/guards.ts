@@ -1,8 +1,10 @@
-import { show } from "budgetgate/store";
+import { type Awaitable, show } from "budgetgate/store";
 import { Amount, type AmountInput } from "./amount.js";
 import type { Budget } from "./budget.js";
+import type { Decision } from "./decision.js";
 import type { Engine, Targets } from "./engine.js";
 import { ActualCostError, BudgetExceededError, ConfigurationError } from "./errors.js";
+import { isPromiseLike } from "./promise-like.js";
 import { Result } from "./result.js";
 
 /** The ledger(s) a guarded call is charged to: fixed, or a function of the call's arguments. */
@@ -69,20 +71,42 @@ export interface Guard<A extends unknown[], R = unknown, AsResult extends boolea
 
 type Runner = (fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]) => Promise<unknown>;
 
-/** @internal Builds the fixed-cost guards. */
+/**
+ * @internal `engine.check`, but answering the decision as it is when the store answers
+ * synchronously; it throws what check rejects with, at once.
+ * @example const decision = checkNow(ledger, "0.03", budget); // a Decision from the memory store
+ */
+export type CheckNow = (targets: Targets, amount: AmountInput, budget: Budget | undefined) => Awaitable<Decision>;
+
+/**
+ * @internal Builds the fixed-cost guards. With a synchronous store (the memory store) the function
+ * runs as soon as the decision is made, within the guarded call, as a direct call of it would run:
+ * the guarded call then costs one promise, as a check does, instead of a chain of them.
+ */
 export function makeFixedGuard<A extends unknown[], AsResult extends boolean>(
-  engine: Engine,
+  checkNow: CheckNow,
   ledger: LedgerSelector<A>,
   budget: Budget | undefined,
   options: FixedGuardOptions<A>,
   asResult: AsResult,
 ): Guard<A, unknown, AsResult> {
   const cost = fixedAmount(requireOption(options, "cost"));
-  return wrapper(async (fn, self, args) => {
-    const decision = await engine.check(select(ledger, args), select(cost, args), budget);
+  const proceed = (decision: Decision, fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]) => {
     if (decision.blocked) return blocked(decision, asResult);
-    const value = await fn.apply(self, args);
-    return asResult ? Result.of(decision, value) : value;
+    const value = fn.apply(self, args);
+    if (!asResult) return value;
+    return isPromiseLike(value)
+      ? Promise.resolve(value).then((v) => Result.of(decision, v))
+      : Result.of(decision, value);
+  };
+  return wrapper((fn, self, args) => {
+    try {
+      const decision = checkNow(select(ledger, args), select(cost, args), budget);
+      if (isPromiseLike<Decision>(decision)) return Promise.resolve(decision).then((d) => proceed(d, fn, self, args));
+      return Promise.resolve(proceed(decision, fn, self, args));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   });
 }
 

@@ -50,7 +50,7 @@ export class Ledger {
     this.namespace = namespace;
     this.resource = resource;
     this.principal = principal;
-    this.#key = `${namespace}:${resource}@${principal}`;
+    this.#key = flat(`${namespace}:${resource}@${principal}`);
     checkLength(this.#key);
   }
 
@@ -69,6 +69,16 @@ export class Ledger {
     return new Ledger(match[1] as string, match[2] as string, match[3] as string);
   }
 
+  /**
+   * True for a Ledger. A brand check: unlike `instanceof`, no object made from Ledger's prototype
+   * passes, and it costs a few ns where `instanceof` costs more (about 10 ns more when a build
+   * redefines class names, as tsx does).
+   * @example Ledger.isLedger(new Ledger("openai", "gpt-4o")); // true
+   */
+  static isLedger(value: unknown): value is Ledger {
+    return typeof value === "object" && value !== null && #key in value;
+  }
+
   /** `namespace:resource@principal`. */
   toString(): string {
     return this.#key;
@@ -83,6 +93,18 @@ export class Ledger {
   equals(other: Ledger): boolean {
     return other instanceof Ledger && other.#key === this.#key;
   }
+}
+
+/**
+ * @internal `text` as one flat, interned string. A string built by concatenation is a tree of its
+ * pieces that V8 keeps whole for as long as the string lives, about 50 bytes more than the text,
+ * and that every use walks; a property name is stored flat and interned, and `Object.keys` hands
+ * that copy back. A ledger's key made so is found in a Map by pointer, not compared letter by
+ * letter with the copy the Map holds, and a store that keeps it keeps its text and no more.
+ * @example flat(`${"a"}:${"b"}`); // "a:b"
+ */
+export function flat(text: string): string {
+  return Object.keys({ [text]: 0 })[0] as string;
 }
 
 function checkField(field: string, value: unknown, forbidden: RegExp | null, named: string): void {

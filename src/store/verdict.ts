@@ -20,7 +20,8 @@ export function verdictOf(
   for (let i = 0; i < lines.length && allowed; i++) {
     const { limits } = lines[i] as StoreLine;
     const state = states[i] as StoreLedgerState;
-    const held = state.reserved + amount;
+    // Most ledgers hold nothing: a bigint sum allocates, and 0n + amount is amount.
+    const held = state.reserved === 0n ? amount : state.reserved + amount;
     for (let j = 0; j < limits.length; j++) {
       const limit = limits[j] as (typeof limits)[number];
       if (limit.enforce && (state.committed[j] as bigint) + held > limit.maxSpend) {

@@ -93,6 +93,29 @@ describe("guards", () => {
     await expect(call("0.01")).rejects.toBeInstanceOf(BudgetExceededError); // 0.90 + 0.50 > 1.00
   });
 
+  it("run the function within the call on a synchronous store, and turn what it or the check throws into a rejection", async () => {
+    const engine = new Engine();
+    const ledger = new Ledger("a", "sync");
+    const boom = new Error("thrown synchronously");
+    let ran = false;
+    const fine = engine.guard(ledger, budget, { cost: "0.10" })(() => {
+      ran = true;
+      return "done";
+    });
+    const pending = fine();
+    expect(ran).toBe(true); // the memory store decided at once: the function ran as a direct call would
+    expect(await pending).toBe("done");
+    const throwing = engine.guard(ledger, budget, { cost: "0.10" })(() => {
+      throw boom;
+    });
+    const rejected = throwing(); // must not throw here
+    await expect(rejected).rejects.toBe(boom);
+    // The cost was recorded before the function ran, as a check records it.
+    expect((await engine.spent(ledger, budget)).toString()).toBe("0.20");
+    const badCost = engine.guard(ledger, budget, { cost: () => "-1" })(() => "never");
+    await expect(badCost()).rejects.toBeInstanceOf(InvalidAmountError);
+  });
+
   it("guardBounded releases the hold and rethrows when the function throws", async () => {
     const engine = new Engine();
     const ledger = new Ledger("a", "b");

@@ -18,7 +18,7 @@ import {
 } from "budgetgate/store";
 import { monotonicClock } from "../../clock.js";
 import { ReservationNotFoundError } from "../../errors.js";
-import { Ledger } from "../../ledger.js";
+import { flat, Ledger } from "../../ledger.js";
 import { LedgerState, type MemoryHold } from "./layout.js";
 import { TimeHeap } from "./time-heap.js";
 import { type Walk, Walks } from "./walks.js";
@@ -174,6 +174,7 @@ export class MemoryStore implements Store {
       let state = this.#ledgers.get(line.key);
       if (state === undefined) {
         state = new LedgerState(this.#made++);
+        // A key of a Ledger is flat already; one from elsewhere must not keep its pieces alive.
         this.#ledgers.set(flat(line.key), state);
       }
       states[i] = state;
@@ -242,16 +243,6 @@ export class MemoryStore implements Store {
       if (state.idle(t)) this.#ledgers.delete(key);
     }
   }
-}
-
-/**
- * `key` as one flat string. A key built by concatenation (as `Ledger` builds its name) is a tree
- * of its pieces that V8 keeps whole for as long as the key lives, about 50 bytes more than the
- * text; a property name is stored flat (and interned), and `Object.keys` hands that copy back.
- * Once per ledger made, so a ledger the store keeps costs its text and no more.
- */
-function flat(key: string): string {
-  return Object.keys({ [key]: 0 })[0] as string;
 }
 
 /**

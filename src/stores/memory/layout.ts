@@ -34,7 +34,7 @@ export class LedgerState extends SpendLog {
     let keep = this.end;
     let previous: Total | null = null;
     for (let total = this.totals; total !== null; total = total.next) {
-      if (total instanceof RollingTotal) total.advance(this, t);
+      const reads = total.advance(this, t);
       // A total that counts nothing goes at every touch (it is made again from the log when next
       // named), so that when an idle ledger is forgotten — by a sweep, by a key's expiry — changes
       // no answer, on any store.
@@ -44,7 +44,7 @@ export class LedgerState extends SpendLog {
         continue;
       }
       previous = total;
-      if (total instanceof RollingTotal && total.pos < keep) keep = total.pos;
+      if (reads < keep) keep = reads;
     }
     this.trimTo(keep);
   }
@@ -62,9 +62,11 @@ export class LedgerState extends SpendLog {
       total = made(window, this, t, period);
       total.next = this.totals;
       this.totals = total;
-    } else if (total instanceof CalendarTotal) {
-      const { start, end } = period as Period;
-      if (total.start !== start || total.end !== end) total.restart(this, start, end);
+    } else if (period !== null) {
+      // Only a calendar window has a period, and a window's id names its kind: this is a CalendarTotal.
+      const calendar = total as CalendarTotal;
+      const { start, end } = period;
+      if (calendar.start !== start || calendar.end !== end) calendar.restart(this, start, end);
     }
     return total;
   }
@@ -75,7 +77,7 @@ export class LedgerState extends SpendLog {
     let rolling = false;
     for (let total = this.totals; total !== null; total = total.next) {
       total.add(amount, t);
-      if (total instanceof RollingTotal) rolling = true;
+      if (total.logs) rolling = true;
     }
     // The log serves rolling windows, and those yet to be named; a ledger with none keeps no log.
     if (rolling) this.append(t, amount);
