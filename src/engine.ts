@@ -171,7 +171,11 @@ interface Registration extends PlanSlot {
 }
 
 interface Plan {
-  readonly lines: readonly StoreLine[];
+  /**
+   * Replaced (by {@link Engine.#periodicAgain}) when the store's time left the calendar periods
+   * they carry, so that a kept plan carries periods around the store's time from then on.
+   */
+  lines: readonly StoreLine[];
   readonly budgets: readonly Budget[];
   /** True when some budget has a calendar limit: its lines carry periods around a time. */
   readonly calendar: boolean;
@@ -609,19 +613,18 @@ export class Engine {
   /**
    * The plan of one ledger: the most common call. The last one made is kept (with the registration
    * for a registered budget, else once per engine for a budget passed in) and serves again for the
-   * same Ledger object and budget while its calendar periods, if any, have not moved.
+   * same Ledger object and budget. Its calendar periods, if any, are not checked against the time
+   * here: they span the periods before and after the one they were made in, the store picks the
+   * one its clock is in, and when its clock has left them all, the store says so (PeriodRangeError)
+   * and {@link #periodicAgain} renews the plan's lines. Checking here cost a clock read and a walk
+   * of the limits on every call, a fifth of a calendar limit's cost.
    */
   #onePlan(ledger: Ledger, fallback: Budget | undefined): Plan {
     const key = ledger.toString();
     const slot: PlanSlot = fallback === undefined ? this.#registered(key) : this.#passedPlan;
     const budget = fallback ?? (slot as Registration).budget;
     const kept = slot.plan;
-    if (kept !== null && kept.budgets[0] === budget) {
-      const line = kept.lines[0] as StoreLine;
-      if (line.ledger === ledger && (!kept.calendar || line.limits === budget.storeLimits(this.#estimate()))) {
-        return kept;
-      }
-    }
+    if (kept !== null && kept.budgets[0] === budget && (kept.lines[0] as StoreLine).ledger === ledger) return kept;
     const plan = this.#planOf([{ ledger, key }], [budget]);
     slot.plan = plan;
     return plan;
@@ -651,8 +654,9 @@ export class Engine {
 
   /**
    * Runs a store call on the plan's lines; if the store's clock fell outside the calendar periods
-   * sent, learns the store's time and runs it once more with periods around it. The answer is read
-   * against `plan` either way: the periods sent are all that differ between the two tries.
+   * sent, learns the store's time, renews the plan's lines with periods around it (for every later
+   * call that the plan serves) and runs it once more. The periods are all that differ between the
+   * two tries, so the answer is read against `plan` either way.
    */
   #periodic<T>(
     plan: Plan,
@@ -681,9 +685,9 @@ export class Engine {
   ): Awaitable<T> {
     if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
     this.#skew = error.storeNow - Date.now() / 1000;
-    const again = this.#planOf(plan.lines, plan.budgets, error.storeNow);
+    plan.lines = this.#planOf(plan.lines, plan.budgets, error.storeNow).lines;
     const call = this.#call();
-    return this.#within(operation, call, run(again.lines, call));
+    return this.#within(operation, call, run(plan.lines, call));
   }
 
   /** The decision on a charge or a hold: made at once when the store answers synchronously. */

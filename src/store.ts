@@ -12,8 +12,9 @@
 import type { Ledger } from "budgetgate";
 
 export { describeError } from "./store/describe-error.js";
-export { currentPeriod, type Period } from "./store/period.js";
+export { currentPeriod, type Period, periodIndex } from "./store/period.js";
 export { show } from "./store/show.js";
+export { TickQueue } from "./store/tick-queue.js";
 export { verdictOf } from "./store/verdict.js";
 
 /** A value, or a promise of it. Stores that answer synchronously (memory; SQLite with `batch: false`) skip a timer. */

@@ -19,12 +19,24 @@ export interface Period {
  * const { start, end } = currentPeriod(limit.window, now); // for limit.window.kind === "calendar"
  */
 export function currentPeriod(window: Extract<StoreWindow, { kind: "calendar" }>, now: number): Period {
+  const i = periodIndex(window, now);
+  return { start: window.boundaries[i] as number, end: window.boundaries[i + 1] as number };
+}
+
+/**
+ * The index in `window.boundaries` of the start of the period that holds `now`, by the rule of
+ * {@link currentPeriod}; for a store that only checks, or reads the boundaries itself, without
+ * making a {@link Period}.
+ *
+ * @throws {PeriodRangeError} if `now` is outside every period sent.
+ * @example
+ * const i = periodIndex(limit.window, now); // its period: [boundaries[i], boundaries[i + 1])
+ */
+export function periodIndex(window: Extract<StoreWindow, { kind: "calendar" }>, now: number): number {
   const b = window.boundaries;
   for (let i = b.length - 2; i >= 0; i--) {
-    const start = b[i] as number;
-    if (start <= now) {
-      const end = b[i + 1] as number;
-      if (now < end) return { start, end };
+    if ((b[i] as number) <= now) {
+      if (now < (b[i + 1] as number)) return i;
       break;
     }
   }

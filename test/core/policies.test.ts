@@ -63,6 +63,25 @@ describe("calendar periods on a store whose clock is far from the engine's", () 
     expect((await engine.commit(reservation, "0.5")).late).toBe(false);
   });
 
+  it("renews a kept plan's periods once the store's time has left them, then sends them at once", async () => {
+    let t = 1_700_000_000;
+    const engine = new Engine({ store: skewed(0), clock: () => t });
+    const store = engine.store as ReturnType<typeof skewed>;
+    const ledger = new Ledger("skew", "kept");
+    engine.register(ledger, day);
+    expect((await engine.check(ledger, "0.25")).allowed).toBe(true);
+    expect(store.calls).toBe(1);
+    t += 40 * DAY; // far past every day the kept plan carries
+    const moved = await engine.check(ledger, "1");
+    expect(moved.allowed).toBe(true); // a new day: nothing spent in it
+    expect(store.calls).toBe(3); // refused once, then sent with periods around the store's time
+    expect((await engine.check(ledger, "0.5")).blocked).toBe(true);
+    expect(store.calls).toBe(4); // the renewed plan is kept: one call
+    t += DAY; // the next day is among the renewed periods: still one call, and a fresh total
+    expect((await engine.check(ledger, "1")).allowed).toBe(true);
+    expect(store.calls).toBe(5);
+  });
+
   it("passes a PeriodRangeError on when the store's clock jumps again between the two calls", async () => {
     let offset = 3 * DAY;
     const inner = skewed(0);

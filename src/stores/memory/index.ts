@@ -1,6 +1,7 @@
 import {
   currentPeriod,
   type Hold,
+  periodIndex,
   type Store,
   type StoreCall,
   type StoreCommit,
@@ -253,7 +254,7 @@ function checkPeriods(line: StoreLine, t: number): void {
   const limits = line.limits;
   for (let j = 0; j < limits.length; j++) {
     const window = (limits[j] as StoreLine["limits"][number]).window;
-    if (window.kind === "calendar") currentPeriod(window, t);
+    if (window.kind === "calendar") periodIndex(window, t);
   }
 }
 

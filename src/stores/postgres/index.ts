@@ -42,7 +42,7 @@ import {
   type StoreVerdict,
   show,
 } from "budgetgate/store";
-import { Batcher } from "./batch.js";
+import { postgresBatcher } from "./batch.js";
 import {
   type PostgresClient,
   type PostgresDriver,
@@ -147,7 +147,7 @@ export class PostgresStore implements Store {
   readonly #marginMs: number | undefined;
   /** Set once the tables are known to be of {@link LAYOUT_VERSION}: checked on the first call. */
   #versionChecked = false;
-  readonly #batcher = new Batcher<Queued>((batch) => this.#decideBatch(batch));
+  readonly #batcher = postgresBatcher<Queued>((batch) => this.#decideBatch(batch));
 
   constructor(client: PostgresClient, options: PostgresStoreOptions = {}) {
     this.#driver = toDriver(client);
@@ -401,7 +401,7 @@ export class PostgresStore implements Store {
           else if (state === AGAIN_SQLSTATE) again.push(queued);
           else queued.reject(classify(queued.operation, callError(answer), String(state), null, queued.call.timeoutMs));
         });
-        if (again.length > 0) this.#batcher.again(again);
+        if (again.length > 0) this.#batcher.pushFront(again);
       });
     } catch (error) {
       const sqlstate = sqlstateOf(error);

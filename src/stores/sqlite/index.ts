@@ -1,6 +1,7 @@
 /**
- * `budgetgate/sqlite`: A store in a SQLite file, shared by the processes of one host: every call is one
- * `BEGIN IMMEDIATE` transaction. See docs/stores/sqlite.md.
+ * `budgetgate/sqlite`: A store in a SQLite file, shared by the processes of one host: the calls started in one
+ * tick share one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own (one per call with
+ * `batch: false`). See docs/stores/sqlite.md.
  *
  * @module budgetgate/sqlite
  */
@@ -21,10 +22,11 @@ import {
   type StoreSettlement,
   type StoreVerdict,
   show,
+  type TickQueue,
   verdictOf,
 } from "budgetgate/store";
 import { Account } from "./accounts.js";
-import { Batcher } from "./batch.js";
+import { sqliteBatcher } from "./batch.js";
 import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
 import { expireHolds, findHold, placeHold, settleHold } from "./holds.js";
 import { keyOf, scanRanges, storedKey } from "./keys.js";
@@ -122,7 +124,7 @@ export class SqliteStore implements Store {
   readonly #sql: Statements;
   readonly #tx: Transaction;
   readonly #deleteBatch: number;
-  readonly #batcher: Batcher<Queued> | undefined;
+  readonly #batcher: TickQueue<Queued> | undefined;
   #closed = false;
 
   constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
@@ -144,7 +146,7 @@ export class SqliteStore implements Store {
     if (typeof batch !== "boolean") {
       throw new ConfigurationError(`Invalid batch ${show(options.batch)}: expected true or false`);
     }
-    this.#batcher = batch ? new Batcher((calls) => this.#decideBatch(calls)) : undefined;
+    this.#batcher = batch ? sqliteBatcher<Queued>((calls) => this.#decideBatch(calls)) : undefined;
     const openTimeoutMs = options.openTimeoutMs ?? 5000;
     if (typeof openTimeoutMs !== "number" || !(openTimeoutMs >= 0)) {
       throw new ConfigurationError(`Invalid openTimeoutMs ${show(options.openTimeoutMs)}: expected a number ≥ 0`);
