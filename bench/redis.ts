@@ -5,7 +5,8 @@
  * of a script that returns at once (the floor: one round trip and nothing else).
  *
  * A fourth subject charges a plan of three limits (60 s, a day, a calendar month), for the cost of
-several limits against one. Run with `npm run bench:redis` (REDIS_URL, default redis://127.0.0.1:6379). Rounds alternate the
+ * several limits against one; a fifth runs the one-limit check as a script (`functions: false`,
+ * the fallback where a server refuses Redis Functions), for what the library saves. Run with `npm run bench:redis` (REDIS_URL, default redis://127.0.0.1:6379). Rounds alternate the
  * subjects so that drift in the machine's load hits all of them alike; throughput is the median
  * over rounds, latency percentiles are over every call of every round.
  */
@@ -62,6 +63,9 @@ async function main() {
 
   const store = new RedisStore(clients[0], { prefix: "bgbench:" });
   const engine = new Engine({ store });
+  // The fallback where a server refuses Redis Functions: the same code as a script, by EVALSHA.
+  const scriptStore = new RedisStore(clients[0], { prefix: "bgbench:", functions: false });
+  const scriptEngine = new Engine({ store: scriptStore });
   const budget = new Budget({ maxSpend: "1000000000", window: 60 });
   const ledgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "model", `user:${i}`));
   // A plan as billing runs it: a burst cap, a day, a calendar month.
@@ -91,6 +95,13 @@ async function main() {
       name: "budgetgate RedisStore: engine.check, three limits",
       op: async (i) => {
         const decision = await engine.check(planLedgers[i % KEYS] as Ledger, "0.000123", plan);
+        if (!decision.allowed) throw new Error(`unexpected ${decision.status}: ${decision.message}`);
+      },
+    },
+    {
+      name: "budgetgate RedisStore: engine.check, scripts (functions: false)",
+      op: async (i) => {
+        const decision = await scriptEngine.check(ledgers[i % KEYS] as Ledger, "0.000123", budget);
         if (!decision.allowed) throw new Error(`unexpected ${decision.status}: ${decision.message}`);
       },
     },
@@ -136,6 +147,7 @@ async function main() {
       `${(ours / (medians.get(subjects[2]?.name as string) as number)).toFixed(2)}×`,
       // Time per decision, three limits over one: the issue's "within 1.3×".
       `${(ours / (medians.get(subjects[3]?.name as string) as number)).toFixed(2)}×`,
+      `${(ours / (medians.get(subjects[4]?.name as string) as number)).toFixed(2)}×`,
     ]);
   }
 
@@ -143,7 +155,13 @@ async function main() {
   printTable(["in flight", "subject", "calls/s (median)", "p50", "p99"], rows);
   console.log("");
   printTable(
-    ["in flight", "budgetgate ÷ rate-limiter-flexible", "budgetgate ÷ bare EVALSHA", "three limits ÷ one (time)"],
+    [
+      "in flight",
+      "budgetgate ÷ rate-limiter-flexible",
+      "budgetgate ÷ bare EVALSHA",
+      "three limits ÷ one (time)",
+      "functions ÷ scripts",
+    ],
     ratios,
   );
 
