@@ -86,6 +86,8 @@ export class Budget {
   /** @internal True when some limit is a calendar period. */
   readonly calendar: boolean;
   readonly #fixed: readonly StoreLimit[] | null;
+  /** With a calendar limit: the last storeLimits answer, reused while its windows are current. */
+  #current: readonly StoreLimit[] | null = null;
 
   constructor(options: BudgetOptions) {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -143,8 +145,23 @@ export class Budget {
   /** @internal The limits as a store takes them, for a store whose time is about `t`. */
   storeLimits(t: number): readonly StoreLimit[] {
     if (this.#fixed !== null) return this.#fixed;
+    // The same array while `t` stays in every calendar limit's period (each limit reuses its
+    // window object meanwhile), as a budget without a calendar answers always: a store may keep
+    // what it derives from the array (RedisStore its encoded limits) instead of redoing it per call.
+    const current = this.#current;
+    if (current !== null && this.#holds(current, t)) return current;
     const enforce = this.mode !== Mode.SHADOW;
-    return this.limits.map((limit) => storeLimit(limit, enforce, t));
+    const fresh = this.limits.map((limit) => storeLimit(limit, enforce, t));
+    this.#current = fresh;
+    return fresh;
+  }
+
+  #holds(current: readonly StoreLimit[], t: number): boolean {
+    const limits = this.limits;
+    for (let i = 0; i < limits.length; i++) {
+      if ((limits[i] as Limit).storeWindow(t) !== (current[i] as StoreLimit).window) return false;
+    }
+    return true;
   }
 
   /** The JSON form; `Budget.fromJSON(budget.toJSON())` is an equal budget. */
