@@ -23,6 +23,7 @@ export type BatchCall = readonly [keys: readonly string[], args: readonly string
 export class BatchRunner {
   readonly #client: ScriptClient;
   #functions: boolean;
+  #loading: Promise<Way> | undefined;
 
   /** `functions`: try Redis Functions at all (the client must also offer fcall and loadLibrary). */
   constructor(client: ScriptClient, functions: boolean) {
@@ -71,8 +72,18 @@ export class BatchRunner {
     }
   }
 
-  /** Loads the library; on a refusal, turns to scripts. Answers how to send the batch now. */
-  async #load(): Promise<Way> {
+  /**
+   * Loads the library; on a refusal, turns to scripts. Answers how to send the batch now. Batches
+   * that miss it together (all of them, after a restart) share one load.
+   */
+  #load(): Promise<Way> {
+    this.#loading ??= this.#loadOnce().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #loadOnce(): Promise<Way> {
     try {
       await (this.#client.loadLibrary as NonNullable<ScriptClient["loadLibrary"]>)(LIBRARY.source);
       return "fcall";
