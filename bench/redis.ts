@@ -8,7 +8,8 @@
  * several limits against one; a fifth runs the one-limit check as a script (`functions: false`,
  * the fallback where a server refuses Redis Functions), for what the library saves. Run with
  * `npm run bench:redis` (REDIS_URL, default redis://127.0.0.1:6379). Rounds alternate the
- * subjects so that drift in the machine's load hits all of them alike; throughput is the median
+ * subjects, each round starting one subject later, so that drift in the machine's load hits all
+ * of them alike; throughput is the median
  * over rounds, latency percentiles are over every call of every round, and CPU per call (the
  * server's, by INFO cpu, and this process's) the mean over rounds.
  */
@@ -138,7 +139,9 @@ async function main() {
       results.set(subject.name, []);
     }
     for (let r = 0; r < ROUNDS; r++) {
-      for (const subject of subjects) {
+      // Each round starts one subject later: no subject always runs first (or after the same one).
+      for (let k = 0; k < subjects.length; k++) {
+        const subject = subjects[(r + k) % subjects.length] as Subject;
         progress(`round ${r + 1}/${ROUNDS}: ${subject.name}, ${inFlight} in flight`);
         results.get(subject.name)?.push(await round(subject, inFlight, calls, clients[2]));
       }
