@@ -86,8 +86,8 @@ export class Budget {
   /** @internal True when some limit is a calendar period. */
   readonly calendar: boolean;
   readonly #fixed: readonly StoreLimit[] | null;
-  /** The calendar limits last made, while `t` stays in the same periods of every calendar limit. */
-  #periodic: readonly StoreLimit[] | null = null;
+  /** With a calendar limit: the last storeLimits answer, reused while its windows are current. */
+  #current: readonly StoreLimit[] | null = null;
 
   constructor(options: BudgetOptions) {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -145,15 +145,23 @@ export class Budget {
   /** @internal The limits as a store takes them, for a store whose time is about `t`. */
   storeLimits(t: number): readonly StoreLimit[] {
     if (this.#fixed !== null) return this.#fixed;
-    // The same array while no calendar window moved to other periods (each limit reuses its window
-    // object while `t` stays in its periods), so that a plan made of it can be reused as it is.
-    const last = this.#periodic;
-    if (last !== null && this.limits.every((limit, j) => limit.storeWindow(t) === (last[j] as StoreLimit).window)) {
-      return last;
-    }
+    // The same array while `t` stays in every calendar limit's period (each limit reuses its
+    // window object meanwhile), as a budget without a calendar answers always: a store may keep
+    // what it derives from the array (RedisStore its encoded limits) instead of redoing it per call.
+    const current = this.#current;
+    if (current !== null && this.#holds(current, t)) return current;
     const enforce = this.mode !== Mode.SHADOW;
-    this.#periodic = this.limits.map((limit) => storeLimit(limit, enforce, t));
-    return this.#periodic;
+    const fresh = this.limits.map((limit) => storeLimit(limit, enforce, t));
+    this.#current = fresh;
+    return fresh;
+  }
+
+  #holds(current: readonly StoreLimit[], t: number): boolean {
+    const limits = this.limits;
+    for (let i = 0; i < limits.length; i++) {
+      if ((limits[i] as Limit).storeWindow(t) !== (current[i] as StoreLimit).window) return false;
+    }
+    return true;
   }
 
   /** The JSON form; `Budget.fromJSON(budget.toJSON())` is an equal budget. */

@@ -178,3 +178,30 @@ describe("decisions of several limits", () => {
     expect(decision.resetsAt).toBeNull(); // more than the limit: it never fits
   });
 });
+
+describe("Budget.storeLimits with a calendar limit", () => {
+  const budget = new Budget({
+    limits: [
+      { maxSpend: "1", window: 60 },
+      { maxSpend: "100", window: { calendar: "day", timeZone: "UTC" } },
+    ],
+  });
+  const day = 86_400;
+
+  it("answers one array while the time stays in the period, so that a store can keep what it derives from it", () => {
+    const first = budget.storeLimits(day * 20_000 + 10);
+    expect(budget.storeLimits(day * 20_000 + 50_000)).toBe(first);
+    const window = first[1]?.window;
+    expect(window?.kind === "calendar" && window.boundaries.includes(day * 20_000)).toBe(true);
+  });
+
+  it("answers the next period's boundaries once the time is in it", () => {
+    const before = budget.storeLimits(day * 30_000 + 10);
+    const after = budget.storeLimits(day * 30_001 + 10);
+    expect(after).not.toBe(before);
+    const window = after[1]?.window;
+    expect(window?.kind === "calendar" && window.boundaries.includes(day * 30_001)).toBe(true);
+    expect(after[0]).toEqual(before[0]);
+    expect(budget.storeLimits(day * 30_000 + 20)[1]?.window).toEqual(before[1]?.window);
+  });
+});

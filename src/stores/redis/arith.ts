@@ -7,18 +7,23 @@
  * practice; a sum past that is refused with an error, never wrapped.
  *
  * Amounts arrive as canonical decimal strings of units. Turning a string into a number is the
- * dearest step in Redis Lua (strtod), so `dec` remembers, for the length of one script call, the
- * limbs of every string it has converted: the amounts and limits of one batch mostly repeat.
+ * dearest step in Redis Lua (strtod), so `dec` remembers the limbs of the strings it has converted
+ * (for one script call, or across calls of the Redis Function up to CACHE_LIMIT of them): the amounts and limits of one batch, and of a busy server, mostly repeat.
  * Answers carry the limbs themselves, as integers, for the client to join.
  */
 export const ARITHMETIC_LUA = `
 local BASE = 1000000000000000
 local tonum, ssub = tonumber, string.sub
-local DH, DM, DL = {}, {}, {}
+-- Caches that outlive a call as a Redis Function (this one and those of lua/): each maps a text to
+-- what it parses into, the same whatever the data, and is emptied once it holds this many entries,
+-- so that it stays small.
+local CACHE_LIMIT = 1024
+local DH, DM, DL, DN = {}, {}, {}, 0
 -- The limbs of a canonical decimal string of at most 45 digits.
 local function dec(s)
   local l = DL[s]
   if l then return DH[s], DM[s], l end
+  if DN >= CACHE_LIMIT then DH, DM, DL, DN = {}, {}, {}, 0 end
   local n, h, m = #s, 0, 0
   if n <= 15 then
     l = tonum(s)
@@ -30,7 +35,7 @@ local function dec(s)
     error('budgetgate amount of more than 45 digits: ' .. s)
   end
   if not (h and m and l) then error('budgetgate amount is not a decimal string: ' .. s) end
-  DH[s], DM[s], DL[s] = h, m, l
+  DH[s], DM[s], DL[s], DN = h, m, l, DN + 1
   return h, m, l
 end
 -- a + b, limb by limb with carries.

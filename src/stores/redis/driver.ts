@@ -24,6 +24,14 @@ export interface ScriptClient {
   /** EVAL. */
   evalSource(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
+   * FCALL: runs a Redis Function (Redis 7 and later). Optional, with {@link loadLibrary}: without
+   * both, the store runs its scripts with EVALSHA. Must reject with the server's error, whose
+   * message starts `ERR Function not found` when the server lacks the library.
+   */
+  fcall?(name: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** FUNCTION LOAD REPLACE: loads a Redis Functions library. */
+  loadLibrary?(source: string): Promise<unknown>;
+  /**
    * False when a command sent now would wait in the client's offline queue to be replayed later
    * (the connection dropped and is being re-established): calls then fail at once. Absent: always
    * true (HTTP clients). The built-in adapters let commands wait for the very first connection.
@@ -39,6 +47,10 @@ export interface IoRedisClient {
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   /** Runs a script from its source (and caches it). */
   eval(script: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Runs a Redis Function (ioredis 5.3 and later). */
+  fcall?(name: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Sends any command (here FUNCTION LOAD). */
+  call?(command: string, ...args: string[]): Promise<unknown>;
   /** The connection state; the store sends only while it is `"ready"`. */
   readonly status: string;
   /** True for an ioredis `Cluster`. */
@@ -64,6 +76,10 @@ export interface NodeRedisClient {
   evalSha(sha1: string, options?: NodeRedisEvalOptions): Promise<unknown>;
   /** Runs a script from its source (and caches it). */
   eval(script: string, options?: NodeRedisEvalOptions): Promise<unknown>;
+  /** Runs a Redis Function. */
+  fCall?(name: string, options?: NodeRedisEvalOptions): Promise<unknown>;
+  /** Loads a Redis Functions library. */
+  functionLoad?(code: string, options?: { REPLACE?: boolean }): Promise<unknown>;
   /** Whether the client has a socket open (or is opening one). */
   readonly isOpen: boolean;
   /** Registers a listener; the store follows the connection's events. */
@@ -157,18 +173,34 @@ export function toScriptClient(client: RedisClient, cluster: boolean | undefined
   }
   if (isScriptClient(client)) {
     if (cluster === undefined || cluster === client.cluster) return client;
+    const { fcall, loadLibrary } = client;
     return {
       evalSha: (sha1, keys, args) => client.evalSha(sha1, keys, args),
       evalSource: (source, keys, args) => client.evalSource(source, keys, args),
+      ...(fcall && loadLibrary
+        ? {
+            fcall: (name: string, keys: readonly string[], args: readonly string[]) =>
+              fcall.call(client, name, keys, args),
+            loadLibrary: (source: string) => loadLibrary.call(client, source),
+          }
+        : {}),
       ...(client.isReady ? { isReady: () => client.isReady?.() ?? true } : {}),
       cluster,
     };
   }
   if (isIoRedis(client)) {
     const connected = firstConnection(client, () => client.status === "ready");
+    const { fcall, call } = client;
     return {
       evalSha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
       evalSource: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
+      ...(typeof fcall === "function" && typeof call === "function"
+        ? {
+            fcall: (name: string, keys: readonly string[], args: readonly string[]) =>
+              fcall.call(client, name, keys.length, ...keys, ...args),
+            loadLibrary: (source: string) => call.call(client, "FUNCTION", "LOAD", "REPLACE", source),
+          }
+        : {}),
       // Once connected, "ready" only: while "reconnecting" or "connecting" again ioredis would
       // queue the command and replay it when Redis returns, long after the engine gave up on it.
       isReady: () =>
@@ -183,9 +215,17 @@ export function toScriptClient(client: RedisClient, cluster: boolean | undefined
     const connected = firstConnection(client, up);
     const ready = () => up() || (!connected() && client.isOpen);
     if (!isCluster) reviveDeadReady(client);
+    const { fCall, functionLoad } = client;
     return {
       evalSha: (sha1, keys, args) => client.evalSha(sha1, { keys: [...keys], arguments: [...args] }),
       evalSource: (source, keys, args) => client.eval(source, { keys: [...keys], arguments: [...args] }),
+      ...(typeof fCall === "function" && typeof functionLoad === "function"
+        ? {
+            fcall: (name: string, keys: readonly string[], args: readonly string[]) =>
+              fCall.call(client, name, { keys: [...keys], arguments: [...args] }),
+            loadLibrary: (source: string) => functionLoad.call(client, source, { REPLACE: true }),
+          }
+        : {}),
       isReady: ready,
       cluster: isCluster,
     };

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { ARITHMETIC_LUA } from "./arith.js";
 import { CHARGE_OPERATION, DECIDE } from "./lua/charge.js";
 import { FIELD_HELPERS } from "./lua/fields.js";
-import { BATCH_FLAGS, BATCH_LOOP, BATCH_OPENING } from "./lua/frame.js";
+import { BATCH_FLAGS, BATCH_FUNCTION, BATCH_STATE } from "./lua/frame.js";
 import { RESERVE_OPERATION, SETTLE_OPERATION, UNHOLD } from "./lua/hold.js";
 import { LEDGER_STATE } from "./lua/ledger.js";
 import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from "./lua/maintenance.js";
@@ -81,10 +81,9 @@ import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from 
  * settle), and read, list (for scan), clear and undo (maintenance.ts).
  * test/stores/redis/scripts.test.ts pins the SHA-1 of the result.
  */
-const BATCH = [
-  BATCH_FLAGS,
+const BATCH_BODY = [
   `${ARITHMETIC_LUA}\n`,
-  BATCH_OPENING,
+  BATCH_STATE,
   FIELD_HELPERS,
   LEDGER_STATE,
   DECIDE,
@@ -96,8 +95,14 @@ const BATCH = [
   LIST_OPERATION,
   CLEAR_OPERATION,
   UNDO_OPERATION,
-  BATCH_LOOP,
+  BATCH_FUNCTION,
 ].join("");
+
+/** As a script: its body, run in full by every EVALSHA (its own locals shadow KEYS and ARGV). */
+const BATCH = `${BATCH_FLAGS}local batch_keys, batch_args = KEYS, ARGV\n${BATCH_BODY}return batch(batch_keys, batch_args)\n`;
+
+/** The version of the library: the start of the SHA-1 of its code, in its name and its function's. */
+const VERSION = createHash("sha1").update(BATCH_BODY).digest("hex").slice(0, 16);
 
 /**
  * One step of clearAll: SCAN from cursor ARGV[1] for pattern ARGV[2] (COUNT ARGV[3]) and unlink
@@ -168,6 +173,39 @@ export const SCRIPTS = {
   layout: script("layout", LAYOUT),
   unclaim: script("unclaim", UNCLAIM),
 } as const;
+
+/** A Redis Functions library: its code as FUNCTION LOAD takes it, and the function it registers. */
+export interface FunctionLibrary {
+  readonly name: string;
+  readonly source: string;
+  readonly sha1: string;
+  /** The name FCALL calls it by. */
+  readonly batch: string;
+}
+
+/**
+ * The batch as a Redis Function: the same body, whose definitions run once, on the library's first
+ * call, and not on every call as a script's do (which costs about as much as a one-limit charge).
+ * Not at load: Redis 7 loads a library with no globals but `redis` (no string, struct or tonumber
+ * for the body's locals to take), so the body is wrapped in a function that its first call runs.
+ * Library and function are named by the body's hash, so that two versions of budgetgate sharing a
+ * server each call their own.
+ */
+export const LIBRARY: FunctionLibrary = (() => {
+  const name = `budgetgate_${VERSION}`;
+  const batch = `budgetgate_batch_${VERSION}`;
+  const source = `#!lua name=${name}
+local function define()
+${BATCH_BODY}return batch
+end
+local run
+redis.register_function('${batch}', function(keys, args)
+  if not run then run = define() end
+  return run(keys, args)
+end)
+`;
+  return { name, source, sha1: createHash("sha1").update(source).digest("hex"), batch };
+})();
 
 /** Operation codes of the batch script. */
 export const OP = { charge: "c", reserve: "r", settle: "s", read: "q", list: "v", clear: "d", undo: "u" } as const;

@@ -20,6 +20,7 @@ import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js"
 import type { ScriptClient } from "./driver.js";
 import type { KeySpace, LedgerKeys } from "./keys.js";
 import { LAYOUT_VERSION, layoutMismatch } from "./layout.js";
+import { BatchRunner } from "./runner.js";
 import { OP, SCRIPTS, type Script } from "./scripts.js";
 import { monotonicMs, ServerClock } from "./server-clock.js";
 
@@ -28,6 +29,7 @@ const NEVER_ABORTED = new AbortController().signal;
 /** Sends RedisStore's operations to one Redis, through one client, under one prefix. */
 export class RedisTransport {
   readonly #client: ScriptClient;
+  readonly #runner: BatchRunner;
   readonly #keys: KeySpace;
   readonly #clock = new ServerClock();
   readonly #batcher: Batcher;
@@ -41,9 +43,14 @@ export class RedisTransport {
   #layout: Promise<void> | undefined;
   #layoutClaimed = false;
 
-  /** `receiptTtlMs` is validated by the store. */
-  constructor(client: ScriptClient, keys: KeySpace, receiptTtlMs: number) {
+  /**
+   * `receiptTtlMs` is validated by the store. `functions`: run batches as a Redis Function where
+   * the server allows it (never on a cluster, where a library would have to be loaded on every
+   * node), else as a script.
+   */
+  constructor(client: ScriptClient, keys: KeySpace, receiptTtlMs: number, functions: boolean) {
     this.#client = client;
+    this.#runner = new BatchRunner(client, functions && client.cluster !== true);
     this.#keys = keys;
     this.#receiptTtlMs = receiptTtlMs;
     this.#batcher = new Batcher((operations) => this.#dispatch(operations), this.cluster);
@@ -52,6 +59,11 @@ export class RedisTransport {
   /** True when the server is treated as a Redis Cluster. */
   get cluster(): boolean {
     return this.#client.cluster === true;
+  }
+
+  /** True while batches go by FCALL of the store's Redis Functions library (see runner.ts). */
+  get functions(): boolean {
+    return this.#runner.functions;
   }
 
   /** Reversals not yet through (see RedisStore.pendingReversals). */
@@ -124,7 +136,16 @@ export class RedisTransport {
     let sent = false;
     try {
       if (!this.#layoutClaimed) await this.#claimLayout();
-      const send = (fallback: boolean) => {
+      const reply = await this.#runner.run((again) => {
+        // A batch that did not run (see runner.ts) goes again without the calls given up on since.
+        if (again) {
+          live = live.filter((op) => {
+            if (monotonicMs() < op.giveUpAt) return true;
+            op.reject(new StoreTimeoutError(op.name, op.call.timeoutMs));
+            return false;
+          });
+          if (live.length === 0) return undefined;
+        }
         const keys: string[] = [receipt];
         const args: string[] = [String(this.#receiptTtlMs)];
         for (const op of live) {
@@ -133,25 +154,9 @@ export class RedisTransport {
           for (const key of op.keys) keys.push(key);
         }
         sent = true;
-        return fallback
-          ? this.#client.evalSource(SCRIPTS.batch.source, keys, args)
-          : this.#client.evalSha(SCRIPTS.batch.sha1, keys, args);
-      };
-      let reply: unknown;
-      try {
-        reply = await send(false);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        // The server lost its script cache (a restart), so nothing ran: send the text, but not
-        // for calls the engine has already given up on.
-        live = live.filter((op) => {
-          if (monotonicMs() < op.giveUpAt) return true;
-          op.reject(new StoreTimeoutError(op.name, op.call.timeoutMs));
-          return false;
-        });
-        if (live.length === 0) return;
-        reply = await send(true);
-      }
+        return [keys, args];
+      });
+      if (live.length === 0) return;
       this.#deliver(live, reply, receipt);
     } catch (error) {
       const failure = error instanceof ConfigurationError ? error : wrap(error, "batch");

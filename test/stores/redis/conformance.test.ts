@@ -69,6 +69,22 @@ describe.skipIf(!service.ok)("RedisStore with ioredis", () => {
   });
 });
 
+// The same guarantees where the server refuses functions: every batch by EVALSHA.
+describe.skipIf(!service.ok)("RedisStore with ioredis, scripts only", () => {
+  let client: Redis;
+  describeStoreConformance("RedisStore (ioredis, functions: false)", {
+    create: () => {
+      client = new Redis(service.url);
+      return new RedisStore(client, { prefix: `${prefix}sc:`, functions: false });
+    },
+    faults: faults(
+      () => client,
+      (key) => client.blpop(key, 1.5),
+    ),
+    destroy: (store) => clearAndQuit(store, () => client.quit()),
+  });
+});
+
 describe.skipIf(!service.ok)("RedisStore with node-redis", () => {
   let client: ReturnType<typeof createClient>;
   describeStoreConformance("RedisStore (node-redis)", {

@@ -2,13 +2,14 @@
 
 /** Field numbers converted once, packed times, splitting of variable fields, a ledger's sibling keys and a sorted set's first score. */
 export const FIELD_HELPERS = `
--- Small numbers of the fields (windows, counts, TTLs), converted once per call.
-local NUM = {}
+-- Small numbers of the fields (windows, counts, TTLs), converted once (see CACHE_LIMIT).
+local NUM, NN = {}, 0
 local function num(s)
   local v = NUM[s]
   if v == nil then
     v = tonum(s)
-    NUM[s] = v
+    if NN >= CACHE_LIMIT then NUM, NN = {}, 0 end
+    NUM[s], NN = v, NN + 1
   end
   return v
 end

@@ -1,7 +1,7 @@
 /**
- * How a batch runs: the script's opening (the replay guard and the server's time, the reply it
- * builds) and its main loop (each operation by its code under pcall, then the receipt). See
- * scripts.ts for the whole design.
+ * How a batch runs: the state every operation shares (the batch's keys, arguments, server time and
+ * reply) and the batch function itself (the replay guard, each operation by its code under pcall,
+ * then the receipt). See scripts.ts for the whole design.
  */
 
 /** Tells Dragonfly the script names keys it does not declare (the siblings of the state keys). */
@@ -9,72 +9,86 @@ export const BATCH_FLAGS = `--!df flags=allow-undeclared-keys
 -- (Dragonfly refuses keys a script does not declare unless told; Redis reads this as a comment.)
 `;
 
-/** Locals, the replay guard (a batch whose receipt exists answers from it), the server time and the reply with its emit helper. */
-export const BATCH_OPENING = `local unpack, pack, fmt, gmatch, smatch = struct.unpack, struct.pack, string.format, string.gmatch, string.match
+/**
+ * Locals, and the batch's own state: set by each call of batch (see BATCH_FUNCTION), read by the
+ * helpers defined between the two, so that as a Redis Function they are defined once, at load.
+ */
+export const BATCH_STATE = `local unpack, pack, fmt, gmatch, smatch = struct.unpack, struct.pack, string.format, string.gmatch, string.match
 local HUGE = math.huge
-local RECEIPT_TTL = ARGV[1]
-local seen = redis.call('GET', KEYS[1])
-if seen then return { 'R', seen } end
-
-local t = redis.call('TIME')
--- The reply, and its length: operations append their values to it (see the end).
-local reply, rn = { t[1], t[2] }, 2
+-- The call's keys and arguments, its receipt lifetime (ms), its reply and the reply's length, and
+-- the server time: µs, as a 16-digit string that deadlines (also µs) compare with as strings, in
+-- seconds, and in ms.
+local KEYS, ARGV, RECEIPT_TTL, reply, rn, us, us_s, server_now, ms
 local function emit(h, m, l)
   reply[rn + 1], reply[rn + 2], reply[rn + 3] = h, m, l
   rn = rn + 3
 end
--- Server time in µs, and as a 16-digit string that deadlines (also µs) compare with as strings.
 local function micros(sec, usec) return tonum(sec) * 1000000 + tonum(usec) end
-local us = micros(t[1], t[2])
-local us_s = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
-local server_now = us / 1000000
-local ms = math.floor(us / 1000)
 `;
 
-/** Runs each operation of ARGV by its code under pcall, records its status, and writes the receipt of a batch that changed something. */
-export const BATCH_LOOP = `-- One status character per operation for the receipt: S deadline passed, E error, P period out
+/**
+ * The batch function: answers from the receipt if the batch ran already, else runs each operation
+ * of ARGV by its code under pcall, records its status, and writes the receipt of a batch that
+ * changed something.
+ */
+export const BATCH_FUNCTION = `-- One status character per operation for the receipt: S deadline passed, E error, P period out
 -- of range, else the status.
 local STATUS_CHARS = { [-3] = 'P', [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
-local statuses, changed = {}, false
-local k = 1
-for j = 2, #ARGV do
-  local text = ARGV[j]
-  local op, nk, deadline, now_s, pos = unpack('ssss', text)
-  nk = num(nk)
-  rn = rn + 1
-  local at, status = rn, -1
-  reply[at] = status -- a placeholder, so that the reply stays a sequence
-  -- Past the deadline: both are µs, and digit strings of one length compare as their numbers.
-  if deadline == '' or #us_s < #deadline or (#us_s == #deadline and us_s <= deadline) then
-    local now = server_now
-    if now_s ~= '' then now = tonum(now_s) end
-    local ok, out = pcall(OPS[op], k, nk, text, pos, now)
-    if ok then
-      status = out
-    else
-      -- Drop what the operation emitted before it failed.
-      for i = rn, at + 1, -1 do reply[i] = nil end
-      rn = at
-      if type(out) == 'table' and out.period then
-        -- A calendar window whose boundaries do not hold the ledger's time: nothing was written.
-        status = -3
-        reply[rn + 1], reply[rn + 2] = out.line, out.limit
-        rn = rn + 2
-        emit_time(out.t)
+local function batch(keys, args)
+  KEYS, ARGV, RECEIPT_TTL = keys, args, args[1]
+  local seen = redis.call('GET', keys[1])
+  if seen then return { 'R', seen } end
+  local t = redis.call('TIME')
+  -- Operations append their values to the reply (see the end).
+  reply, rn = { t[1], t[2] }, 2
+  us = micros(t[1], t[2])
+  us_s = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+  server_now = us / 1000000
+  ms = math.floor(us / 1000)
+  local statuses, changed = {}, false
+  local k = 1
+  for j = 2, #args do
+    local text = args[j]
+    local op, nk, deadline, now_s, pos = unpack('ssss', text)
+    nk = num(nk)
+    rn = rn + 1
+    local at, status = rn, -1
+    reply[at] = status -- a placeholder, so that the reply stays a sequence
+    -- Past the deadline: both are µs, and digit strings of one length compare as their numbers.
+    if deadline == '' or #us_s < #deadline or (#us_s == #deadline and us_s <= deadline) then
+      local now = server_now
+      if now_s ~= '' then now = tonum(now_s) end
+      local ok, out = pcall(OPS[op], k, nk, text, pos, now)
+      if ok then
+        status = out
       else
-        rn, status = at + 1, -2
-        if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
+        -- Drop what the operation emitted before it failed.
+        for i = rn, at + 1, -1 do reply[i] = nil end
+        rn = at
+        if type(out) == 'table' and out.period then
+          -- A calendar window whose boundaries do not hold the ledger's time: nothing was written.
+          status = -3
+          reply[rn + 1], reply[rn + 2] = out.line, out.limit
+          rn = rn + 2
+          emit_time(out.t)
+        else
+          rn, status = at + 1, -2
+          if type(out) == 'table' and out.err then reply[rn] = out.err else reply[rn] = tostring(out) end
+        end
       end
     end
+    reply[at] = status
+    statuses[j - 1] = STATUS_CHARS[status]
+    if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and op ~= 'v' and status ~= 0)) then changed = true end
+    k = k + nk
   end
-  reply[at] = status
-  statuses[j - 1] = STATUS_CHARS[status]
-  if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and op ~= 'v' and status ~= 0)) then changed = true end
-  k = k + nk
+  -- A batch that changed nothing needs no receipt: running it again would only decide again.
+  if changed then
+    redis.call('SET', keys[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
+  end
+  local out = reply
+  -- Not kept past the call: the reply is Redis's now.
+  reply, KEYS, ARGV = nil, nil, nil
+  return out
 end
--- A batch that changed nothing needs no receipt: running it again would only decide again.
-if changed then
-  redis.call('SET', KEYS[1], t[1] .. '|' .. t[2] .. '|' .. table.concat(statuses), 'PX', RECEIPT_TTL)
-end
-return reply
 `;

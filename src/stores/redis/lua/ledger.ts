@@ -90,11 +90,13 @@ local TRIM_SLACK = 32
 local POOL = {}
 
 -- The window directory of a state (each total's kind letter and window id, ended by a zero byte),
--- parsed once per distinct text per call: ledgers under one budget share it. Read only.
-local DIRS = {}
+-- parsed once per distinct text (see CACHE_LIMIT): ledgers under one budget share it. Read only.
+local DIRS, DIRN = {}, 0
 local function dir_of(text)
   local d = DIRS[text]
   if d then return d end
+  if DIRN >= CACHE_LIMIT then DIRS, DIRN = {}, 0 end
+  DIRN = DIRN + 1
   d = { id = {}, kd = {}, n = 0, maps = {} }
   for entry in gmatch(text, '([^%z]*)%z') do
     local kind = KIND[ssub(entry, 1, 1)]
@@ -154,13 +156,16 @@ local function open(ki, now, slot)
   return st
 end
 
--- The limits of a line, parsed once per distinct text per call (the lines of one budget share
--- it). Read only. The text: count, then per limit its code, window id, max, and its seconds
+-- The limits of a line, parsed once per distinct text (see CACHE_LIMIT; the lines of one budget
+-- share it). Read only. The text: count, then per limit its code, window id, max, and its seconds
 -- (rolling), number of boundaries then the boundaries (calendar), or an empty field (lifetime).
-local SPECS = {}
+local SPECS, SPECN = {}, 0
 local function spec_of(text)
   local s = SPECS[text]
   if s then return s end
+  -- A directory keeps its limit maps by spec (see prepare): both go, so that neither grows.
+  if SPECN >= CACHE_LIMIT then SPECS, SPECN, DIRS, DIRN = {}, 0, {}, 0 end
+  SPECN = SPECN + 1
   s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {} }
   local count, p = unpack('s', text)
   count = tonum(count)

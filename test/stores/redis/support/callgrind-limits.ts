@@ -5,20 +5,16 @@
  * window in each call (the engine clock moves 61 s per pass over the ledgers: the steady state of a
  * busy ledger). Deterministic where timing is not, so the ratio is the figure to compare.
  *
- * Run: npx tsx test/stores/redis/support/callgrind-limits.ts [port]
+ * Run: [FUNCTIONS=false] npx tsx test/stores/redis/support/callgrind-limits.ts [port]
  */
-import { execSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { Redis } from "ioredis";
 import { Ledger } from "../../../../src/index.js";
 import type { StoreCall, StoreLimit, StoreLine } from "../../../../src/store.js";
 import { RedisStore } from "../../../../src/stores/redis/index.js";
-import { sleep } from "./helpers.js";
+import { startCallgrindRedis } from "./callgrind.js";
 
 const PORT = Number(process.argv[2] ?? 16_393);
 const KEYS = Number(process.env.KEYS ?? 256);
 const U = 10n ** 18n;
-const DIR = `/tmp/callgrind-limits-${process.pid}`;
 
 const big = 1_000_000_000n * U;
 const ONE: readonly StoreLimit[] = [
@@ -47,32 +43,11 @@ const call = (now: number): StoreCall => ({
 });
 
 async function main() {
-  execSync(`mkdir -p ${DIR}`);
-  const server = spawn(
-    "valgrind",
-    [
-      "--tool=callgrind",
-      `--callgrind-out-file=${DIR}/cg.out`,
-      "redis-server",
-      "--port",
-      String(PORT),
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-    ],
-    { stdio: "ignore" },
-  );
-  const client = new Redis({ port: PORT, host: "127.0.0.1", retryStrategy: () => 200, maxRetriesPerRequest: null });
+  const server = await startCallgrindRedis(PORT);
+  const client = server.client;
   try {
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await client.ping()) === "PONG") break;
-      } catch {
-        await sleep(200);
-      }
-    }
-    const store = new RedisStore(client, { prefix: "cg:" });
+    // FUNCTIONS=false: the batch as a script (EVALSHA), as on a server that refuses functions.
+    const store = new RedisStore(client, { prefix: "cg:", functions: process.env.FUNCTIONS !== "false" });
     const subjects = [
       { name: "1 limit", limits: ONE, ns: "one" },
       { name: "3 limits", limits: THREE, ns: "three" },
@@ -106,24 +81,7 @@ async function main() {
       }
     }
     const t0 = 1_800_000_000;
-    let dumps = 0;
-    const measure = async (run: () => Promise<void>): Promise<number> => {
-      execSync(`callgrind_control -z ${server.pid}`, { stdio: "ignore" });
-      await run();
-      execSync(`callgrind_control -d ${server.pid}`, { stdio: "ignore" });
-      dumps++;
-      for (let i = 0; i < 100; i++) {
-        const file = readdirSync(DIR).find((f) => f.endsWith(`.${dumps}`));
-        if (file) {
-          await sleep(200);
-          const text = readFileSync(`${DIR}/${file}`, "utf8");
-          const m = text.match(/^summary: (\d+)/m) ?? text.match(/^totals: (\d+)/m);
-          if (m) return Number(m[1]) / KEYS;
-        }
-        await sleep(100);
-      }
-      throw new Error("no callgrind dump");
-    };
+    const measure = (run: () => Promise<void>) => server.measure(KEYS, run);
     const only = process.env.SUBJECTS?.split(",");
     for (const s of subjects.filter((x) => only === undefined || only.includes(x.ns))) {
       const all = lines(s.ns, s.limits);
@@ -135,11 +93,7 @@ async function main() {
       );
     }
   } finally {
-    client.disconnect();
-    server.kill("SIGTERM");
-    await sleep(500);
-    if (process.env.KEEP_DUMPS) console.log(`dumps in ${DIR}`);
-    else rmSync(DIR, { recursive: true, force: true });
+    await server.stop();
   }
 }
 
