@@ -1,4 +1,4 @@
-import type { StoreCall } from "budgetgate/store";
+import { type StoreCall, TickQueue } from "budgetgate/store";
 
 /** One store operation waiting to be sent in a batch. */
 export interface Operation {
@@ -60,52 +60,40 @@ export interface Reversal {
 export const MAX_BATCH = 64;
 
 /**
- * Collects the operations started in one tick of the event loop and hands them over together once
- * the tick's synchronous work and promise callbacks are done (process.nextTick after microtasks),
- * so that concurrent calls share one script call and one round trip without waiting for a timer:
- * a lone call goes out as soon as it would have anyway.
+ * The operations started in one tick of the event loop, handed to `send` together once the tick is
+ * done (see {@link TickQueue}), so that concurrent calls share one script call and one round trip
+ * without waiting for a timer: a lone call goes out as soon as it would have anyway.
  *
  * A tick's operations go out as one call while another call is in flight, and as two when none
  * is: two calls alternate, the server running one while the client reads the answer of the other
  * and sends the next. Why this rule and not a fixed split: the side-by-side measurements of
  * `npm run bench:redis` in docs/benchmarks.md ("RedisStore: how a tick is split into calls").
+ * With `byTag` (Redis Cluster), each call holds operations of one hash tag only.
+ *
+ * `send` sends one batch and settles once its answer is handled, every operation answered by it,
+ * failures included.
+ *
+ * @example
+ * const batcher = redisBatcher((operations) => transport.send(operations), false);
+ * batcher.push(operation); // sent once this tick is done
  */
-export class Batcher {
-  #queue: Operation[] = [];
-  #scheduled = false;
-  #inFlight = 0;
-  readonly #send: (operations: Operation[]) => Promise<void>;
-  readonly #byTag: boolean;
-
-  /**
-   * `send` sends one batch and settles once its answer is handled. `byTag`: split batches so that
-   * each holds operations of one hash tag (Redis Cluster).
-   */
-  constructor(send: (operations: Operation[]) => Promise<void>, byTag: boolean) {
-    this.#send = send;
-    this.#byTag = byTag;
-  }
-
-  push(operation: Operation): void {
-    this.#queue.push(operation);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      process.nextTick(this.#flush);
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#scheduled = false;
-    const queue = this.#queue;
-    this.#queue = [];
-    if (!this.#byTag) {
-      const parts = this.#inFlight === 0 ? 2 : 1;
+export function redisBatcher(send: (operations: Operation[]) => Promise<void>, byTag: boolean): TickQueue<Operation> {
+  let inFlight = 0;
+  const done = () => {
+    inFlight--;
+  };
+  const dispatch = (operations: Operation[]): void => {
+    inFlight++;
+    // send answers every operation itself; this only counts calls in flight.
+    send(operations).then(done, done);
+  };
+  return new TickQueue<Operation>((items) => {
+    const queue = items.splice(0);
+    if (!byTag) {
+      const parts = inFlight === 0 ? 2 : 1;
       const size = Math.min(MAX_BATCH, Math.ceil(queue.length / parts));
-      if (queue.length <= size) {
-        this.#dispatch(queue);
-        return;
-      }
-      for (let i = 0; i < queue.length; i += size) this.#dispatch(queue.slice(i, i + size));
+      if (queue.length <= size) dispatch(queue);
+      else for (let i = 0; i < queue.length; i += size) dispatch(queue.slice(i, i + size));
       return;
     }
     const groups = new Map<string, Operation[]>();
@@ -117,19 +105,10 @@ export class Batcher {
       }
       group.push(operation);
       if (group.length === MAX_BATCH) {
-        this.#dispatch(group);
+        dispatch(group);
         groups.delete(operation.tag);
       }
     }
-    for (const group of groups.values()) this.#dispatch(group);
-  };
-
-  #dispatch(operations: Operation[]): void {
-    this.#inFlight++;
-    const done = () => {
-      this.#inFlight--;
-    };
-    // send answers every operation itself, failures included; this only counts calls in flight.
-    this.#send(operations).then(done, done);
-  }
+    for (const group of groups.values()) dispatch(group);
+  });
 }

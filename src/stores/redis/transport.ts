@@ -14,9 +14,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { type BudgetGateError, ConfigurationError, StateError, StoreError, StoreTimeoutError } from "budgetgate";
-import { describeError, type StoreCall, show } from "budgetgate/store";
+import { describeError, type StoreCall, show, type TickQueue } from "budgetgate/store";
 import { LIMBS } from "./arith.js";
-import { type Answer, Batcher, type Operation, type Reversal } from "./batch.js";
+import { type Answer, type Operation, type Reversal, redisBatcher } from "./batch.js";
 import type { ScriptClient } from "./driver.js";
 import type { KeySpace, LedgerKeys } from "./keys.js";
 import { LAYOUT_VERSION, layoutMismatch } from "./layout.js";
@@ -32,7 +32,7 @@ export class RedisTransport {
   readonly #runner: BatchRunner;
   readonly #keys: KeySpace;
   readonly #clock = new ServerClock();
-  readonly #batcher: Batcher;
+  readonly #batcher: TickQueue<Operation>;
   /** Batch ids are this, a dot, and a counter: unique across processes and store objects. */
   readonly #instance = randomBytes(8).toString("hex");
   #batches = 0;
@@ -53,7 +53,7 @@ export class RedisTransport {
     this.#runner = new BatchRunner(client, functions && client.cluster !== true);
     this.#keys = keys;
     this.#receiptTtlMs = receiptTtlMs;
-    this.#batcher = new Batcher((operations) => this.#dispatch(operations), this.cluster);
+    this.#batcher = redisBatcher((operations) => this.#dispatch(operations), this.cluster);
   }
 
   /** True when the server is treated as a Redis Cluster. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Batcher, MAX_BATCH, type Operation } from "../../../src/stores/redis/batch.js";
+import { MAX_BATCH, type Operation, redisBatcher } from "../../../src/stores/redis/batch.js";
 
 /** An operation with nothing but a tag: the batcher looks at nothing else. */
 function op(tag = "t"): Operation {
@@ -8,11 +8,11 @@ function op(tag = "t"): Operation {
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-describe("Batcher", () => {
+describe("redisBatcher", () => {
   function rig(byTag = false) {
     const sent: Operation[][] = [];
     const pending: (() => void)[] = [];
-    const batcher = new Batcher((operations) => {
+    const batcher = redisBatcher((operations) => {
       sent.push(operations);
       return new Promise<void>((resolve) => pending.push(resolve));
     }, byTag);
