@@ -118,3 +118,53 @@ function loadOrExplain(driver: SqliteDriver): unknown {
 function firstLine(error: Error): string {
   return error.message.split("\n", 1)[0] ?? error.message;
 }
+
+/** SQLite's primary result codes by number (the low byte of an extended code), as SQLite names them. */
+const RESULT_CODES = [
+  "OK",
+  "ERROR",
+  "INTERNAL",
+  "PERM",
+  "ABORT",
+  "BUSY",
+  "LOCKED",
+  "NOMEM",
+  "READONLY",
+  "INTERRUPT",
+  "IOERR",
+  "CORRUPT",
+  "NOTFOUND",
+  "FULL",
+  "CANTOPEN",
+  "PROTOCOL",
+  "EMPTY",
+  "SCHEMA",
+  "TOOBIG",
+  "CONSTRAINT",
+  "MISMATCH",
+  "MISUSE",
+  "NOLFS",
+  "AUTH",
+  "FORMAT",
+  "RANGE",
+  "NOTADB",
+  "NOTICE",
+  "WARNING",
+];
+
+/**
+ * The SQLite result code of a driver's error, as `SQLITE_…` text, or null if it carries none.
+ * better-sqlite3 and bun:sqlite set `code` to the extended code's name ("SQLITE_CONSTRAINT_UNIQUE");
+ * Node's node:sqlite sets `code` to "ERR_SQLITE_ERROR" and the number in `errcode` (2067), of
+ * which this gives the primary code's name ("SQLITE_CONSTRAINT"), enough to tell the kinds apart.
+ *
+ * @example
+ * resultCode(Object.assign(new Error("UNIQUE constraint failed"), { errcode: 2067 })); // "SQLITE_CONSTRAINT"
+ */
+export function resultCode(error: unknown): string | null {
+  const { code, errcode } = (error ?? {}) as { code?: unknown; errcode?: unknown };
+  if (typeof code === "string" && code.startsWith("SQLITE_")) return code;
+  if (typeof errcode !== "number") return null;
+  const name = RESULT_CODES[errcode & 0xff];
+  return name === undefined ? null : `SQLITE_${name}`;
+}

@@ -27,7 +27,7 @@ import {
 } from "budgetgate/store";
 import { Account } from "./accounts.js";
 import { sqliteBatcher } from "./batch.js";
-import { openDatabase, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
+import { openDatabase, resultCode, SQLITE_DRIVERS, type SqliteDatabase, type SqliteDriver } from "./driver.js";
 import { expireHolds, findHold, placeHold, settleHold } from "./holds.js";
 import { keyOf, scanRanges, storedKey } from "./keys.js";
 import { isBusy, withWriteLock } from "./lock.js";
@@ -424,9 +424,9 @@ export class SqliteStore implements Store {
         { cause: error },
       );
     }
-    const code = (error as { code?: unknown } | null)?.code;
+    const code = resultCode(error);
     const message = describeError(error);
-    if (typeof code === "string" && code.startsWith("SQLITE_")) {
+    if (code !== null) {
       if (/no such (table|column|index)/.test(message)) {
         return new ConfigurationError(
           `${where}: ${message}: the store's tables were dropped or altered after it opened the database; open a new SqliteStore to create them`,

@@ -7,6 +7,7 @@
  * waiter when other processes hold the lock most of the time; short jittered sleeps keep the
  * processes sharing a file close to fair.
  */
+import { resultCode } from "./driver.js";
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -21,13 +22,11 @@ export function pause(ms: number): void {
  * by an `errcode` whose low byte is 5, Deno's node:sqlite by SQLite's message alone.
  */
 export function isBusy(error: unknown): boolean {
-  const { code, errcode, message } = (error ?? {}) as { code?: unknown; errcode?: unknown; message?: unknown };
-  if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
-  if (typeof errcode === "number") return (errcode & 0xff) === SQLITE_BUSY;
+  const code = resultCode(error);
+  if (code !== null) return code.startsWith("SQLITE_BUSY");
+  const message = (error as { message?: unknown } | null)?.message;
   return typeof message === "string" && /^database is locked\b/.test(message);
 }
-
-const SQLITE_BUSY = 5;
 
 /** First pause after a busy answer, in ms; it grows ×1.5 per attempt up to {@link MAX_PAUSE_MS}. */
 const FIRST_PAUSE_MS = 0.1;
