@@ -4,14 +4,15 @@
  * and fails alone.
  */
 import { randomUUID } from "node:crypto";
-import { Ledger, PeriodRangeError, StateError } from "budgetgate";
-import type { StoreCall, StoreLine, StoreVerdict } from "budgetgate/store";
+import { Ledger } from "budgetgate";
+import type { StoreCall, StoreLine } from "budgetgate/store";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { type PostgresClient, type PostgresDriver, toDriver } from "../../../src/stores/postgres/driver.js";
 import { PostgresStore } from "../../../src/stores/postgres/index.js";
 import { storedKey } from "../../../src/stores/postgres/keys.js";
+import { expectDecidedInOrder, expectFailuresAlone } from "../../support/batch-outcomes.js";
 import { findService } from "../../support/services.js";
 import { dropPrefix, testPrefix } from "./support/setup.js";
 
@@ -97,15 +98,7 @@ describe.skipIf(!service.ok)("PostgresStore batches", () => {
       const amounts = Array.from({ length: 100 }, (_, i) => BigInt((i * 7) % 5) * U + U);
       const verdicts = await Promise.all(amounts.map((amount) => store.charge([line(l, max)], amount, call())));
       expect(sizes).toEqual([64, 36]); // bounded batches, one after the other
-      let total = 0n;
-      amounts.forEach((amount, i) => {
-        const verdict = verdicts[i] as StoreVerdict;
-        expect(verdict.lines[0]?.committed[0]).toBe(total);
-        expect(verdict.allowed).toBe(total + amount <= max * U);
-        if (verdict.allowed) total += amount;
-      });
-      expect(verdicts.filter((v) => !v.allowed).length).toBeGreaterThan(10);
-      expect(total).toBeLessThanOrEqual(max * U);
+      const total = expectDecidedInOrder(amounts, verdicts, max * U);
       expect(await spentOn(prefix, l)).toBe(total);
     });
 
@@ -129,20 +122,7 @@ describe.skipIf(!service.ok)("PostgresStore batches", () => {
         store.charge([line(hot, 100n)], 5n * U, call()),
       ]);
       expect(sizes).toEqual([6]);
-      expect(outcomes.map((o) => o.status)).toEqual([
-        "fulfilled",
-        "rejected",
-        "fulfilled",
-        "fulfilled",
-        "rejected",
-        "fulfilled",
-      ]);
-      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(StateError);
-      expect((outcomes[4] as PromiseRejectedResult).reason).toBeInstanceOf(PeriodRangeError);
-      const befores = [0, 2, 3, 5].map(
-        (i) => (outcomes[i] as PromiseFulfilledResult<StoreVerdict>).value.lines[0]?.committed[0],
-      );
-      expect(befores).toEqual([0n, 2n * U, 5n * U, 9n * U]);
+      expectFailuresAlone(outcomes);
       expect(await spentOn(prefix, hot)).toBe(14n * U);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${prefix}_ledgers WHERE key = ANY ($1)`, [
         [storedKey(fresh1.toString()), storedKey(fresh2.toString())],

@@ -7,11 +7,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Ledger, PeriodRangeError, StateError } from "budgetgate";
+import { Ledger } from "budgetgate";
 import { SqliteStore } from "budgetgate/sqlite";
 import type { StoreCall, StoreLine, StoreVerdict, StoreWindow } from "budgetgate/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase, type SqliteDatabase } from "../../../src/stores/sqlite/driver.js";
+import { expectDecidedInOrder, expectFailuresAlone } from "../../support/batch-outcomes.js";
 import { sqliteDrivers } from "./support/drivers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "budgetgate-sqlite-batch-"));
@@ -80,15 +81,7 @@ for (const driver of sqliteDrivers) {
       const amounts = Array.from({ length: 100 }, (_, i) => BigInt((i * 7) % 5) * U + U);
       const verdicts = await Promise.all(amounts.map((amount) => store.charge([line(l, max)], amount, call())));
       expect(transactions()).toBe(2);
-      let total = 0n;
-      amounts.forEach((amount, i) => {
-        const verdict = verdicts[i] as StoreVerdict;
-        expect(verdict.lines[0]?.committed[0]).toBe(total);
-        expect(verdict.allowed).toBe(total + amount <= max * U);
-        if (verdict.allowed) total += amount;
-      });
-      expect(verdicts.filter((v) => !v.allowed).length).toBeGreaterThan(10);
-      expect(total).toBeLessThanOrEqual(max * U);
+      const total = expectDecidedInOrder(amounts, verdicts, max * U);
       expect((await store.read(line(l, max), call())).state.committed).toEqual([total]);
       expect(raw.prepare("SELECT count(*) FROM budgetgate_spends").pluck().get()).toBe(
         verdicts.filter((v) => v.allowed).length,
@@ -113,20 +106,7 @@ for (const driver of sqliteDrivers) {
         store.charge([line(hot, 100n)], 5n * U, call()),
       ]);
       expect(transactions()).toBe(1);
-      expect(outcomes.map((o) => o.status)).toEqual([
-        "fulfilled",
-        "rejected",
-        "fulfilled",
-        "fulfilled",
-        "rejected",
-        "fulfilled",
-      ]);
-      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(StateError);
-      expect((outcomes[4] as PromiseRejectedResult).reason).toBeInstanceOf(PeriodRangeError);
-      const befores = [0, 2, 3, 5].map(
-        (i) => (outcomes[i] as PromiseFulfilledResult<StoreVerdict>).value.lines[0]?.committed[0],
-      );
-      expect(befores).toEqual([0n, 2n * U, 5n * U, 9n * U]);
+      expectFailuresAlone(outcomes);
       expect((await store.read(line(hot, 100n), call())).state).toMatchObject({ committed: [14n * U], reserved: U });
       // Only the hot ledger and its hold: the failed reserve's new ledger row went with its savepoint.
       expect(raw.prepare("SELECT count(*) FROM budgetgate_ledgers").pluck().get()).toBe(1);

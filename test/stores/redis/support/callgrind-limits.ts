@@ -8,39 +8,12 @@
  * Run: [FUNCTIONS=false] npx tsx test/stores/redis/support/callgrind-limits.ts [port]
  */
 import { Ledger } from "../../../../src/index.js";
-import type { StoreCall, StoreLimit, StoreLine } from "../../../../src/store.js";
+import type { StoreLimit, StoreLine } from "../../../../src/store.js";
 import { RedisStore } from "../../../../src/stores/redis/index.js";
-import { startCallgrindRedis } from "./callgrind.js";
+import { callAt as call, ONE_LIMIT as ONE, startCallgrindRedis, THREE_LIMITS as THREE } from "./callgrind.js";
 
 const PORT = Number(process.argv[2] ?? 16_393);
 const KEYS = Number(process.env.KEYS ?? 256);
-const U = 10n ** 18n;
-
-const big = 1_000_000_000n * U;
-const ONE: readonly StoreLimit[] = [
-  { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: big, enforce: true },
-];
-const THREE: readonly StoreLimit[] = [
-  { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: big, enforce: true },
-  { window: { kind: "rolling", id: "r:86400", seconds: 86_400 }, maxSpend: big, enforce: true },
-  // Month boundaries around the engine clock used below (1.8e9 s is in January 2027).
-  {
-    window: {
-      kind: "calendar",
-      id: "c:month:UTC",
-      boundaries: [1_796_083_200, 1_798_761_600, 1_801_440_000, 1_803_859_200],
-    },
-    maxSpend: big,
-    enforce: true,
-  },
-];
-
-const call = (now: number): StoreCall => ({
-  now,
-  timeoutMs: 600_000,
-  deadline: Date.now() + 600_000,
-  signal: new AbortController().signal,
-});
 
 async function main() {
   const server = await startCallgrindRedis(PORT);

@@ -5,6 +5,7 @@
 import { execSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { Redis } from "ioredis";
+import type { StoreCall, StoreLimit } from "../../../../src/store.js";
 import { sleep } from "./helpers.js";
 
 /** A running server: its client, a counter of instructions, and how to stop it. */
@@ -59,4 +60,33 @@ export async function startCallgrindRedis(port: number): Promise<CallgrindRedis>
       else rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A maxSpend no figure reaches: every charge is allowed and recorded. */
+const BIG = 10n ** 27n;
+
+/** One rolling limit of 60 s, as the store takes it. */
+export const ONE_LIMIT: readonly StoreLimit[] = [
+  { window: { kind: "rolling", id: "r:60", seconds: 60 }, maxSpend: BIG, enforce: true },
+];
+
+/** Three limits: 60 s, a day, and a calendar month in UTC around the engine clock the tools use. */
+export const THREE_LIMITS: readonly StoreLimit[] = [
+  ONE_LIMIT[0] as StoreLimit,
+  { window: { kind: "rolling", id: "r:86400", seconds: 86_400 }, maxSpend: BIG, enforce: true },
+  // Month boundaries around the engine clock used (1.8e9 s is in January 2027).
+  {
+    window: {
+      kind: "calendar",
+      id: "c:month:UTC",
+      boundaries: [1_796_083_200, 1_798_761_600, 1_801_440_000, 1_803_859_200],
+    },
+    maxSpend: BIG,
+    enforce: true,
+  },
+];
+
+/** A store call at engine time `now`, with a deadline no run reaches. */
+export function callAt(now: number): StoreCall {
+  return { now, timeoutMs: 600_000, deadline: Date.now() + 600_000, signal: new AbortController().signal };
 }
