@@ -686,8 +686,7 @@ export class Engine {
     if (!plan.calendar || !PeriodRangeError.isInstance(error)) throw error;
     this.#skew = error.storeNow - Date.now() / 1000;
     plan.lines = this.#planOf(plan.lines, plan.budgets, error.storeNow).lines;
-    const call = this.#call();
-    return this.#within(operation, call, run(plan.lines, call));
+    return this.#invoke(operation, (call) => run(plan.lines, call));
   }
 
   /** The decision on a charge or a hold: made at once when the store answers synchronously. */

@@ -352,13 +352,7 @@ export class PostgresStore implements Store {
             sent.push(queued);
             budgets.push(budget);
           } else {
-            queued.reject(
-              new StoreTimeoutError(
-                queued.operation,
-                queued.call.timeoutMs,
-                "the deadline passed before a connection was free; nothing was sent",
-              ),
-            );
+            queued.reject(tooLateToSend(queued.operation, queued.call));
           }
         }
         const [lone] = sent;
@@ -450,13 +444,7 @@ export class PostgresStore implements Store {
     try {
       return await this.#session(operation, (session) => {
         const budget = this.#budgetOf(call);
-        if (budget <= 0 || call.signal.aborted) {
-          throw new StoreTimeoutError(
-            operation,
-            call.timeoutMs,
-            "the deadline passed before a connection was free; nothing was sent",
-          );
-        }
+        if (budget <= 0 || call.signal.aborted) throw tooLateToSend(operation, call);
         return session.query(`${this.#objects.ledgers}:${operation}`, text, params(budget));
       });
     } catch (error) {
@@ -496,6 +484,15 @@ export class PostgresStore implements Store {
       session.release(broken);
     }
   }
+}
+
+/** A call whose deadline passed (or that the engine gave up on) before a connection was free. */
+function tooLateToSend(operation: string, call: StoreCall): StoreTimeoutError {
+  return new StoreTimeoutError(
+    operation,
+    call.timeoutMs,
+    "the deadline passed before a connection was free; nothing was sent",
+  );
 }
 
 /** The SQLSTATE of a server's error; undefined for any other failure. */

@@ -323,7 +323,7 @@ export class SqliteStore implements Store {
    */
   #run<T>(operation: string, call: StoreCall, lines: readonly StoreLine[], work: (now: number) => T): Awaitable<T> {
     let error: StoreError | undefined;
-    if (this.#closed) error = new StoreError(`SqliteStore ${operation}: the store is closed`);
+    if (this.#closed) error = closedError(operation);
     else if (call.now !== undefined && (typeof call.now !== "number" || !Number.isFinite(call.now))) {
       error = new StoreError(`SqliteStore ${operation}: invalid time ${show(call.now)}, expected finite seconds`);
     }
@@ -353,13 +353,13 @@ export class SqliteStore implements Store {
    * that error, nothing of the batch written.
    */
   #decideBatch(batch: readonly Queued[]): void {
+    if (this.#closed) {
+      for (const queued of batch) queued.reject(closedError(queued.operation));
+      return;
+    }
     const started = Date.now();
     const deadline = Math.max(...batch.map((queued) => queued.call.deadline));
     let outcomes: Outcome[];
-    if (this.#closed) {
-      for (const queued of batch) queued.reject(new StoreError(`SqliteStore ${queued.operation}: the store is closed`));
-      return;
-    }
     try {
       outcomes = withWriteLock(
         () => this.#tx.immediate(() => batch.map((queued) => this.#inSavepoint(queued))) as Outcome[],
@@ -488,6 +488,11 @@ function entryOf(sql: Statements, row: LedgerRow, now: number): StoreLedgerEntry
     if (total.change !== "drop") windows.push({ id: total.id, committed: account.total - total.base });
   }
   return { ledger, reserved: account.reserved, windows };
+}
+
+/** What a call gets from a closed store: at once, or when its batch comes up after the close. */
+function closedError(operation: string): StoreError {
+  return new StoreError(`SqliteStore ${operation}: the store is closed`);
 }
 
 /** Result codes that say the data, not the backend, is the problem. */
