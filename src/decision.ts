@@ -245,7 +245,7 @@ export function budgetDecision(
   let wouldBlock = false;
   for (let j = 0; j < limits.length; j++) {
     const limit = limits[j] as Limit;
-    if ((state.committed[j] as bigint) + held > limit.maxSpend.units) {
+    if ((state.committed[j] as bigint) > limit.ceiling(held)) {
       wouldBlock = true;
       if (!shadowBudget && !limit.shadow) blocked = true;
     }

@@ -103,6 +103,9 @@ export class Limit {
   readonly #fixed: StoreWindow | null;
   #boundaries: readonly number[] | null = null;
   #storeWindow: StoreWindow | null = null;
+  /** The `held` of the last {@link ceiling} asked (−1 before the first: amounts are never negative), and its answer. */
+  #heldFor = -1n;
+  #ceiling = 0n;
 
   constructor(options: LimitOptions, where = "limit") {
     if (typeof options !== "object" || options === null) {
@@ -161,6 +164,20 @@ export class Limit {
       // Rounded up: a level is reached only once spend is at or above it, never just below.
       return (this.maxSpend.units * fraction + 10n ** 18n - 1n) / 10n ** 18n;
     });
+  }
+
+  /**
+   * @internal The most committed spend with which `held` (the holds and the request) still fits:
+   * `maxSpend − held`, kept for the last `held` asked. A ledger is mostly charged the same amount
+   * again, and sums past 2⁶⁴ units (any `maxSpend` above 9.22) cost V8 an allocation each, so a
+   * comparison against the kept answer is what a check costs per limit.
+   */
+  ceiling(held: bigint): bigint {
+    if (held !== this.#heldFor) {
+      this.#ceiling = this.maxSpend.units - held;
+      this.#heldFor = held;
+    }
+    return this.#ceiling;
   }
 
   /** True for a calendar period. */

@@ -1,5 +1,4 @@
 import {
-  currentPeriod,
   type Hold,
   periodIndex,
   type Store,
@@ -276,7 +275,7 @@ function stateOf(state: LedgerState, line: StoreLine, t: number): StoreLedgerSta
 
 /** Committed spend of `state` in `window` at `t` (a calendar window's current period: checked already). */
 function totalOf(state: LedgerState, window: StoreWindow, t: number): bigint {
-  return state.total(window, t, window.kind === "calendar" ? currentPeriod(window, t) : null).sum;
+  return state.total(window, t).sum;
 }
 
 /** A ledger's state as the store answers it. */

@@ -8,7 +8,7 @@
  * the log costs no object of its own), with the sum of its holds, its totals and its place in the
  * store's order. An idle ledger charged once holds no array: about 190 bytes besides its key.
  */
-import type { Period, StoreWindow } from "../../store.js";
+import { currentPeriod, type StoreWindow } from "budgetgate/store";
 import { SpendLog } from "./spend-log.js";
 import { CalendarTotal, LifetimeTotal, RollingTotal, type Total } from "./totals.js";
 
@@ -51,22 +51,25 @@ export class LedgerState extends SpendLog {
 
   /**
    * The total of `window` at `t`, made (seeded from the log) the first time the window is named;
-   * a calendar total is restarted from the log when its period is not `period`, the one that holds
-   * `t` (null for other windows). Call after `advance(t)`.
+   * a calendar total is restarted from the log when its period does not hold `t` (whose period
+   * the caller has checked is among those the window was sent with). Call after `advance(t)`.
    */
-  total(window: StoreWindow, t: number, period: Period | null): Total {
+  total(window: StoreWindow, t: number): Total {
     const id = window.id;
     let total = this.totals;
     while (total !== null && total.id !== id) total = total.next;
     if (total === null) {
-      total = made(window, this, t, period);
+      total = made(window, this, t);
       total.next = this.totals;
       this.totals = total;
-    } else if (period !== null) {
-      // Only a calendar window has a period, and a window's id names its kind: this is a CalendarTotal.
+    } else if (window.kind === "calendar") {
+      // A window's id names its kind, so this is a CalendarTotal; the periods of one id partition
+      // time, so a period that holds `t` is the one the window would pick.
       const calendar = total as CalendarTotal;
-      const { start, end } = period;
-      if (calendar.start !== start || calendar.end !== end) calendar.restart(this, start, end);
+      if (t < calendar.start || t >= calendar.end) {
+        const { start, end } = currentPeriod(window, t);
+        calendar.restart(this, start, end);
+      }
     }
     return total;
   }
@@ -92,12 +95,12 @@ export class LedgerState extends SpendLog {
   }
 }
 
-function made(window: StoreWindow, log: SpendLog, t: number, period: Period | null): Total {
+function made(window: StoreWindow, log: SpendLog, t: number): Total {
   switch (window.kind) {
     case "rolling":
       return RollingTotal.seeded(window.id, window.seconds, log, t);
     case "calendar": {
-      const { start, end } = period as Period;
+      const { start, end } = currentPeriod(window, t);
       const total = new CalendarTotal(window.id, start, end, 0n);
       total.restart(log, start, end);
       return total;

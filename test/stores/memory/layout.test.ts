@@ -89,12 +89,12 @@ describe("LedgerState", () => {
     const state = new LedgerState(0);
     const minute = rolling(60);
     const hour = rolling(3600);
-    state.total(minute, 0, null);
-    state.total(hour, 0, null);
+    state.total(minute, 0);
+    state.total(hour, 0);
     for (const t of [0, 30, 90]) state.record(t, 1n);
     state.advance(100);
-    const short = state.total(minute, 100, null) as RollingTotal;
-    const long = state.total(hour, 100, null) as RollingTotal;
+    const short = state.total(minute, 100) as RollingTotal;
+    const long = state.total(hour, 100) as RollingTotal;
     expect([short.pos, short.sum, long.pos, long.sum, state.head, state.end]).toEqual([2, 1n, 0, 3n, 0, 3]);
     state.advance(3620);
     expect([short.pos, short.sum, long.pos, long.sum, state.head]).toEqual([3, 0n, 1, 2n, 1]);
@@ -104,9 +104,9 @@ describe("LedgerState", () => {
 
   it("keeps no log when it keeps no rolling total, but still the newest spend's time", () => {
     const state = new LedgerState(0);
-    state.total(lifetime, 0, null);
+    state.total(lifetime, 0);
     state.record(10, 5n);
-    expect([state.size, state.newest, state.total(lifetime, 10, null).sum]).toEqual([0, 10, 5n]);
+    expect([state.size, state.newest, state.total(lifetime, 10).sum]).toEqual([0, 10, 5n]);
   });
 });
 
