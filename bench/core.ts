@@ -26,6 +26,26 @@ async function sample(fn: () => Promise<unknown>, samples = SAMPLES): Promise<{ 
   return { median: quantile(perCall, 0.5), p99: quantile(perCall, 0.99) };
 }
 
+/**
+ * The median time per call of each subject, the subjects measured side by side: every sample runs
+ * one batch of each, in an order that rotates, so that a drift in the machine's speed (which on a
+ * shared VM moves absolute figures by half within a minute) hits every subject alike.
+ */
+async function sideBySide(subjects: readonly (() => Promise<unknown>)[], samples = SAMPLES): Promise<number[]> {
+  for (const fn of subjects) for (let i = 0; i < 20_000; i++) await fn(); // warm up the JIT
+  const perCall: number[][] = subjects.map(() => []);
+  for (let s = 0; s < samples; s++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const j = (s + k) % subjects.length;
+      const fn = subjects[j] as () => Promise<unknown>;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < BATCH; i++) await fn();
+      (perCall[j] as number[]).push(Number(process.hrtime.bigint() - start) / BATCH);
+    }
+  }
+  return perCall.map((times) => quantile(times, 0.5));
+}
+
 /** An engine whose one ledger holds `live` spends in its window, kept steady as time moves on. */
 function steadyEngine(live: number) {
   const window = 3600;
@@ -52,7 +72,7 @@ function steadyEngine(live: number) {
 
 /**
  * `engine.check` on registered ledgers, cost as a string, beside `RateLimiterMemory.consume`, each
- * cycling through KEYS keys, in alternating rounds: the median of each side's round medians.
+ * cycling through KEYS keys, measured side by side.
  */
 async function besideRateLimiterFlexible(): Promise<{ check: number; rlf: number }> {
   const engine = new Engine();
@@ -65,13 +85,8 @@ async function besideRateLimiterFlexible(): Promise<{ check: number; rlf: number
   let b = 0;
   const check = () => engine.check(ledgers[a++ % KEYS] as Ledger, "0.000123");
   const consume = () => limiter.consume(keys[b++ % KEYS] as string, 1);
-  const checkRounds: number[] = [];
-  const rlfRounds: number[] = [];
-  for (let round = 0; round < 7; round++) {
-    checkRounds.push((await sample(check, SAMPLES / 7)).median);
-    rlfRounds.push((await sample(consume, SAMPLES / 7)).median);
-  }
-  return { check: quantile(checkRounds, 0.5), rlf: quantile(rlfRounds, 0.5) };
+  const [checked, consumed] = await sideBySide([check, consume]);
+  return { check: checked as number, rlf: consumed as number };
 }
 
 /** Heap per ledger that was charged once and left: what a store with a user per ledger keeps. */
@@ -137,10 +152,10 @@ async function main() {
   progress("check ALLOW beside rate-limiter-flexible");
   const rival = await besideRateLimiterFlexible();
   console.log(
-    `\n### check ALLOW beside rate-limiter-flexible (${KEYS.toLocaleString("en")} keys each, 7 alternating rounds)\n`,
+    `\n### check ALLOW beside rate-limiter-flexible (${KEYS.toLocaleString("en")} keys each, side by side)\n`,
   );
   printTable(
-    ["subject", "median of 7 rounds", "ratio"],
+    ["subject", "median", "ratio"],
     [
       ["RateLimiterMemory.consume(key, 1)", formatNs(rival.rlf), "1.00×"],
       [
@@ -151,22 +166,17 @@ async function main() {
     ],
   );
 
-  // Side by side, in alternating rounds, so that both see the same machine.
   progress("guard beside check");
   const checkSide = new Engine();
   const guardSide = new Engine();
   const guardedSide = guardSide.guard(ledger, roomy, { cost: "0.03" })(() => undefined);
-  const checkRounds: number[] = [];
-  const guardRounds: number[] = [];
-  for (let round = 0; round < 7; round++) {
-    checkRounds.push((await sample(() => checkSide.check(ledger, "0.03", roomy), SAMPLES / 7)).median);
-    guardRounds.push((await sample(() => guardedSide(), SAMPLES / 7)).median);
-  }
-  const checked = quantile(checkRounds, 0.5);
-  const guardedMedian = quantile(guardRounds, 0.5);
-  console.log("\n### guard beside check (7 alternating rounds), memory store\n");
+  const [checked, guardedMedian] = (await sideBySide([
+    () => checkSide.check(ledger, "0.03", roomy),
+    () => guardedSide(),
+  ])) as [number, number];
+  console.log("\n### guard beside check (side by side), memory store\n");
   printTable(
-    ["operation", "median of 7 rounds", "ratio"],
+    ["operation", "median", "ratio"],
     [
       ['check(ledger, "0.03", budget)', formatNs(checked), "1.00×"],
       ["guard, no-op function", formatNs(guardedMedian), `${(guardedMedian / checked).toFixed(2)}×`],
@@ -177,17 +187,13 @@ async function main() {
   const oneEngine = new Engine();
   const threeEngine = new Engine();
   const plan = threeLimitPlan("1000000000000");
-  const oneRounds: number[] = [];
-  const threeRounds: number[] = [];
-  for (let round = 0; round < 7; round++) {
-    oneRounds.push((await sample(() => oneEngine.check(ledger, "0.03", roomy), SAMPLES / 7)).median);
-    threeRounds.push((await sample(() => threeEngine.check(ledger, "0.03", plan), SAMPLES / 7)).median);
-  }
-  const one = quantile(oneRounds, 0.5);
-  const three = quantile(threeRounds, 0.5);
-  console.log("\n### One limit against three (burst 60 s, day 86,400 s, calendar month), memory store\n");
+  const [one, three] = (await sideBySide([
+    () => oneEngine.check(ledger, "0.03", roomy),
+    () => threeEngine.check(ledger, "0.03", plan),
+  ])) as [number, number];
+  console.log("\n### One limit against three (burst 60 s, day 86,400 s, calendar month), side by side, memory store\n");
   printTable(
-    ["budget", "median of 7 rounds", "ratio"],
+    ["budget", "median", "ratio"],
     [
       ["one limit (3,600 s)", formatNs(one), "1.00×"],
       ["three limits", formatNs(three), `${(three / one).toFixed(2)}×`],
@@ -204,23 +210,15 @@ async function main() {
     rigs.push(rig);
   }
   progress("check ALLOW against history");
-  const historyRounds: number[][] = sizes.map(() => []);
-  for (let round = 0; round < 7; round++) {
-    for (const [i, rig] of rigs.entries()) {
-      (historyRounds[i] as number[]).push((await sample(rig.check, SAMPLES / 7)).median);
-    }
-  }
-  const medians = historyRounds.map((rounds) => quantile(rounds, 0.5));
+  const medians = await sideBySide(rigs.map((rig) => rig.check));
   const base = medians[0] as number;
   const history = sizes.map((live, i) => [
     live.toLocaleString("en"),
     formatNs(medians[i] as number),
     `${((medians[i] as number) / base).toFixed(2)}×`,
   ]);
-  console.log(
-    "\n### check ALLOW against history (window kept at a steady number of live spends; 7 alternating rounds)\n",
-  );
-  printTable(["live spends", "median of 7 rounds", "vs 10"], history);
+  console.log("\n### check ALLOW against history (window kept at a steady number of live spends; side by side)\n");
+  printTable(["live spends", "median", "vs 10"], history);
 
   progress("heap per live spend");
   const store = new MemoryStore();
