@@ -30,7 +30,7 @@ import {
   type StoreWindowTotal,
   show,
 } from "budgetgate/store";
-import { joinLimbs, LIMBS } from "./arith.js";
+import { amountOf } from "./arith.js";
 import type { Answer, Reversal } from "./batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./driver.js";
 import { KeySpace, type LedgerKeys } from "./keys.js";
@@ -338,12 +338,12 @@ export class RedisStore implements Store {
       const count = Number(values[0]);
       const windows: StoreWindowTotal[] = [];
       for (let w = 0; w < count; w++) {
-        const at = 1 + w * (1 + LIMBS);
+        const at = 1 + 2 * w;
         windows.push({ id: String(values[at]), committed: units(values, at + 1, "scan") });
       }
       entries.push({
         ledger: (page[i] as { ledger: Ledger }).ledger,
-        reserved: units(values, 1 + count * (1 + LIMBS), "scan"),
+        reserved: units(values, 1 + 2 * count, "scan"),
         windows,
       });
       if (call.now === undefined && answer.now > now) now = answer.now;
@@ -469,10 +469,10 @@ function stateKeys(keys: readonly LedgerKeys[]): string[] {
   return keys.map((k) => k.state);
 }
 
-/** Values of the lines' states in an answer: per limit three limbs, reserved's three, the newest time. */
+/** Values of the lines' states in an answer: committed per limit, reserved, the newest time. */
 function stateValues(lines: readonly StoreLine[]): number {
   let count = 0;
-  for (const line of lines) count += LIMBS * (line.limits.length + 1) + 1;
+  for (const line of lines) count += line.limits.length + 2;
   return count;
 }
 
@@ -486,12 +486,8 @@ function states(
   const result: StoreLedgerState[] = [];
   for (const line of lines) {
     const committed: bigint[] = [];
-    for (let j = 0; j < line.limits.length; j++) {
-      committed.push(units(values, at, script));
-      at += LIMBS;
-    }
-    const reserved = units(values, at, script);
-    at += LIMBS;
+    for (let j = 0; j < line.limits.length; j++) committed.push(units(values, at++, script));
+    const reserved = units(values, at++, script);
     result.push({ committed, reserved, newest: time(values[at++], script) });
   }
   return result;
@@ -533,12 +529,12 @@ function periodError(answer: Answer, lines: readonly StoreLine[]): Error {
   return new PeriodRangeError(window.id, t);
 }
 
-/** The amount whose three limbs start at `values[at]`. */
+/** The amount at `values[at]`. */
 function units(values: readonly unknown[], at: number, script: string): bigint {
-  const amount = joinLimbs(values[at], values[at + 1], values[at + 2]);
+  const amount = amountOf(values[at]);
   if (amount !== undefined) return amount;
   throw new StateError(
-    `Redis ${script} script answered the limbs ${show(values.slice(at, at + LIMBS))}: expected three integers below 10^15`,
+    `Redis ${script} script answered the amount ${show(values[at])}: expected an integer below 10^15 or "u" and digits`,
   );
 }
 

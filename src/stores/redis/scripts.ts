@@ -71,8 +71,9 @@ import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from 
  * operation its status and its values, as many as its code, status and limits imply: -1 deadline
  * passed (nothing done), -2 error (then the message), -3 a calendar period out of range (then the
  * line and limit, 1-based, and the ledger's time). A line's state is its committed per limit, its
- * reserved, then its newest spend time; amounts as their three limbs, integers below 10^15; times
- * as whole microseconds when exact, otherwise "t" and their digits, none as nil.
+ * reserved, then its newest spend time; an amount as one value, an integer below 10^15, else "u"
+ * and its decimal digits; times as whole microseconds when exact, otherwise "t" and their digits, none as
+ * nil.
  *
  * The text is assembled, in this order, from named parts, one file per concern under lua/: the
  * batch's frame (frame.ts: opening and main loop), field helpers (fields.ts), the integer-limb

@@ -15,7 +15,6 @@
 import { randomBytes } from "node:crypto";
 import { type BudgetGateError, ConfigurationError, StateError, StoreError, StoreTimeoutError } from "budgetgate";
 import { describeError, type StoreCall, show, type TickQueue } from "budgetgate/store";
-import { LIMBS } from "./arith.js";
 import { type Answer, type Operation, type Reversal, redisBatcher } from "./batch.js";
 import type { ScriptClient } from "./driver.js";
 import type { KeySpace, LedgerKeys } from "./keys.js";
@@ -379,7 +378,7 @@ function valueCount(op: Operation, status: number, first: unknown): number {
   if (status === 0) return 0;
   if (op.code === OP.list) {
     const count = Number(first);
-    return Number.isInteger(count) && count >= 0 ? 1 + count * (1 + LIMBS) + LIMBS : Number.POSITIVE_INFINITY;
+    return Number.isInteger(count) && count >= 0 ? 2 + 2 * count : Number.POSITIVE_INFINITY;
   }
   return op.values;
 }

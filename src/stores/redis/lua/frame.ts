@@ -19,9 +19,9 @@ local HUGE = math.huge
 -- the server time: µs, as a 16-digit string that deadlines (also µs) compare with as strings, in
 -- seconds, and in ms.
 local KEYS, ARGV, RECEIPT_TTL, reply, rn, us, us_s, server_now, ms
-local function emit(h, m, l)
-  reply[rn + 1], reply[rn + 2], reply[rn + 3] = h, m, l
-  rn = rn + 3
+local function emit_amount(h, m, l)
+  rn = rn + 1
+  reply[rn] = amount_out(h, m, l)
 end
 local function micros(sec, usec) return tonum(sec) * 1000000 + tonum(usec) end
 `;

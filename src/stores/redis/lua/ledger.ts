@@ -420,11 +420,16 @@ end
 -- Answers the line's state: committed per limit of the call, then reserved, then the newest time.
 local function emit_line(st)
   local map, sh, sm, sl = st.mapped, st.sh, st.sm, st.sl
+  local out, n = reply, rn
   for j = 1, st.nl do
+    -- amount_out, inline for the small amounts nearly every total is: this runs per limit of every call.
     local i = map[j]
-    emit(sh[i], sm[i], sl[i])
+    local h, m = sh[i], sm[i]
+    n = n + 1
+    if h == 0 and m == 0 then out[n] = sl[i] else out[n] = amount_out(h, m, sl[i]) end
   end
-  emit(st.rh, st.rm, st.rl)
+  rn = n
+  emit_amount(st.rh, st.rm, st.rl)
   emit_time(st.z)
 end
 
