@@ -94,6 +94,7 @@ export class RedisTransport {
     ledgers: readonly LedgerKeys[],
     keys: string[],
     fields: string,
+    limits: readonly string[],
     values: number,
     call: StoreCall,
     reversal?: Reversal,
@@ -108,6 +109,7 @@ export class RedisTransport {
         code,
         keys,
         fields,
+        limits,
         values,
         call,
         giveUpAt,
@@ -146,12 +148,27 @@ export class RedisTransport {
           if (live.length === 0) return undefined;
         }
         const keys: string[] = [receipt];
-        const args: string[] = [String(this.#receiptTtlMs)];
+        // The receipt's lifetime, the number of distinct limits texts, the texts, the operations.
+        const args: string[] = [String(this.#receiptTtlMs), ""];
+        const texts = new Map<string, number>();
+        const ops: string[] = [];
         for (const op of live) {
           const deadline = Number.isFinite(op.giveUpAt) ? this.#clock.serverTimeUs(op.giveUpAt) : "";
-          args.push(`${op.code}\0${op.keys.length}\0${deadline}\0${nowArg(op.call)}\0${op.fields}`);
+          let refs = "";
+          for (const text of op.limits) {
+            let at = texts.get(text);
+            if (at === undefined) {
+              at = args.length + 1; // ARGV counts from 1
+              texts.set(text, at);
+              args.push(text);
+            }
+            refs += `${at}\0`;
+          }
+          ops.push(`${op.code}\0${op.keys.length}\0${deadline}\0${nowArg(op.call)}\0${op.fields}${refs}`);
           for (const key of op.keys) keys.push(key);
         }
+        args[1] = String(texts.size);
+        for (const op of ops) args.push(op);
         sent = true;
         return [keys, args];
       });
@@ -274,6 +291,7 @@ export class RedisTransport {
           code: OP.undo,
           keys,
           fields,
+          limits: [],
           values: 0,
           call,
           giveUpAt: Number.POSITIVE_INFINITY,

@@ -157,8 +157,9 @@ local function open(ki, now, slot)
 end
 
 -- The limits of a line, parsed once per distinct text (see CACHE_LIMIT; the lines of one budget
--- share it). Read only. The text: count, then per limit its code, window id, max, and its seconds
--- (rolling), number of boundaries then the boundaries (calendar), or an empty field (lifetime).
+-- share it). Read only. The text (an argument of its own, which the operations of a batch share):
+-- count, then per limit its code, window id, max, and its seconds (rolling), number of boundaries
+-- then the boundaries (calendar), or an empty field (lifetime).
 local SPECS, SPECN = {}, 0
 local function spec_of(text)
   local s = SPECS[text]
@@ -193,15 +194,16 @@ local function spec_of(text)
   return s
 end
 
--- Reads the limits of line 'line' from text at pos (their length, then their text) into st and
--- picks each calendar period by the ledger's time, by currentPeriod's rule (store/period.ts): of
--- the ascending boundaries, the period [b[i], b[i + 1]) that holds it. A time outside them raises
--- the period error, before anything is written. Returns the position after them.
+-- Reads the limits of line 'line' into st, from the argument that text names at pos, and picks
+-- each calendar period by the ledger's time, by currentPeriod's rule (store/period.ts): of the
+-- ascending boundaries, the period [b[i], b[i + 1]) that holds it. A time outside them raises the
+-- period error, before anything is written. Returns the position after the name.
 local function limits_of(st, text, pos, line)
-  local length
-  length, pos = unpack('s', text, pos)
-  length = num(length)
-  local spec = spec_of(ssub(text, pos, pos + length - 1))
+  local at
+  at, pos = unpack('s', text, pos)
+  at = num(at)
+  if not at or at < 3 or at > LIMITS_END then error('no limits text at argument ' .. tostring(at)) end
+  local spec = spec_of(ARGV[at])
   st.spec, st.nl = spec, spec.n
   local t = st.t
   for j = 1, spec.n do
@@ -218,7 +220,7 @@ local function limits_of(st, text, pos, line)
       st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
     end
   end
-  return pos + length
+  return pos
 end
 
 local function lindex(lk, index, length)
