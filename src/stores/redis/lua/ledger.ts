@@ -167,7 +167,8 @@ local function spec_of(text)
   -- A directory keeps its limit maps by spec (see prepare): both go, so that neither grows.
   if SPECN >= CACHE_LIMIT then SPECS, SPECN, DIRS, DIRN = {}, 0, {}, 0 end
   SPECN = SPECN + 1
-  s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {} }
+  -- cal: the calendar limits' indexes, the only ones that limits_of and a mapped prepare visit.
+  s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {}, cal = {}, ncal = 0 }
   local count, p = unpack('s', text)
   count = tonum(count)
   for j = 1, count do
@@ -187,6 +188,8 @@ local function spec_of(text)
         bounds[q] = tonum(b)
       end
       s.bounds[j] = bounds
+      s.ncal = s.ncal + 1
+      s.cal[s.ncal] = j
     end
   end
   s.n = count
@@ -205,20 +208,19 @@ local function limits_of(st, text, pos, line)
   if not at or at < 3 or at > LIMITS_END then error('no limits text at argument ' .. tostring(at)) end
   local spec = spec_of(ARGV[at])
   st.spec, st.nl = spec, spec.n
-  local t = st.t
-  for j = 1, spec.n do
-    local bounds = spec.bounds[j]
-    if bounds then
-      local start = nil
-      for q = #bounds - 1, 1, -1 do
-        if bounds[q] <= t then
-          if t < bounds[q + 1] then start = q end
-          break
-        end
+  local t, cal, all = st.t, spec.cal, spec.bounds
+  for c = 1, spec.ncal do
+    local j = cal[c]
+    local bounds = all[j]
+    local start = nil
+    for q = #bounds - 1, 1, -1 do
+      if bounds[q] <= t then
+        if t < bounds[q + 1] then start = q end
+        break
       end
-      if not start then error({ period = true, line = line, limit = j, t = t }) end
-      st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
     end
+    if not start then error({ period = true, line = line, limit = j, t = t }) end
+    st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
   end
   return pos
 end
@@ -331,15 +333,14 @@ local function prepare(st)
   -- Which total each limit counts in: the same for every ledger of one directory and one budget.
   local map = (not st.owned) and st.nl > 0 and st.dir.maps[spec]
   if map then
-    local kinds, lps, lpe, a = spec.kind, st.lps, st.lpe, st.a
-    for j = 1, st.nl do
-      if kinds[j] == CALENDAR then
-        local i = map[j]
-        if a[i] ~= lps[j] or b[i] ~= lpe[j] then
-          a[i], b[i] = lps[j], lpe[j]
-          seed(st, i, a[i], lh)
-          st.dirty, st.grew = true, true
-        end
+    local cal, lps, lpe, a = spec.cal, st.lps, st.lpe, st.a
+    for q = 1, spec.ncal do
+      local j = cal[q]
+      local i = map[j]
+      if a[i] ~= lps[j] or b[i] ~= lpe[j] then
+        a[i], b[i] = lps[j], lpe[j]
+        seed(st, i, a[i], lh)
+        st.dirty, st.grew = true, true
       end
     end
   else
@@ -420,43 +421,41 @@ local function emit_time(x)
 end
 
 -- Answers the line's state: committed per limit of the call, then reserved, then the newest time.
-local function emit_line(st)
+-- Given an amount (limbs), also tells whether it fits every enforced limit of the line (committed
+-- + reserved + amount <= max): in the same pass, since both read each limit's total.
+local function emit_line(st, ah, am, al)
   local map, sh, sm, sl = st.mapped, st.sh, st.sm, st.sl
   local out, n = reply, rn
+  local fits, enforced, mh, mm, ml, hh, hm, hl = true, false
+  if ah then
+    local spec = st.spec
+    enforced, mh, mm, ml = spec.enforced, spec.mh, spec.mm, spec.ml
+    hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
+  end
   for j = 1, st.nl do
-    -- amount_out, inline for the small amounts nearly every total is: this runs per limit of every call.
     local i = map[j]
-    local h, m = sh[i], sm[i]
+    local h, m, l = sh[i], sm[i], sl[i]
     n = n + 1
-    if h == 0 and m == 0 then out[n] = sl[i] else out[n] = amount_out(h, m, sl[i]) end
+    -- amount_out, inline for the small amounts nearly every total is: this runs per limit of every call.
+    if h == 0 and m == 0 then out[n] = l else out[n] = amount_out(h, m, l) end
+    if fits and enforced and enforced[j] then
+      -- committed + held, limb by limb (inline, as above), against max.
+      h, m, l = h + hh, m + hm, l + hl
+      if l >= BASE then l, m = l - BASE, m + 1 end
+      if m >= BASE then m, h = m - BASE, h + 1 end
+      local xh = mh[j]
+      if h > xh then
+        fits = false
+      elseif h == xh then
+        local xm = mm[j]
+        if m > xm or (m == xm and l > ml[j]) then fits = false end
+      end
+    end
   end
   rn = n
   emit_amount(st.rh, st.rm, st.rl)
   emit_time(st.z)
-end
-
--- Whether amount (limbs) fits every enforced limit of the line: committed + reserved + amount <= max.
-local function fits_line(st, ah, am, al)
-  local map, spec = st.mapped, st.spec
-  local enforced, mh, mm, ml = spec.enforced, spec.mh, spec.mm, spec.ml
-  local sh, sm, sl = st.sh, st.sm, st.sl
-  local hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
-  for j = 1, st.nl do
-    if enforced[j] then
-      -- committed + held, limb by limb (inline: this runs per limit of every call), against max.
-      local i = map[j]
-      local h, m, l = sh[i] + hh, sm[i] + hm, sl[i] + hl
-      if l >= BASE then l, m = l - BASE, m + 1 end
-      if m >= BASE then m, h = m - BASE, h + 1 end
-      local xh = mh[j]
-      if h > xh then return false end
-      if h == xh then
-        local xm = mm[j]
-        if m > xm or (m == xm and l > ml[j]) then return false end
-      end
-    end
-  end
-  return true
+  return fits
 end
 
 -- Records a spend (a decimal string) at the ledger's time: appended to the log if the ledger keeps
