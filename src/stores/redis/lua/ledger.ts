@@ -139,8 +139,8 @@ local function open(ki, now, slot)
     st = { my_id = {}, my_kd = {}, sh = {}, sm = {}, sl = {}, a = {}, b = {}, c = {}, map = {}, lps = {}, lpe = {} }
     POOL[slot] = st
   end
-  st.tk, st.base, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl, st.reading =
-    tk, false, false, false, false, false, false, 0, false
+  st.tk, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl, st.reading =
+    tk, false, false, false, false, false, 0, false
   local v = redis.call('GET', tk)
   if v then
     if not pcall(parse_state, st, v) then error('corrupt budgetgate state at ' .. tk) end

@@ -44,7 +44,7 @@ end
 /** clear (code d). */
 export const CLEAR_OPERATION = `-- clear. Keys: the state key. Status 1.
 OPS.d = function(k)
-  local st = { tk = KEYS[k + 1], base = false }
+  local st = { tk = KEYS[k + 1] }
   redis.call('DEL', st.tk, sibling(st, 'l'), sibling(st, 'x'))
   return 1
 end
