@@ -9,7 +9,9 @@
  * Amounts arrive as canonical decimal strings of units. Turning a string into a number is the
  * dearest step in Redis Lua (strtod), so `dec` remembers the limbs of the strings it has converted
  * (for one script call, or across calls of the Redis Function up to CACHE_LIMIT of them): the amounts and limits of one batch, and of a busy server, mostly repeat.
- * Answers carry the limbs themselves, as integers, for the client to join.
+ * An answer carries an amount as one value (amount_out): below 10^15, which nearly every amount
+ * is, the integer itself, else "u" and its decimal digits; one value rather than three limbs, since
+ * each value of a reply costs the server (Lua to RESP) and the client (parsing, joining) alike.
  */
 export const ARITHMETIC_LUA = `
 local BASE = 1000000000000000
@@ -60,29 +62,28 @@ local function sub3(ah, am, al, bh, bm, bl)
   if m < 0 then m = m + BASE; h = h - 1 end
   return h, m, l
 end
+-- An amount as an answer carries it: the low limb alone when it is all, else its decimal digits
+-- after a "u", which no client takes for a number (one that turns digit strings into numbers, as
+-- Upstash's does, would round them). string.format's %d takes a C long, which holds a limb.
+local function amount_out(h, m, l)
+  if h == 0 then
+    if m == 0 then return l end
+    return string.format('u%d%015d', m, l)
+  end
+  return string.format('u%d%015d%015d', h, m, l)
+end
 `;
 
-/** Values per amount in a script's answer: its limbs, high to low. */
-export const LIMBS = 3;
-
-/** One limb's worth of units, 10^15. */
-const LIMB = 10n ** 15n;
-
 /**
- * Joins the three limbs of an amount as a script answers them (high to low, each an integer below
- * 10^15) into units; undefined if they are not such limbs.
+ * An amount as a script answers it (see amount_out): an integer below 10^15 (a client may hand
+ * integers over as strings: an adapter of one's own, say), or "u" and the digits of a larger one;
+ * undefined if it is neither.
  */
-export function joinLimbs(high: unknown, middle: unknown, low: unknown): bigint | undefined {
-  const h = limb(high);
-  const m = limb(middle);
-  const l = limb(low);
-  if (h === undefined || m === undefined || l === undefined) return undefined;
-  if (h === 0 && m === 0) return BigInt(l);
-  return (BigInt(h) * LIMB + BigInt(m)) * LIMB + BigInt(l);
-}
-
-function limb(value: unknown): number | undefined {
-  // A client may hand integers over as strings (an adapter of one's own, say).
-  const n = typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : value;
-  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n < 1e15 ? n : undefined;
+export function amountOf(value: unknown): bigint | undefined {
+  if (typeof value === "number") {
+    return Number.isInteger(value) && value >= 0 && value < 1e15 ? BigInt(value) : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  if (/^\d{1,15}$/.test(value)) return BigInt(value);
+  return /^u[1-9]\d{15,44}$/.test(value) ? BigInt(value.slice(1)) : undefined;
 }

@@ -10,6 +10,12 @@ export interface Operation {
   readonly keys: readonly string[];
   /** Its own fields, after the deadline and now, each ended by a zero byte (see scripts.ts). */
   readonly fields: string;
+  /**
+   * The limits of each of its lines, as limitsArg in index.ts encodes them (none for an operation
+   * that reads no limits): sent once per batch however many operations name them, each operation
+   * naming its lines' by their place among the arguments, after its own fields.
+   */
+  readonly limits: readonly string[];
   /** The engine's call: its deadline and clock. */
   readonly call: StoreCall;
   /** monotonicMs() at which the engine gives up on the call (Infinity: never). */

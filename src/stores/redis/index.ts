@@ -30,7 +30,7 @@ import {
   type StoreWindowTotal,
   show,
 } from "budgetgate/store";
-import { joinLimbs, LIMBS } from "./arith.js";
+import { amountOf } from "./arith.js";
 import type { Answer, Reversal } from "./batch.js";
 import { type RedisClient, type ScriptClient, toScriptClient } from "./driver.js";
 import { KeySpace, type LedgerKeys } from "./keys.js";
@@ -189,7 +189,8 @@ export class RedisStore implements Store {
       OP.charge,
       keys,
       stateKeys(keys),
-      `${amountText}\0${limitFields(lines)}`,
+      `${amountText}\0`,
+      lineLimits(lines),
       stateValues(lines),
       call,
       reversal,
@@ -211,7 +212,7 @@ export class RedisStore implements Store {
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, hold.id));
     const amountText = amount.toString();
-    const fields = `${amountText}\0${hold.id}\0${hold.ttl}\0${hold.retain}\0${limitFields(lines)}`;
+    const fields = `${amountText}\0${hold.id}\0${hold.ttl}\0${hold.retain}\0`;
     const reversal: Reversal = { code: "r", amount: amountText, id: hold.id, lines: lines.length };
     const answer = await this.#transport.run(
       "reserve",
@@ -219,6 +220,7 @@ export class RedisStore implements Store {
       keys,
       declared,
       fields,
+      lineLimits(lines),
       stateValues(lines),
       call,
       reversal,
@@ -267,7 +269,8 @@ export class RedisStore implements Store {
       OP.read,
       keys,
       stateKeys(keys),
-      limitsArg(line.limits),
+      "",
+      [limitsArg(line.limits)],
       stateValues([line]),
       call,
     );
@@ -327,7 +330,7 @@ export class RedisStore implements Store {
     const page = found.slice(skip, skip + query.limit);
     const rest = skip + query.limit < found.length ? `${cursor}/${skip + query.limit}` : next === "0" ? null : next;
     const answers = await Promise.all(
-      page.map((entry) => this.#transport.run("scan", OP.list, [entry.keys], [entry.key], "", 0, call)),
+      page.map((entry) => this.#transport.run("scan", OP.list, [entry.keys], [entry.key], "", [], 0, call)),
     );
     const entries: StoreLedgerEntry[] = [];
     let now = call.now ?? (Number(reply[1]) * 1e6 + Number(reply[2])) / 1e6;
@@ -338,12 +341,12 @@ export class RedisStore implements Store {
       const count = Number(values[0]);
       const windows: StoreWindowTotal[] = [];
       for (let w = 0; w < count; w++) {
-        const at = 1 + w * (1 + LIMBS);
+        const at = 1 + 2 * w;
         windows.push({ id: String(values[at]), committed: units(values, at + 1, "scan") });
       }
       entries.push({
         ledger: (page[i] as { ledger: Ledger }).ledger,
-        reserved: units(values, 1 + count * (1 + LIMBS), "scan"),
+        reserved: units(values, 1 + 2 * count, "scan"),
         windows,
       });
       if (call.now === undefined && answer.now > now) now = answer.now;
@@ -354,7 +357,7 @@ export class RedisStore implements Store {
   /** Deletes one ledger's keys, atomically. Holds on it then settle without touching it. */
   async clear(ledger: Ledger, call: StoreCall): Promise<void> {
     const keys = [this.#keys.ledger(ledger, ledger.toString())];
-    const answer = await this.#transport.run("clear", OP.clear, keys, stateKeys(keys), "", 0, call);
+    const answer = await this.#transport.run("clear", OP.clear, keys, stateKeys(keys), "", [], 0, call);
     if (answer.status !== 1) throw unexpected(answer, "clear");
   }
 
@@ -389,9 +392,10 @@ export class RedisStore implements Store {
     const keys = this.#ledgerKeys(lines, name);
     const declared = stateKeys(keys);
     declared.push(this.#keys.hold((keys[0] as LedgerKeys).tag, id));
-    const fields = actual === "" ? `${id}\0\0` : `${id}\0${actual}\0${limitFields(lines)}`;
+    const fields = `${id}\0${actual}\0`;
+    const limits = actual === "" ? [] : lineLimits(lines);
     const values = actual === "" ? 0 : stateValues(lines);
-    const answer = await this.#transport.run(name, OP.settle, keys, declared, fields, values, call);
+    const answer = await this.#transport.run(name, OP.settle, keys, declared, fields, limits, values, call);
     const status = answer.status;
     if (status === -3) throw periodError(answer, lines);
     if (status !== 0 && status !== 1 && status !== 2) throw unexpected(answer, "settle");
@@ -415,20 +419,19 @@ export class RedisStore implements Store {
   }
 }
 
-/** Each line's limits as the script reads them, one after another. */
-function limitFields(lines: readonly StoreLine[]): string {
-  if (lines.length === 1) return limitsArg((lines[0] as StoreLine).limits);
-  let fields = "";
-  for (const line of lines) fields += limitsArg(line.limits);
-  return fields;
+/** Each line's limits as the script reads them (see limitsArg). */
+function lineLimits(lines: readonly StoreLine[]): string[] {
+  const texts: string[] = [];
+  for (const line of lines) texts.push(limitsArg(line.limits));
+  return texts;
 }
 
 /**
  * The limits' fields, remembered per limits array (they are readonly, and an engine sends one
- * budget's array again and again): the length in bytes of the rest, then their count, then per
- * limit its code (the kind's letter, a capital for a shadow limit), window id and max, then a
- * rolling window's seconds, a calendar window's number of boundaries and the boundaries, or an
- * empty field for a lifetime window.
+ * budget's array again and again; the transport sends each distinct text once per batch, found by
+ * the string itself): their count, then per limit its code (the kind's letter, a capital for a
+ * shadow limit), window id and max, then a rolling window's seconds, a calendar window's number of
+ * boundaries and the boundaries, or an empty field for a lifetime window.
  */
 const encodedLimits = new WeakMap<readonly StoreLimit[], { text: string; parts: readonly unknown[] }>();
 
@@ -450,8 +453,6 @@ function limitsArg(limits: readonly StoreLimit[]): string {
     else if (window.kind === "calendar") text += `${window.boundaries.length}\0${window.boundaries.join("\0")}\0`;
     else text += "\0";
   }
-  // Length first: the script takes the text whole, to parse each distinct one once per call.
-  text = `${Buffer.byteLength(text)}\0${text}`;
   encodedLimits.set(limits, { text, parts });
   return text;
 }
@@ -469,10 +470,10 @@ function stateKeys(keys: readonly LedgerKeys[]): string[] {
   return keys.map((k) => k.state);
 }
 
-/** Values of the lines' states in an answer: per limit three limbs, reserved's three, the newest time. */
+/** Values of the lines' states in an answer: committed per limit, reserved, the newest time. */
 function stateValues(lines: readonly StoreLine[]): number {
   let count = 0;
-  for (const line of lines) count += LIMBS * (line.limits.length + 1) + 1;
+  for (const line of lines) count += line.limits.length + 2;
   return count;
 }
 
@@ -486,12 +487,8 @@ function states(
   const result: StoreLedgerState[] = [];
   for (const line of lines) {
     const committed: bigint[] = [];
-    for (let j = 0; j < line.limits.length; j++) {
-      committed.push(units(values, at, script));
-      at += LIMBS;
-    }
-    const reserved = units(values, at, script);
-    at += LIMBS;
+    for (let j = 0; j < line.limits.length; j++) committed.push(units(values, at++, script));
+    const reserved = units(values, at++, script);
     result.push({ committed, reserved, newest: time(values[at++], script) });
   }
   return result;
@@ -533,12 +530,12 @@ function periodError(answer: Answer, lines: readonly StoreLine[]): Error {
   return new PeriodRangeError(window.id, t);
 }
 
-/** The amount whose three limbs start at `values[at]`. */
+/** The amount at `values[at]`. */
 function units(values: readonly unknown[], at: number, script: string): bigint {
-  const amount = joinLimbs(values[at], values[at + 1], values[at + 2]);
+  const amount = amountOf(values[at]);
   if (amount !== undefined) return amount;
   throw new StateError(
-    `Redis ${script} script answered the limbs ${show(values.slice(at, at + LIMBS))}: expected three integers below 10^15`,
+    `Redis ${script} script answered the amount ${show(values[at])}: expected an integer below 10^15 or "u" and digits`,
   );
 }
 

@@ -61,18 +61,22 @@ import { CLEAR_OPERATION, LIST_OPERATION, READ_OPERATION, UNDO_OPERATION } from 
  * ledger is named by its state key only; the script derives the other two, which end in another
  * kind letter and share its hash tag, hence its Cluster slot. KEYS[1] is the batch's receipt key,
  * then each operation's keys in turn: its ledgers' state keys, then the hold's key for a reserve or
- * settle. ARGV[1] is the receipt lifetime in ms; then one string per operation, fields each ended
- * by a zero byte (read by struct.unpack): code, number of keys, deadline (server µs, empty for
- * none), now (empty for the server's clock), then its own. A line's limits travel as one field
- * group: their length in bytes, then their count and per limit its code (r, c or l, a capital for
- * a shadow limit), window id, max, and the rolling window's seconds, or the calendar window's
+ * settle. ARGV[1] is the receipt lifetime in ms, ARGV[2] the number of limits texts, which
+ * follow; then one string per operation, fields each ended by a zero byte (read by
+ * struct.unpack): code, number of keys, deadline (server µs, empty for none), now (empty for the
+ * server's clock), then its own, and last, for each line whose limits it reads, the index in ARGV
+ * of their text. A limits text goes once per batch, however many operations name it (the calls
+ * of one tick mostly share one budget): every byte of an argument costs Redis its copy and Lua
+ * its hash. It holds the limits' count, then per limit its code (r, c or l, a capital for a
+ * shadow limit), window id, max, and the rolling window's seconds, or the calendar window's
  * number of boundaries and the boundaries, or an empty field. Reply: one flat array (a nested one
  * costs Redis several lookups per table to convert): server seconds, microseconds, then per
  * operation its status and its values, as many as its code, status and limits imply: -1 deadline
  * passed (nothing done), -2 error (then the message), -3 a calendar period out of range (then the
  * line and limit, 1-based, and the ledger's time). A line's state is its committed per limit, its
- * reserved, then its newest spend time; amounts as their three limbs, integers below 10^15; times
- * as whole microseconds when exact, otherwise "t" and their digits, none as nil.
+ * reserved, then its newest spend time; an amount as one value, an integer below 10^15, else "u"
+ * and its decimal digits; times as whole microseconds when exact, otherwise "t" and their digits, none as
+ * nil.
  *
  * The text is assembled, in this order, from named parts, one file per concern under lua/: the
  * batch's frame (frame.ts: opening and main loop), field helpers (fields.ts), the integer-limb

@@ -15,7 +15,6 @@
 import { randomBytes } from "node:crypto";
 import { type BudgetGateError, ConfigurationError, StateError, StoreError, StoreTimeoutError } from "budgetgate";
 import { describeError, type StoreCall, show, type TickQueue } from "budgetgate/store";
-import { LIMBS } from "./arith.js";
 import { type Answer, type Operation, type Reversal, redisBatcher } from "./batch.js";
 import type { ScriptClient } from "./driver.js";
 import type { KeySpace, LedgerKeys } from "./keys.js";
@@ -95,6 +94,7 @@ export class RedisTransport {
     ledgers: readonly LedgerKeys[],
     keys: string[],
     fields: string,
+    limits: readonly string[],
     values: number,
     call: StoreCall,
     reversal?: Reversal,
@@ -109,6 +109,7 @@ export class RedisTransport {
         code,
         keys,
         fields,
+        limits,
         values,
         call,
         giveUpAt,
@@ -147,12 +148,27 @@ export class RedisTransport {
           if (live.length === 0) return undefined;
         }
         const keys: string[] = [receipt];
-        const args: string[] = [String(this.#receiptTtlMs)];
+        // The receipt's lifetime, the number of distinct limits texts, the texts, the operations.
+        const args: string[] = [String(this.#receiptTtlMs), ""];
+        const texts = new Map<string, number>();
+        const ops: string[] = [];
         for (const op of live) {
           const deadline = Number.isFinite(op.giveUpAt) ? this.#clock.serverTimeUs(op.giveUpAt) : "";
-          args.push(`${op.code}\0${op.keys.length}\0${deadline}\0${nowArg(op.call)}\0${op.fields}`);
+          let refs = "";
+          for (const text of op.limits) {
+            let at = texts.get(text);
+            if (at === undefined) {
+              at = args.length + 1; // ARGV counts from 1
+              texts.set(text, at);
+              args.push(text);
+            }
+            refs += `${at}\0`;
+          }
+          ops.push(`${op.code}\0${op.keys.length}\0${deadline}\0${nowArg(op.call)}\0${op.fields}${refs}`);
           for (const key of op.keys) keys.push(key);
         }
+        args[1] = String(texts.size);
+        for (const op of ops) args.push(op);
         sent = true;
         return [keys, args];
       });
@@ -275,6 +291,7 @@ export class RedisTransport {
           code: OP.undo,
           keys,
           fields,
+          limits: [],
           values: 0,
           call,
           giveUpAt: Number.POSITIVE_INFINITY,
@@ -379,7 +396,7 @@ function valueCount(op: Operation, status: number, first: unknown): number {
   if (status === 0) return 0;
   if (op.code === OP.list) {
     const count = Number(first);
-    return Number.isInteger(count) && count >= 0 ? 1 + count * (1 + LIMBS) + LIMBS : Number.POSITIVE_INFINITY;
+    return Number.isInteger(count) && count >= 0 ? 2 + 2 * count : Number.POSITIVE_INFINITY;
   }
   return op.values;
 }

@@ -328,4 +328,43 @@ describe.skipIf(!service.ok)("RedisStore with several limits per line", () => {
       3n * amount,
     ]);
   });
+
+  it("sends each distinct limits text once per call, and decides each operation of the call by its own", async () => {
+    const sent: string[][] = [];
+    const recording: ScriptClient = {
+      evalSha: (sha1, keys, args) => {
+        sent.push([...args]);
+        return client.evalsha(sha1, keys.length, ...keys, ...args);
+      },
+      evalSource: (source, keys, args) => {
+        sent.push([...args]);
+        return client.eval(source, keys.length, ...keys, ...args);
+      },
+    };
+    const recorded = new RedisStore(recording, { prefix });
+    const small = [limit(rolling(60), 2n)];
+    const large = [limit(rolling(60), 10n ** 20n), limit(calendar("c:m", [0, 1e9]), 10n ** 20n)];
+    const [a, b, c] = [ledger(), ledger(), ledger()];
+    await recorded.read(line(a, small), at(1)); // claims the layout first
+    sent.length = 0;
+    const amount = 10n ** 24n; // answered as "u" and digits, past one limb
+    // One tick: the calls go out together, in one script call or two.
+    const calls = [
+      recorded.charge([line(a, small)], U, at(10)),
+      recorded.charge([line(b, large)], amount, at(10)),
+      recorded.charge([line(a, small)], U, at(10)),
+      recorded.charge([line(c, small), line(b, large)], amount, at(10)),
+      recorded.charge([line(a, small)], U, at(10)),
+    ];
+    const verdicts = await Promise.all(calls);
+    expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, false, false]);
+    expect(verdicts[3]?.lines.map((s) => s.committed)).toEqual([[0n], [amount, amount]]);
+    expect(verdicts[4]?.lines[0]?.committed).toEqual([2n * U]);
+    // Each text at most once per call, however many of its operations name it (the small one, four).
+    const counts = (head: string) => sent.map((args) => args.filter((x) => x.startsWith(head)).length);
+    expect(sent.length).toBeLessThanOrEqual(2);
+    expect(Math.max(...counts("1\0r\0r:60\0"))).toBe(1);
+    expect(Math.max(...counts("2\0r\0r:60\0"))).toBe(1);
+    expect((await recorded.read(line(b, large), at(20))).state.committed).toEqual([amount, amount]);
+  });
 });

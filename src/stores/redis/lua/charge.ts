@@ -15,8 +15,7 @@ local function decide(k, lines, text, pos, now, amount)
   for i = 1, lines do
     local st = POOL[i]
     prepare(st)
-    emit_line(st)
-    if fits and not fits_line(st, ah, am, al) then fits = false end
+    if not emit_line(st, ah, am, al) then fits = false end
   end
   return fits
 end

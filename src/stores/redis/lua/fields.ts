@@ -29,14 +29,22 @@ local function split(text, pos)
   return f
 end
 
--- Another key of a ledger: its state key with the last letter, its kind, replaced (keys.ts).
+-- Another key of a ledger (kind l or x): its state key with the last letter, its kind, replaced
+-- (keys.ts). Made once per key (see CACHE_LIMIT), not per use: making a string costs Redis Lua a
+-- hash of its every byte, and every spend of a rolling ledger names its log.
+local SIBS, SIBN = { l = {}, x = {} }, 0
 local function sibling(st, kind)
-  local base = st.base
-  if not base then
-    base = ssub(st.tk, 1, -2)
-    st.base = base
+  local tk = st.tk
+  local known = SIBS[kind]
+  local key = known[tk]
+  if key then return key end
+  if SIBN >= CACHE_LIMIT then
+    SIBS, SIBN = { l = {}, x = {} }, 0
+    known = SIBS[kind]
   end
-  return base .. kind
+  key = ssub(tk, 1, -2) .. kind
+  known[tk], SIBN = key, SIBN + 1
+  return key
 end
 
 local function first_score(key)

@@ -19,9 +19,11 @@ local HUGE = math.huge
 -- the server time: µs, as a 16-digit string that deadlines (also µs) compare with as strings, in
 -- seconds, and in ms.
 local KEYS, ARGV, RECEIPT_TTL, reply, rn, us, us_s, server_now, ms
-local function emit(h, m, l)
-  reply[rn + 1], reply[rn + 2], reply[rn + 3] = h, m, l
-  rn = rn + 3
+-- The last argument that is a line's limits text (they follow the receipt lifetime and their count).
+local LIMITS_END
+local function emit_amount(h, m, l)
+  rn = rn + 1
+  reply[rn] = amount_out(h, m, l)
 end
 local function micros(sec, usec) return tonum(sec) * 1000000 + tonum(usec) end
 `;
@@ -36,6 +38,7 @@ export const BATCH_FUNCTION = `-- One status character per operation for the rec
 local STATUS_CHARS = { [-3] = 'P', [-1] = 'S', [-2] = 'E', [0] = '0', [1] = '1', [2] = '2' }
 local function batch(keys, args)
   KEYS, ARGV, RECEIPT_TTL = keys, args, args[1]
+  LIMITS_END = 2 + num(args[2])
   local seen = redis.call('GET', keys[1])
   if seen then return { 'R', seen } end
   local t = redis.call('TIME')
@@ -47,7 +50,7 @@ local function batch(keys, args)
   ms = math.floor(us / 1000)
   local statuses, changed = {}, false
   local k = 1
-  for j = 2, #args do
+  for j = LIMITS_END + 1, #args do
     local text = args[j]
     local op, nk, deadline, now_s, pos = unpack('ssss', text)
     nk = num(nk)
@@ -78,7 +81,7 @@ local function batch(keys, args)
       end
     end
     reply[at] = status
-    statuses[j - 1] = STATUS_CHARS[status]
+    statuses[j - LIMITS_END] = STATUS_CHARS[status]
     if status >= 0 and (op == 'd' or op == 'u' or (op ~= 'q' and op ~= 'v' and status ~= 0)) then changed = true end
     k = k + nk
   end

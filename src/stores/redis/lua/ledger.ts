@@ -139,8 +139,8 @@ local function open(ki, now, slot)
     st = { my_id = {}, my_kd = {}, sh = {}, sm = {}, sl = {}, a = {}, b = {}, c = {}, map = {}, lps = {}, lpe = {} }
     POOL[slot] = st
   end
-  st.tk, st.base, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl, st.reading =
-    tk, false, false, false, false, false, false, 0, false
+  st.tk, st.dirty, st.wrote, st.grew, st.new_l, st.wrote_x, st.nl, st.reading =
+    tk, false, false, false, false, false, 0, false
   local v = redis.call('GET', tk)
   if v then
     if not pcall(parse_state, st, v) then error('corrupt budgetgate state at ' .. tk) end
@@ -157,8 +157,9 @@ local function open(ki, now, slot)
 end
 
 -- The limits of a line, parsed once per distinct text (see CACHE_LIMIT; the lines of one budget
--- share it). Read only. The text: count, then per limit its code, window id, max, and its seconds
--- (rolling), number of boundaries then the boundaries (calendar), or an empty field (lifetime).
+-- share it). Read only. The text (an argument of its own, which the operations of a batch share):
+-- count, then per limit its code, window id, max, and its seconds (rolling), number of boundaries
+-- then the boundaries (calendar), or an empty field (lifetime).
 local SPECS, SPECN = {}, 0
 local function spec_of(text)
   local s = SPECS[text]
@@ -166,7 +167,8 @@ local function spec_of(text)
   -- A directory keeps its limit maps by spec (see prepare): both go, so that neither grows.
   if SPECN >= CACHE_LIMIT then SPECS, SPECN, DIRS, DIRN = {}, 0, {}, 0 end
   SPECN = SPECN + 1
-  s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {} }
+  -- cal: the calendar limits' indexes, the only ones that limits_of and a mapped prepare visit.
+  s = { kind = {}, enforced = {}, id = {}, mh = {}, mm = {}, ml = {}, sec = {}, bounds = {}, cal = {}, ncal = 0 }
   local count, p = unpack('s', text)
   count = tonum(count)
   for j = 1, count do
@@ -186,6 +188,8 @@ local function spec_of(text)
         bounds[q] = tonum(b)
       end
       s.bounds[j] = bounds
+      s.ncal = s.ncal + 1
+      s.cal[s.ncal] = j
     end
   end
   s.n = count
@@ -193,32 +197,32 @@ local function spec_of(text)
   return s
 end
 
--- Reads the limits of line 'line' from text at pos (their length, then their text) into st and
--- picks each calendar period by the ledger's time, by currentPeriod's rule (store/period.ts): of
--- the ascending boundaries, the period [b[i], b[i + 1]) that holds it. A time outside them raises
--- the period error, before anything is written. Returns the position after them.
+-- Reads the limits of line 'line' into st, from the argument that text names at pos, and picks
+-- each calendar period by the ledger's time, by currentPeriod's rule (store/period.ts): of the
+-- ascending boundaries, the period [b[i], b[i + 1]) that holds it. A time outside them raises the
+-- period error, before anything is written. Returns the position after the name.
 local function limits_of(st, text, pos, line)
-  local length
-  length, pos = unpack('s', text, pos)
-  length = num(length)
-  local spec = spec_of(ssub(text, pos, pos + length - 1))
+  local at
+  at, pos = unpack('s', text, pos)
+  at = num(at)
+  if not at or at < 3 or at > LIMITS_END then error('no limits text at argument ' .. tostring(at)) end
+  local spec = spec_of(ARGV[at])
   st.spec, st.nl = spec, spec.n
-  local t = st.t
-  for j = 1, spec.n do
-    local bounds = spec.bounds[j]
-    if bounds then
-      local start = nil
-      for q = #bounds - 1, 1, -1 do
-        if bounds[q] <= t then
-          if t < bounds[q + 1] then start = q end
-          break
-        end
+  local t, cal, all = st.t, spec.cal, spec.bounds
+  for c = 1, spec.ncal do
+    local j = cal[c]
+    local bounds = all[j]
+    local start = nil
+    for q = #bounds - 1, 1, -1 do
+      if bounds[q] <= t then
+        if t < bounds[q + 1] then start = q end
+        break
       end
-      if not start then error({ period = true, line = line, limit = j, t = t }) end
-      st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
     end
+    if not start then error({ period = true, line = line, limit = j, t = t }) end
+    st.lps[j], st.lpe[j] = bounds[start], bounds[start + 1]
   end
-  return pos + length
+  return pos
 end
 
 local function lindex(lk, index, length)
@@ -329,15 +333,14 @@ local function prepare(st)
   -- Which total each limit counts in: the same for every ledger of one directory and one budget.
   local map = (not st.owned) and st.nl > 0 and st.dir.maps[spec]
   if map then
-    local kinds, lps, lpe, a = spec.kind, st.lps, st.lpe, st.a
-    for j = 1, st.nl do
-      if kinds[j] == CALENDAR then
-        local i = map[j]
-        if a[i] ~= lps[j] or b[i] ~= lpe[j] then
-          a[i], b[i] = lps[j], lpe[j]
-          seed(st, i, a[i], lh)
-          st.dirty, st.grew = true, true
-        end
+    local cal, lps, lpe, a = spec.cal, st.lps, st.lpe, st.a
+    for q = 1, spec.ncal do
+      local j = cal[q]
+      local i = map[j]
+      if a[i] ~= lps[j] or b[i] ~= lpe[j] then
+        a[i], b[i] = lps[j], lpe[j]
+        seed(st, i, a[i], lh)
+        st.dirty, st.grew = true, true
       end
     end
   else
@@ -418,38 +421,41 @@ local function emit_time(x)
 end
 
 -- Answers the line's state: committed per limit of the call, then reserved, then the newest time.
-local function emit_line(st)
+-- Given an amount (limbs), also tells whether it fits every enforced limit of the line (committed
+-- + reserved + amount <= max): in the same pass, since both read each limit's total.
+local function emit_line(st, ah, am, al)
   local map, sh, sm, sl = st.mapped, st.sh, st.sm, st.sl
+  local out, n = reply, rn
+  local fits, enforced, mh, mm, ml, hh, hm, hl = true, false
+  if ah then
+    local spec = st.spec
+    enforced, mh, mm, ml = spec.enforced, spec.mh, spec.mm, spec.ml
+    hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
+  end
   for j = 1, st.nl do
     local i = map[j]
-    emit(sh[i], sm[i], sl[i])
-  end
-  emit(st.rh, st.rm, st.rl)
-  emit_time(st.z)
-end
-
--- Whether amount (limbs) fits every enforced limit of the line: committed + reserved + amount <= max.
-local function fits_line(st, ah, am, al)
-  local map, spec = st.mapped, st.spec
-  local enforced, mh, mm, ml = spec.enforced, spec.mh, spec.mm, spec.ml
-  local sh, sm, sl = st.sh, st.sm, st.sl
-  local hh, hm, hl = add3(st.rh, st.rm, st.rl, ah, am, al)
-  for j = 1, st.nl do
-    if enforced[j] then
-      -- committed + held, limb by limb (inline: this runs per limit of every call), against max.
-      local i = map[j]
-      local h, m, l = sh[i] + hh, sm[i] + hm, sl[i] + hl
+    local h, m, l = sh[i], sm[i], sl[i]
+    n = n + 1
+    -- amount_out, inline for the small amounts nearly every total is: this runs per limit of every call.
+    if h == 0 and m == 0 then out[n] = l else out[n] = amount_out(h, m, l) end
+    if fits and enforced and enforced[j] then
+      -- committed + held, limb by limb (inline, as above), against max.
+      h, m, l = h + hh, m + hm, l + hl
       if l >= BASE then l, m = l - BASE, m + 1 end
       if m >= BASE then m, h = m - BASE, h + 1 end
       local xh = mh[j]
-      if h > xh then return false end
-      if h == xh then
+      if h > xh then
+        fits = false
+      elseif h == xh then
         local xm = mm[j]
-        if m > xm or (m == xm and l > ml[j]) then return false end
+        if m > xm or (m == xm and l > ml[j]) then fits = false end
       end
     end
   end
-  return true
+  rn = n
+  emit_amount(st.rh, st.rm, st.rl)
+  emit_time(st.z)
+  return fits
 end
 
 -- Records a spend (a decimal string) at the ledger's time: appended to the log if the ledger keeps

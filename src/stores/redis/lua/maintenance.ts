@@ -17,7 +17,7 @@ end
 /** scan's read of one ledger (code v). */
 export const LIST_OPERATION = `-- list, for scan. Keys: the state key. No fields. Status 0 if the ledger has no state (it expired
 -- since SCAN saw it), else 1; values: the number of live totals, then per total its window id and
--- committed (three limbs), then reserved (three limbs).
+-- committed, then reserved.
 OPS.v = function(k, nk, text, pos, now)
   local st = open(k + 1, now, 1)
   if st.size == 0 then return 0 end
@@ -30,11 +30,11 @@ OPS.v = function(k, nk, text, pos, now)
       count = count + 1
       rn = rn + 1
       reply[rn] = st.id[i]
-      emit(st.sh[i], st.sm[i], st.sl[i])
+      emit_amount(st.sh[i], st.sm[i], st.sl[i])
     end
   end
   reply[at] = count
-  emit(st.rh, st.rm, st.rl)
+  emit_amount(st.rh, st.rm, st.rl)
   close(st, nil)
   return 1
 end
@@ -44,7 +44,7 @@ end
 /** clear (code d). */
 export const CLEAR_OPERATION = `-- clear. Keys: the state key. Status 1.
 OPS.d = function(k)
-  local st = { tk = KEYS[k + 1], base = false }
+  local st = { tk = KEYS[k + 1] }
   redis.call('DEL', st.tk, sibling(st, 'l'), sibling(st, 'x'))
   return 1
 end

@@ -32,11 +32,11 @@ async function main() {
       ["bare EVALSHA (floor)", await measure(CALLS, () => times(() => client.evalsha(floor, 0)))],
       [
         "batch of no operation, FCALL",
-        await measure(CALLS, () => times(() => client.fcall(LIBRARY.batch, 1, "cg:receipt", "10000"))),
+        await measure(CALLS, () => times(() => client.fcall(LIBRARY.batch, 1, "cg:receipt", "10000", "0"))),
       ],
       [
         "batch of no operation, EVALSHA",
-        await measure(CALLS, () => times(() => client.evalsha(SCRIPTS.batch.sha1, 1, "cg:receipt", "10000"))),
+        await measure(CALLS, () => times(() => client.evalsha(SCRIPTS.batch.sha1, 1, "cg:receipt", "10000", "0"))),
       ],
     ];
     for (const functions of [true, false]) {
