@@ -94,6 +94,16 @@ export interface NodeRedisClient {
 export type RedisClient = IoRedisClient | NodeRedisClient | ScriptClient;
 
 /**
+ * Per client, whether it has been connected at least once. Kept per client, not per store, so
+ * that the stores made on one client (one per tenant, say) add one listener to it in all: a
+ * listener per store would pile up, and Node warns past ten of them.
+ */
+const connections = new WeakMap<object, { seen: boolean }>();
+
+/** Clients whose dead-ready workaround is installed: once per client, as {@link connections}. */
+const revived = new WeakSet<object>();
+
+/**
  * Whether the client has been connected at least once: learnt from its "ready" event, or from
  * seeing it up. Before that, commands may wait for the first connection.
  */
@@ -101,15 +111,21 @@ function firstConnection(
   client: { on?(event: "ready", listener: () => void): unknown },
   up: () => boolean,
 ): () => boolean {
-  let seen = up();
-  if (typeof client.on === "function") {
-    client.on("ready", () => {
-      seen = true;
-    });
+  let connection = connections.get(client);
+  if (connection === undefined) {
+    const fresh = { seen: up() };
+    connection = fresh;
+    connections.set(client, fresh);
+    if (typeof client.on === "function") {
+      client.on("ready", () => {
+        fresh.seen = true;
+      });
+    }
   }
+  const known = connection;
   return () => {
-    if (!seen && up()) seen = true;
-    return seen;
+    if (!known.seen && up()) known.seen = true;
+    return known.seen;
   };
 }
 
@@ -123,6 +139,8 @@ function firstConnection(
 function reviveDeadReady(client: NodeRedisClient): void {
   const { on, destroy, connect } = client;
   if (typeof on !== "function" || typeof destroy !== "function" || typeof connect !== "function") return;
+  if (revived.has(client)) return;
+  revived.add(client);
   let state: "idle" | "connected" | "failed" = "idle";
   client.on?.("connect", () => {
     state = "connected";

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { Redis } from "ioredis";
+import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   Budget,
@@ -276,6 +277,29 @@ describe.skipIf(!service.ok)("RedisStore on a real Redis", () => {
     await Promise.all(held); // every held command has now reached Redis
     expect(held.length).toBeGreaterThanOrEqual(6);
     expect((await fast.spent(l, budget)).isZero()).toBe(true);
+  });
+
+  it("adds its connection listeners to a client once, however many stores share it, and each store still decides", async () => {
+    const own = new Redis(service.url);
+    const node = createClient({ url: service.url });
+    node.on("error", () => {});
+    await node.connect();
+    try {
+      const before = [own.listenerCount("ready"), node.listenerCount("ready"), node.listenerCount("error")];
+      const stores = Array.from({ length: 20 }, (_, i) => [
+        new RedisStore(own, { prefix: `${prefix}one${i}:` }),
+        new RedisStore(node, { prefix: `${prefix}one${i}:` }),
+      ]).flat();
+      const after = [own.listenerCount("ready"), node.listenerCount("ready"), node.listenerCount("error")];
+      expect(after.map((n, i) => n - (before[i] as number))).toEqual([1, 2, 1]);
+      const budget = new Budget({ maxSpend: "10", window: 3600 });
+      const ledger = new Ledger(`once${Math.random().toString(36).slice(2, 8)}`, "m");
+      for (const s of stores) expect((await new Engine({ store: s }).check(ledger, "1", budget)).allowed).toBe(true);
+      extraStores.push(...stores);
+    } finally {
+      own.disconnect();
+      await node.quit();
+    }
   });
 
   it("fails at once while disconnected instead of queueing, and resumes on reconnect", async () => {
