@@ -46,6 +46,27 @@ async function sideBySide(subjects: readonly (() => Promise<unknown>)[], samples
   return perCall.map((times) => quantile(times, 0.5));
 }
 
+/**
+ * Measures `subjects` side by side and prints them as a table under `title`, each with its median
+ * and its ratio to the first subject's.
+ */
+async function printSideBySide(
+  title: string,
+  headers: readonly [string, string, string],
+  subjects: readonly (readonly [string, () => Promise<unknown>])[],
+): Promise<void> {
+  const medians = await sideBySide(subjects.map(([, fn]) => fn));
+  const base = medians[0] as number;
+  console.log(`\n### ${title}\n`);
+  printTable(
+    headers,
+    subjects.map(([label], i) => {
+      const median = medians[i] as number;
+      return [label, formatNs(median), `${(median / base).toFixed(2)}×`];
+    }),
+  );
+}
+
 /** An engine whose one ledger holds `live` spends in its window, kept steady as time moves on. */
 function steadyEngine(live: number) {
   const window = 3600;
@@ -72,9 +93,9 @@ function steadyEngine(live: number) {
 
 /**
  * `engine.check` on registered ledgers, cost as a string, beside `RateLimiterMemory.consume`, each
- * cycling through KEYS keys, measured side by side.
+ * cycling through KEYS keys, measured side by side and printed.
  */
-async function besideRateLimiterFlexible(): Promise<{ check: number; fixed: number; rlf: number }> {
+async function besideRateLimiterFlexible(): Promise<void> {
   const engine = new Engine();
   const budget = new Budget({ maxSpend: "1000000000000", window: 3600 });
   const ledgers = Array.from({ length: KEYS }, (_, i) => new Ledger("bench", "model", `user:${i}`));
@@ -88,11 +109,18 @@ async function besideRateLimiterFlexible(): Promise<{ check: number; fixed: numb
   let a = 0;
   let b = 0;
   let c = 0;
-  const check = () => engine.check(ledgers[a++ % KEYS] as Ledger, "0.000123");
-  const checkDay = () => dayEngine.check(ledgers[c++ % KEYS] as Ledger, "0.000123");
-  const consume = () => limiter.consume(keys[b++ % KEYS] as string, 1);
-  const [checked, fixed, consumed] = (await sideBySide([check, checkDay, consume])) as [number, number, number];
-  return { check: checked, fixed, rlf: consumed };
+  await printSideBySide(
+    `check ALLOW beside rate-limiter-flexible (${KEYS.toLocaleString("en")} keys each, side by side)`,
+    ["subject", "median", "ratio"],
+    [
+      ["RateLimiterMemory.consume(key, 1)", () => limiter.consume(keys[b++ % KEYS] as string, 1)],
+      ['engine.check(registered ledger, "0.000123")', () => engine.check(ledgers[a++ % KEYS] as Ledger, "0.000123")],
+      [
+        'engine.check(registered ledger, "0.000123"), a calendar-day limit',
+        () => dayEngine.check(ledgers[c++ % KEYS] as Ledger, "0.000123"),
+      ],
+    ],
+  );
 }
 
 /** Heap per ledger that was charged once and left: what a store with a user per ledger keeps. */
@@ -156,41 +184,18 @@ async function main() {
 
   // What a TypeScript user reaches for today: a counter per key, with one call per decision.
   progress("check ALLOW beside rate-limiter-flexible");
-  const rival = await besideRateLimiterFlexible();
-  console.log(
-    `\n### check ALLOW beside rate-limiter-flexible (${KEYS.toLocaleString("en")} keys each, side by side)\n`,
-  );
-  printTable(
-    ["subject", "median", "ratio"],
-    [
-      ["RateLimiterMemory.consume(key, 1)", formatNs(rival.rlf), "1.00×"],
-      [
-        'engine.check(registered ledger, "0.000123")',
-        formatNs(rival.check),
-        `${(rival.check / rival.rlf).toFixed(2)}×`,
-      ],
-      [
-        'engine.check(registered ledger, "0.000123"), a calendar-day limit',
-        formatNs(rival.fixed),
-        `${(rival.fixed / rival.rlf).toFixed(2)}×`,
-      ],
-    ],
-  );
+  await besideRateLimiterFlexible();
 
   progress("guard beside check");
   const checkSide = new Engine();
   const guardSide = new Engine();
   const guardedSide = guardSide.guard(ledger, roomy, { cost: "0.03" })(() => undefined);
-  const [checked, guardedMedian] = (await sideBySide([
-    () => checkSide.check(ledger, "0.03", roomy),
-    () => guardedSide(),
-  ])) as [number, number];
-  console.log("\n### guard beside check (side by side), memory store\n");
-  printTable(
+  await printSideBySide(
+    "guard beside check (side by side), memory store",
     ["operation", "median", "ratio"],
     [
-      ['check(ledger, "0.03", budget)', formatNs(checked), "1.00×"],
-      ["guard, no-op function", formatNs(guardedMedian), `${(guardedMedian / checked).toFixed(2)}×`],
+      ['check(ledger, "0.03", budget)', () => checkSide.check(ledger, "0.03", roomy)],
+      ["guard, no-op function", () => guardedSide()],
     ],
   );
 
@@ -198,20 +203,15 @@ async function main() {
   const oneEngine = new Engine();
   const threeEngine = new Engine();
   const plan = threeLimitPlan("1000000000000");
-  const [one, three] = (await sideBySide([
-    () => oneEngine.check(ledger, "0.03", roomy),
-    () => threeEngine.check(ledger, "0.03", plan),
-  ])) as [number, number];
-  console.log("\n### One limit against three (burst 60 s, day 86,400 s, calendar month), side by side, memory store\n");
-  printTable(
+  await printSideBySide(
+    "One limit against three (burst 60 s, day 86,400 s, calendar month), side by side, memory store",
     ["budget", "median", "ratio"],
     [
-      ["one limit (3,600 s)", formatNs(one), "1.00×"],
-      ["three limits", formatNs(three), `${(three / one).toFixed(2)}×`],
+      ["one limit (3,600 s)", () => oneEngine.check(ledger, "0.03", roomy)],
+      ["three limits", () => threeEngine.check(ledger, "0.03", plan)],
     ],
   );
 
-  // The three rigs in alternating rounds, so that all see the same machine.
   const sizes = [10, 10_000, 1_000_000];
   const rigs = [];
   for (const live of sizes) {
@@ -221,15 +221,11 @@ async function main() {
     rigs.push(rig);
   }
   progress("check ALLOW against history");
-  const medians = await sideBySide(rigs.map((rig) => rig.check));
-  const base = medians[0] as number;
-  const history = sizes.map((live, i) => [
-    live.toLocaleString("en"),
-    formatNs(medians[i] as number),
-    `${((medians[i] as number) / base).toFixed(2)}×`,
-  ]);
-  console.log("\n### check ALLOW against history (window kept at a steady number of live spends; side by side)\n");
-  printTable(["live spends", "median", "vs 10"], history);
+  await printSideBySide(
+    "check ALLOW against history (window kept at a steady number of live spends; side by side)",
+    ["live spends", "median", "vs 10"],
+    rigs.map((rig, i) => [(sizes[i] as number).toLocaleString("en"), rig.check] as const),
+  );
 
   progress("heap per live spend");
   const store = new MemoryStore();
