@@ -665,6 +665,8 @@ export class Engine {
   ): Awaitable<T> {
     let answer: Awaitable<T>;
     try {
+      // #invoke's two steps, without the closure over plan.lines that calling it would make on
+      // every decision (#periodicAgain, off the hot path, calls it).
       const call = this.#call();
       answer = this.#within(operation, call, run(plan.lines, call));
     } catch (error) {
